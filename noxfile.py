@@ -13,6 +13,7 @@ LIB_SOURCES = [
     "libs/objectstore/src",
     "libs/logconfig/src",
     "libs/timekeeping/src",
+    "libs/servicekit/src",
     "libs/testing/src",
 ]
 TIER_SOURCES = ["gcc/src", "customer_backend/src", "agent/src"]

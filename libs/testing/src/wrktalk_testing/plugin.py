@@ -12,14 +12,18 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
 from timekeeping import ManualClock
 from wrktalk_testing.postgres import PostgresServer
 from wrktalk_testing.redis_db import claim_redis_db, release_redis_db
-from wrktalk_testing.s3 import MotoS3Server, create_bucket
-from wrktalk_testing.smtp import SmtpSink
+
+if TYPE_CHECKING:
+    # moto and aiosmtpd are slow to import: only sessions that use them pay for it.
+    from wrktalk_testing.s3 import MotoS3Server
+    from wrktalk_testing.smtp import SmtpSink
 
 POSTGRES_ADMIN_DSN_ENV = "WRKTALK_TEST_POSTGRES_DSN"
 REDIS_URL_ENV = "WRKTALK_TEST_REDIS_URL"
@@ -59,6 +63,8 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[MotoS3Server]:
     """moto's S3 server on a free loopback port, reached over real HTTP."""
+    from wrktalk_testing.s3 import MotoS3Server
+
     server = MotoS3Server()
     server.start()
     yield server
@@ -74,6 +80,8 @@ def s3_endpoint(s3_server: MotoS3Server) -> str:
 @pytest.fixture
 def s3_bucket(s3_server: MotoS3Server) -> str:
     """A new, empty bucket for one test."""
+    from wrktalk_testing.s3 import create_bucket
+
     name = f"test-{uuid.uuid4().hex[:16]}"
     create_bucket(s3_server.endpoint_url, name)
     return name
@@ -82,6 +90,8 @@ def s3_bucket(s3_server: MotoS3Server) -> str:
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[SmtpSink]:
     """An aiosmtpd server on a free loopback port that records every message."""
+    from wrktalk_testing.smtp import SmtpSink
+
     sink = SmtpSink()
     sink.start()
     yield sink

@@ -22,7 +22,7 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
     def target() -> None:
         try:
             box["value"] = asyncio.run(_await(factory))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=target)

@@ -28,7 +28,7 @@ def claim_redis_db(base_url: str) -> RedisClaim:
     """Claim one of databases 1-15 with a lock key in database 0, then flush it."""
     admin = redis.Redis.from_url(f"{base_url.rstrip('/')}/0")
     try:
-        databases = int(admin.config_get("databases").get("databases", 16))
+        databases = int(admin.config_get("databases").get("databases") or 16)
         for db in range(1, databases):
             if admin.set(f"{LOCK_PREFIX}{db}", str(os.getpid()), nx=True, ex=CLAIM_TTL_SECONDS):
                 claim = RedisClaim(base_url, db)

@@ -39,7 +39,7 @@ class _RecordingHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self._sink = sink
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self._sink.record(
@@ -90,7 +90,7 @@ class SmtpSink:
         count: int = 1,
         timeout: float = 10.0,
     ) -> list[ReceivedMessage]:
-        """Wait (polling the real server's inbox) until ``count`` messages match, then return them."""
+        """Wait until ``count`` received messages match, then return them."""
         deadline = time.monotonic() + timeout
         while True:
             found = [message for message in self.messages if predicate(message)]

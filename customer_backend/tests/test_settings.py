@@ -1,0 +1,31 @@
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from contracts import DeploymentType
+from customer_backend.cli import app
+from customer_backend.settings import Settings
+
+
+def test_settings_read_the_wrktalk_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRKTALK_ORGANIZATION_NAME", "acme")
+    monkeypatch.setenv("WRKTALK_DEPLOYMENT_TYPE", "docker")
+    monkeypatch.setenv("WRKTALK_GCC_POLL_INTERVAL", "60")
+    settings = Settings()
+    assert settings.organization_name == "acme"
+    assert settings.deployment_type is DeploymentType.DOCKER
+    assert settings.gcc_poll_interval == 60
+
+
+def test_production_refuses_default_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRKTALK_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="WRKTALK_AGENT_SECRET"):
+        Settings()
+
+
+def test_config_command_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRKTALK_GCC_API_KEY", "gcc_very_secret_key")
+    result = CliRunner().invoke(app, ["config"])
+    assert result.exit_code == 0
+    assert "gcc_very_secret_key" not in result.output
+    assert '"organization_name"' in result.output

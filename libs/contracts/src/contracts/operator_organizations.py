@@ -1,0 +1,205 @@
+"""Operator to GCC: organizations and the fleet (`/api/operator/organizations`, `/fleet`).
+
+Secrets appear in two answers only, once each: `OrganizationCreated` carries the new API key and
+webhook secret, `SecretRotated` the new webhook secret. `OrganizationView` never carries a
+secret or the key's hash.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, field_validator
+
+from contracts.base import ContractModel
+from contracts.enums import DeploymentType, HealthStatus, HeartbeatStatus
+from contracts.primitives import OrganizationName, TextPattern
+from contracts.versions import Version
+
+__all__ = [
+    "MAX_WEBHOOK_ENDPOINT_LENGTH",
+    "EmailAddress",
+    "FleetSummary",
+    "FleetVersionCount",
+    "OrganizationContacts",
+    "OrganizationCreateRequest",
+    "OrganizationCreated",
+    "OrganizationList",
+    "OrganizationUpdateRequest",
+    "OrganizationView",
+    "SecretRotated",
+]
+
+MAX_WEBHOOK_ENDPOINT_LENGTH: Final = 2000
+"""Longest accepted webhook endpoint URL."""
+
+EmailAddress = Annotated[
+    str,
+    TextPattern(
+        r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        "an email address such as 'name@example.com'",
+        320,
+    ),
+]
+"""An email address: something, '@', a domain with a dot; no whitespace."""
+
+
+def _check_webhook_endpoint(value: str) -> str:
+    """An absolute http(s) URL with a host; whether plain http is allowed is GCC's setting."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the webhook endpoint must be an absolute https:// (or http://) URL")
+    if any(character.isspace() for character in value):
+        raise ValueError("the webhook endpoint must not contain whitespace")
+    return value
+
+
+class OrganizationContacts(ContractModel):
+    """The customer's single point of contact, kept for manual outreach."""
+
+    spoc_name: str | None = Field(default=None, max_length=200)
+    """Name of the customer's single point of contact."""
+    spoc_email: EmailAddress | None = None
+    """Email of the single point of contact."""
+    spoc_phone: str | None = Field(default=None, max_length=50)
+    """Phone number of the single point of contact."""
+
+
+class OrganizationCreateRequest(ContractModel):
+    """Body of `POST /api/operator/organizations`."""
+
+    name: OrganizationName
+    """Unique name, lowercase letters, digits and hyphens, such as `customer-x`."""
+    deployment_type: DeploymentType
+    """How the organization runs the product: `kubernetes`, `docker` or `gitops`."""
+    webhook_endpoint: str = Field(max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
+    """Where GCC posts `release.published` webhooks; https unless GCC allows plain http."""
+    license_expires_at: AwareDatetime | None = None
+    """When the license expires; releases are not sent after that."""
+    current_version: Version | None = None
+    """The version the organization runs today, if known."""
+    contacts: OrganizationContacts = Field(default_factory=OrganizationContacts)
+    """The customer's single point of contact."""
+    account_manager_email: EmailAddress | None = None
+    """The account manager who receives this organization's escalations."""
+
+    @field_validator("webhook_endpoint")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        return _check_webhook_endpoint(value)
+
+
+class OrganizationUpdateRequest(ContractModel):
+    """Body of `PATCH /api/operator/organizations/{name}`: only the fields present change.
+
+    `licenseExpiresAt` and `accountManagerEmail` may be set to null to clear them; within
+    `contacts`, only the fields present change.
+    """
+
+    deployment_type: DeploymentType | None = None
+    """New deployment type."""
+    webhook_endpoint: str | None = Field(default=None, max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
+    """New webhook endpoint."""
+    license_expires_at: AwareDatetime | None = None
+    """New license expiry (null clears it)."""
+    contacts: OrganizationContacts | None = None
+    """Contact fields to change."""
+    account_manager_email: EmailAddress | None = None
+    """New account manager (null clears it)."""
+
+    @field_validator("webhook_endpoint")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_webhook_endpoint(value)
+
+
+class OrganizationView(ContractModel):
+    """An organization as operators see it; never holds a secret or the API key's hash."""
+
+    id: UUID
+    """GCC's id of the organization."""
+    name: str
+    """Unique name."""
+    deployment_type: DeploymentType
+    """How the organization runs the product."""
+    webhook_endpoint: str
+    """Where webhooks are posted."""
+    license_expires_at: AwareDatetime | None = None
+    """When the license expires."""
+    current_version: Version | None = None
+    """The version the organization last reported."""
+    reported_status: HeartbeatStatus | None = None
+    """How the customer backend described itself in its last heartbeat."""
+    health_status: HealthStatus
+    """GCC's classification from `lastSeenAt`."""
+    is_online: bool
+    """Seen within the last 10 minutes."""
+    last_heartbeat_at: AwareDatetime | None = None
+    """When the last heartbeat arrived."""
+    last_webhook_ack_at: AwareDatetime | None = None
+    """When a webhook was last acknowledged."""
+    last_seen_at: AwareDatetime | None = None
+    """The later of the two above, as of the last classification."""
+    agent_last_poll_at: AwareDatetime | None = None
+    """When the agent last polled its backend, as the last heartbeat reported."""
+    contacts: OrganizationContacts
+    """The customer's single point of contact."""
+    account_manager_email: str | None = None
+    """The account manager who receives escalations."""
+    previous_secret_expires_at: AwareDatetime | None = None
+    """Until when webhooks are also signed with the previous secret (after a rotation)."""
+    created_at: AwareDatetime
+    """When the organization was added."""
+    updated_at: AwareDatetime
+    """When it last changed."""
+
+
+class OrganizationCreated(ContractModel):
+    """Answer to `POST /api/operator/organizations`: the credentials are shown only here."""
+
+    organization: OrganizationView
+    """The new organization."""
+    api_key: str
+    """The organization's API key (`Authorization: Bearer ...`); GCC keeps only its hash."""
+    webhook_secret: str
+    """The secret webhooks are signed with (Standard Webhooks `whsec_...`)."""
+
+
+class OrganizationList(ContractModel):
+    """Answer to `GET /api/operator/organizations`."""
+
+    organizations: list[OrganizationView]
+    """The active organizations matching the filters, by name."""
+    total: int
+    """How many there are."""
+
+
+class SecretRotated(ContractModel):
+    """Answer to `POST /api/operator/organizations/{name}/rotate-secret`."""
+
+    webhook_secret: str
+    """The new webhook secret, shown only here."""
+    previous_secret_expires_at: AwareDatetime
+    """Until then webhooks carry a signature with the previous secret as well."""
+
+
+class FleetVersionCount(ContractModel):
+    """How many organizations run one version."""
+
+    version: Version | None = None
+    """The version; null for organizations that never reported one."""
+    count: int
+    """How many active organizations run it."""
+
+
+class FleetSummary(ContractModel):
+    """Answer to `GET /api/operator/fleet`."""
+
+    total: int
+    """Active organizations."""
+    health: dict[HealthStatus, int]
+    """Organizations per health state; every state is present, zero included."""
+    versions: list[FleetVersionCount]
+    """Organizations per current version, newest version first, unknown last."""

@@ -1,0 +1,156 @@
+"""Constrained string types shared by the contract models.
+
+Each type is a plain ``str`` in Python, checked against a pattern when a model is validated, and
+published with that pattern in the JSON Schema. A value that does not match fails with the error
+type ``string_format`` and a message saying what the value should be.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+__all__ = [
+    "SHA256_PATTERN",
+    "BucketKey",
+    "CommitId",
+    "DownloadUrl",
+    "EnvKey",
+    "ImageTag",
+    "ImageTags",
+    "OrganizationName",
+    "ServiceName",
+    "Sha256",
+    "TextPattern",
+]
+
+SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
+"""A SHA256 digest as 64 lowercase hexadecimal characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextPattern:
+    """``Annotated`` metadata that checks a string against ``pattern`` and a length limit.
+
+    ``expected`` completes the error message "Input should be ...". The pattern must be written
+    so that Python's :mod:`re` and ECMA-262 (JSON Schema) read it the same way.
+    """
+
+    pattern: str
+    expected: str
+    max_length: int
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        """Validate as a string first, then against the pattern."""
+        compiled = re.compile(self.pattern)
+        expected = self.expected
+        max_length = self.max_length
+
+        def check(value: str) -> str:
+            if len(value) > max_length or compiled.fullmatch(value) is None:
+                raise PydanticCustomError(
+                    "string_format", "Input should be {expected}", {"expected": expected}
+                )
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Publish the pattern and the length limit."""
+        json_schema = handler(schema)
+        json_schema.update(pattern=self.pattern, maxLength=self.max_length)
+        return json_schema
+
+
+Sha256 = Annotated[
+    str,
+    TextPattern(SHA256_PATTERN, "a SHA256 digest of 64 lowercase hexadecimal characters", 64),
+]
+"""A SHA256 digest, 64 lowercase hexadecimal characters."""
+
+OrganizationName = Annotated[
+    str,
+    TextPattern(
+        r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        "an organization name of 1 to 63 lowercase letters, digits or hyphens "
+        "that starts and ends with a letter or digit",
+        63,
+    ),
+]
+"""An organization's unique name, a DNS-label-like slug such as ``customer-x``."""
+
+ServiceName = Annotated[
+    str,
+    TextPattern(
+        r"^[a-z][A-Za-z0-9]*$",
+        "a service name in lower camelCase, letters and digits only, such as 'controlTower'",
+        63,
+    ),
+]
+"""A service of the product (``backend``, ``controlTower``, ...), safe as a Helm ``--set`` key."""
+
+ImageTag = Annotated[
+    str,
+    TextPattern(
+        r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        "a container image tag: letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+        128,
+    ),
+]
+"""A container image tag as Docker defines it, such as ``sha-abc123``."""
+
+ImageTags = dict[ServiceName, ImageTag]
+"""Image tag per service, keyed by the service's name in lower camelCase (``controlTower``)."""
+
+EnvKey = Annotated[
+    str,
+    TextPattern(
+        r"^[A-Za-z_][A-Za-z0-9_]*$",
+        "an environment variable name: letters, digits and '_', not starting with a digit",
+        128,
+    ),
+]
+"""The name of an environment variable, such as ``NEW_FEATURE``."""
+
+BucketKey = Annotated[
+    str,
+    TextPattern(
+        r"^(?!\.{1,2}(?:/|$))[A-Za-z0-9._+-]+(?:/(?!\.{1,2}(?:/|$))[A-Za-z0-9._+-]+)*$",
+        "an object key of '/'-separated segments of letters, digits, '.', '_', '+' and '-', "
+        "without a leading '/', empty segments, '.' or '..'",
+        1024,
+    ),
+]
+"""The key of an object in a bucket, such as ``artifacts/helm/wrktalk-2.3.0.tgz``."""
+
+DownloadUrl = Annotated[
+    str,
+    TextPattern(
+        r"^(?:https?://[^\s/?#]+(?:[/?#]\S*)?|file:///\S*)$",
+        "an http, https or file URL without whitespace",
+        8192,
+    ),
+]
+"""A URL to download from: usually a presigned S3 URL, ``file://`` for the filesystem store.
+
+It is kept exactly as issued (no normalisation), since re-encoding would break a signature.
+"""
+
+CommitId = Annotated[
+    str,
+    TextPattern(
+        r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$",
+        "a full Git commit id of 40 (SHA-1) or 64 (SHA-256) lowercase hexadecimal characters",
+        64,
+    ),
+]
+"""A full Git commit id."""

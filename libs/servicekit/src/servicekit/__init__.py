@@ -1,0 +1,1 @@
+"""What the GCC and customer backend services share: sessions, errors, migrations, auth."""

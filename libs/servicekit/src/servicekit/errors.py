@@ -1,0 +1,129 @@
+"""The error hierarchy of a service, mapped once to ``{"error", "detail", "field"}`` responses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class InvalidInput(ServiceError):
+    """The request is well-formed but its content is not acceptable."""
+
+    status_code = 422
+    code = "invalid_input"
+
+
+class Unauthorized(ServiceError):
+    """Missing or wrong credentials."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    """Valid credentials that do not open this resource."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    """The resource does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The request conflicts with the resource's current state."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(ServiceError):
+    """The resource existed and has been removed (for example by retention)."""
+
+    status_code = 410
+    code = "gone"
+
+
+class PayloadTooLarge(ServiceError):
+    """The upload is larger than allowed."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+def error_body(code: str, detail: str, field: str | None = None) -> dict[str, Any]:
+    """The one error shape every endpoint answers with."""
+    return {"error": code, "detail": detail, "field": field}
+
+
+def _location_to_field(location: Sequence[Any]) -> str | None:
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map service errors, validation errors and unexpected errors to JSON bodies."""
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(
+            error_body(exc.code, exc.detail, exc.field),
+            status_code=exc.status_code,
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        field = _location_to_field(first.get("loc", ()))
+        message = str(first.get("msg", "invalid request"))
+        if first.get("type") == "json_invalid":
+            return JSONResponse(
+                error_body("malformed_json", "The request body is not valid JSON.", None),
+                status_code=400,
+            )
+        detail = f"{field}: {message}" if field else message
+        return JSONResponse(error_body("validation_error", detail, field), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail), None),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.failed", path=request.url.path, method=request.method)
+        return JSONResponse(
+            error_body("internal_error", "The server could not complete the request.", None),
+            status_code=500,
+        )

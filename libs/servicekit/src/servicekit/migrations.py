@@ -1,0 +1,57 @@
+"""Apply a service's Alembic migrations and tell whether a database is at the latest one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """The database is not at the latest migration."""
+
+
+def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+    """An Alembic configuration for the migrations in ``migrations_dir``."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
+    """Apply every migration not yet applied."""
+    command.upgrade(alembic_config(migrations_dir, database_url), "head")
+
+
+def head_revision(migrations_dir: Path, database_url: str) -> str | None:
+    """The newest migration shipped with the code."""
+    script = ScriptDirectory.from_config(alembic_config(migrations_dir, database_url))
+    return script.get_current_head()
+
+
+async def current_revision(database_url: str) -> str | None:
+    """The migration the database is at (None for an empty database)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def ensure_database_is_current(migrations_dir: Path, database_url: str, command: str) -> None:
+    """Raise :class:`DatabaseNotMigrated` unless the database is at the latest migration."""
+    current = await current_revision(database_url)
+    head = head_revision(migrations_dir, database_url)
+    if current != head:
+        raise DatabaseNotMigrated(
+            f"the database is at migration {current or 'none'} but this code needs {head}: "
+            f"run `{command}` first"
+        )

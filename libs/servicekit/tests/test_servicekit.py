@@ -1,0 +1,99 @@
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from servicekit.auth import bearer_token, hash_token, tokens_match
+from servicekit.db import after_commit, create_engine, create_session_factory, session_scope
+from servicekit.errors import Conflict, install_error_handlers
+
+
+@pytest.fixture(scope="module")
+async def engine(postgres_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(postgres_database, pool_size=2)
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE IF NOT EXISTS note (body text)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_after_commit_callbacks_run_only_after_commit(engine: AsyncEngine) -> None:
+    factory = create_session_factory(engine)
+    ran: list[str] = []
+    async with session_scope(factory) as session:
+        await session.exec(text("INSERT INTO note VALUES ('kept')"))  # type: ignore[call-overload]
+        after_commit(session, lambda: ran.append("sent"))
+        assert ran == []
+    assert ran == ["sent"]
+
+
+async def test_rollback_drops_after_commit_callbacks_and_rows(engine: AsyncEngine) -> None:
+    factory = create_session_factory(engine)
+    ran: list[str] = []
+    with pytest.raises(RuntimeError):
+        async with session_scope(factory) as session:
+            await session.exec(text("INSERT INTO note VALUES ('dropped')"))  # type: ignore[call-overload]
+            after_commit(session, lambda: ran.append("sent"))
+            raise RuntimeError("boom")
+    assert ran == []
+    async with engine.connect() as connection:
+        count = await connection.scalar(text("SELECT count(*) FROM note WHERE body = 'dropped'"))
+    assert count == 0
+
+
+class Body(BaseModel):
+    version: str
+    count: int
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/things")
+    async def create(body: Body) -> dict[str, str]:
+        raise Conflict("already there", field="version")
+
+    @app.get("/boom")
+    async def boom() -> dict[str, str]:
+        raise RuntimeError("secret internals")
+
+    return app
+
+
+async def test_errors_share_one_shape() -> None:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        conflict = await client.post("/things", json={"version": "1", "count": 1})
+        wrong_type = await client.post("/things", json={"version": "1", "count": "many"})
+        malformed = await client.post(
+            "/things", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        unexpected = await client.get("/boom")
+        missing = await client.get("/nowhere")
+    assert conflict.status_code == 409
+    assert conflict.json() == {"error": "conflict", "detail": "already there", "field": "version"}
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["field"] == "count"
+    assert malformed.status_code == 400
+    assert malformed.json()["error"] == "malformed_json"
+    assert unexpected.status_code == 500
+    assert "secret internals" not in unexpected.text
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+
+
+def test_bearer_tokens() -> None:
+    assert bearer_token("Bearer abc") == "abc"
+    assert bearer_token("bearer  abc ") == "abc"
+    assert bearer_token("Basic abc") is None
+    assert bearer_token("Bearer ") is None
+    assert bearer_token(None) is None
+    assert tokens_match("abc", "abc")
+    assert not tokens_match("abc", "abd")
+    assert hash_token("abc") != hash_token("abd")
+    assert len(hash_token("abc")) == 64
