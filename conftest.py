@@ -9,4 +9,6 @@ import customer_backend
 import gcc
 import wrktalk_agent
 
+pytest_plugins = ["testsupport.gcc_fixtures", "testsupport.backend_fixtures"]
+
 __all__ = ["customer_backend", "gcc", "wrktalk_agent"]

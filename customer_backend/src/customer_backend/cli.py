@@ -1,12 +1,47 @@
-"""The ``customer-backend`` command."""
+"""The ``customer-backend`` command: processes and admin management."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import typer
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from customer_backend.settings import get_settings
+from logconfig import configure_logging
+from servicekit import processes
+from servicekit.db import create_engine, create_session_factory, session_scope
+from servicekit.errors import ServiceError
+from timekeeping import SystemClock
+
+T = TypeVar("T")
 
 app = typer.Typer(help="WrkTalk customer deployment backend.", no_args_is_help=True)
+admin_app = typer.Typer(help="Admins who receive email and use the Control Tower.")
+app.add_typer(admin_app, name="admin")
+
+
+def _configure(service: str) -> None:
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.log_json, service=service)
+
+
+def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(get_settings().database_url, pool_size=1)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -15,9 +50,103 @@ def config() -> None:
     typer.echo(get_settings().model_dump_json(indent=2))
 
 
-@app.callback()
-def main() -> None:
-    """WrkTalk customer deployment backend."""
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(3000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Server processes."),
+) -> None:
+    """Serve the HTTP API (refuses a database that is not at the latest migration)."""
+    from customer_backend.migrations_runner import ensure_database_is_current
+
+    _configure("customer-backend-api")
+    settings = get_settings()
+    code = processes.serve_api(
+        "customer_backend.app:create_app",
+        host=host,
+        port=port,
+        workers=workers,
+        ensure_migrated=lambda: ensure_database_is_current(settings.database_url),
+        command="customer-backend serve",
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker(concurrency: int = typer.Option(1, help="Worker processes.")) -> None:
+    """Run the Celery worker: downloads, email, reports to GCC, timelines."""
+    from customer_backend.worker import configure_celery
+
+    _configure("customer-backend-worker")
+    settings = get_settings()
+    processes.run_worker(
+        configure_celery(settings), log_level=settings.log_level, concurrency=concurrency
+    )
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat: GCC poll and heartbeat, timelines, email and outbox retries."""
+    from customer_backend.worker import configure_celery
+
+    _configure("customer-backend-beat")
+    settings = get_settings()
+    processes.run_beat(configure_celery(settings), log_level=settings.log_level)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations and create the bucket when it does not exist."""
+    from customer_backend.migrations_runner import upgrade_to_head
+    from customer_backend.runtime import build_store
+
+    _configure("customer-backend-migrate")
+    settings = get_settings()
+    upgrade_to_head(settings.database_url)
+
+    async def ensure_bucket() -> None:
+        async with build_store(settings) as store:
+            await store.ensure_bucket()
+
+    asyncio.run(ensure_bucket())
+    typer.echo("customer-backend migrate: database at the latest migration, bucket ready")
+
+
+@admin_app.command("add")
+def admin_add(
+    email: str = typer.Option(..., help="Address that receives deployment email."),
+    name: str = typer.Option(..., help="The admin's name."),
+    role: str = typer.Option("admin", help="Role shown in the Control Tower."),
+) -> None:
+    """Create an admin; the last line printed is the Control Tower token, shown only now."""
+    from customer_backend.admins.service import create_admin
+
+    admin, token = _in_session(
+        lambda session: create_admin(
+            session, clock=SystemClock(), email=email, name=name, role=role
+        )
+    )
+    typer.echo(f"created admin {admin.email} ({admin.role})")
+    typer.echo(token)
+
+
+@admin_app.command("list")
+def admin_list() -> None:
+    """List admins."""
+    from customer_backend.admins.service import list_admins
+
+    for admin in _in_session(list_admins):
+        state = "active" if admin.is_active else "deactivated"
+        typer.echo(f"{admin.email}\t{admin.name}\t{admin.role}\t{state}")
+
+
+@admin_app.command("deactivate")
+def admin_deactivate(email: str = typer.Argument(..., help="The admin's email.")) -> None:
+    """Stop an admin's email and revoke the Control Tower token."""
+    from customer_backend.admins.service import deactivate_admin
+
+    admin = _in_session(lambda session: deactivate_admin(session, clock=SystemClock(), email=email))
+    typer.echo(f"deactivated {admin.email}")
 
 
 if __name__ == "__main__":

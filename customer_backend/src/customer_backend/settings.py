@@ -37,9 +37,7 @@ class Settings(BaseSettings):
         "redis://127.0.0.1:6379/0", description="Redis URL used as the Celery broker."
     )
     gcc_endpoint: str = Field("http://127.0.0.1:8000", description="Base URL of GCC.")
-    gcc_api_key: SecretStr = Field(
-        SecretStr(""), description="This organization's API key at GCC."
-    )
+    gcc_api_key: SecretStr = Field(SecretStr(""), description="This organization's API key at GCC.")
     gcc_poll_interval: float = Field(
         300.0, gt=0, description="Seconds between two polls of GCC's updates endpoint."
     )

@@ -1,0 +1,1 @@
+"""Admins domain."""

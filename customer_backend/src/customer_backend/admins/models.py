@@ -1,0 +1,26 @@
+"""Admins: the people who receive email and hold Control Tower tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field
+
+from customer_backend.table_base import TableBase
+from servicekit.columns import id_field, timestamp_field
+
+
+class Admin(TableBase, table=True):
+    """An admin of this installation; the token is stored only as a hash."""
+
+    __tablename__ = "admin"
+
+    id: uuid.UUID = id_field()
+    email: str = Field(max_length=320, sa_column_kwargs={"unique": True})
+    name: str = Field(max_length=200)
+    role: str = Field(default="admin", max_length=50)
+    is_active: bool = True
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = timestamp_field(nullable=False)
+    deactivated_at: datetime | None = timestamp_field()

@@ -1,0 +1,70 @@
+"""Admins: who receives email and who may use the Control Tower."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from customer_backend.admins.models import Admin
+from customer_backend.errors import Conflict, InvalidInput, NotFound
+from servicekit.auth import generate_token, hash_token
+from timekeeping import Clock
+
+ADMIN_TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix, not a secret
+
+
+async def create_admin(
+    session: AsyncSession, *, clock: Clock, email: str, name: str, role: str = "admin"
+) -> tuple[Admin, str]:
+    """Create an admin and return it with its Control Tower token (shown only now)."""
+    email = email.strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise InvalidInput(f"'{email}' is not an email address", field="email")
+    if not name.strip():
+        raise InvalidInput("a name is required", field="name")
+    existing = await session.exec(select(Admin).where(Admin.email == email))
+    if existing.first() is not None:
+        raise Conflict(f"an admin with email {email} exists already", field="email")
+    token = generate_token(ADMIN_TOKEN_PREFIX)
+    admin = Admin(
+        email=email,
+        name=name.strip(),
+        role=role,
+        token_hash=hash_token(token),
+        created_at=clock.now(),
+    )
+    session.add(admin)
+    await session.flush()
+    return admin, token
+
+
+async def list_admins(session: AsyncSession) -> Sequence[Admin]:
+    """Every admin, active first, then by email."""
+    result = await session.exec(
+        select(Admin).order_by(col(Admin.is_active).desc(), col(Admin.email))
+    )
+    return result.all()
+
+
+async def active_admin_emails(session: AsyncSession) -> list[str]:
+    """The addresses that receive deployment email."""
+    result = await session.exec(
+        select(Admin.email).where(col(Admin.is_active)).order_by(col(Admin.email))
+    )
+    return list(result.all())
+
+
+async def deactivate_admin(session: AsyncSession, *, clock: Clock, email: str) -> Admin:
+    """Stop an admin's email and revoke the token."""
+    result = await session.exec(select(Admin).where(Admin.email == email.strip().lower()))
+    admin = result.first()
+    if admin is None:
+        raise NotFound(f"no admin with email {email}", field="email")
+    if admin.is_active:
+        admin.is_active = False
+        admin.deactivated_at = clock.now()
+        session.add(admin)
+        await session.flush()
+    return admin

@@ -1,0 +1,78 @@
+"""Scheduled deployments, their history, and the installation's state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from customer_backend.table_base import TableBase
+from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
+
+
+class ScheduledDeployment(TableBase, table=True):
+    """A release received from GCC, from download through scheduling to its outcome."""
+
+    __tablename__ = "scheduled_deployment"
+    __table_args__ = (sa.Index("ix_scheduled_deployment_status_for", "status", "scheduled_for"),)
+
+    id: uuid.UUID = id_field()
+    gcc_release_id: uuid.UUID = Field(sa_column_kwargs={"unique": True})
+    release_name: str = Field(max_length=120)
+    version: str = Field(max_length=100, index=True)
+    release_data: dict[str, Any] = json_field(nullable=False)
+    artifact_type: str = enum_field()
+    expected_sha256: str = Field(max_length=64)
+    is_forced: bool = False
+    force_deadline: datetime | None = timestamp_field()
+    received_at: datetime = timestamp_field(nullable=False)
+    scheduled_for: datetime | None = timestamp_field()
+    scheduled_by: str | None = Field(default=None, max_length=320)
+    chart_bucket_path: str | None = Field(default=None, max_length=500)
+    chart_downloaded: bool = False
+    download_attempts: int = 0
+    next_download_at: datetime | None = timestamp_field()
+    download_error: str | None = text_field()
+    status: str = enum_field(default="pending", index=True)
+    started_at: datetime | None = timestamp_field()
+    completed_at: datetime | None = timestamp_field()
+    helm_revision: int | None = None
+    error_message: str | None = text_field()
+    reported_to_gcc: bool = False
+    created_at: datetime = timestamp_field(nullable=False)
+    updated_at: datetime = timestamp_field(nullable=False)
+
+
+class DeploymentHistory(TableBase, table=True):
+    """One finished deployment or rollback."""
+
+    __tablename__ = "deployment_history"
+
+    id: uuid.UUID = id_field()
+    deployment_id: uuid.UUID | None = Field(default=None, foreign_key="scheduled_deployment.id")
+    gcc_release_id: uuid.UUID | None = None
+    release_name: str = Field(max_length=120)
+    version: str = Field(max_length=100)
+    deployed_at: datetime = timestamp_field(nullable=False)
+    status: str = Field(max_length=32)
+    helm_revision: int | None = None
+    config_revision: int | None = None
+    is_rollback: bool = False
+    is_current: bool = False
+
+
+class InstallationState(TableBase, table=True):
+    """The one row of this installation's deployment state (spec ``deploymentConfig``)."""
+
+    __tablename__ = "installation_state"
+
+    id: int = Field(default=1, primary_key=True)
+    current_version: str | None = Field(default=None, max_length=100)
+    last_gcc_poll_at: datetime | None = timestamp_field()
+    last_heartbeat_at: datetime | None = timestamp_field()
+    last_agent_poll_at: datetime | None = timestamp_field()
+    agent_offline_alerted_at: datetime | None = timestamp_field()
+    updated_at: datetime | None = timestamp_field()

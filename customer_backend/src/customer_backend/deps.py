@@ -1,0 +1,80 @@
+"""Typed FastAPI dependencies: routes read as plain signatures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from customer_backend.admins.models import Admin
+from customer_backend.errors import Unauthorized
+from customer_backend.runtime import Runtime
+from customer_backend.settings import Settings
+from servicekit.auth import bearer_token, hash_token, tokens_match
+from servicekit.db import session_scope
+from timekeeping import Clock
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process runtime built in the app's lifespan."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings_dep(runtime: RuntimeDep) -> Settings:
+    """The settings the app was built with."""
+    return runtime.settings
+
+
+def get_clock(runtime: RuntimeDep) -> Clock:
+    """The injected clock."""
+    return runtime.clock
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A request-scoped session: committed when the route succeeds, rolled back otherwise."""
+    async with session_scope(runtime.session_factory) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def require_admin(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Admin:
+    """The active admin whose Control Tower token is presented."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("An 'Authorization: Bearer <admin token>' header is required.")
+    result = await session.exec(
+        select(Admin).where(Admin.token_hash == hash_token(token), col(Admin.is_active))
+    )
+    admin = result.first()
+    if admin is None:
+        raise Unauthorized("The admin token is not valid.")
+    return admin
+
+
+def require_agent(
+    settings: SettingsDep,
+    x_agent_secret: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    """Admit the agent: the X-Agent-Secret header, compared in constant time."""
+    if not x_agent_secret:
+        raise Unauthorized("An 'X-Agent-Secret' header is required.")
+    if not tokens_match(x_agent_secret, settings.agent_secret.get_secret_value()):
+        raise Unauthorized("The agent secret is not valid.")
+
+
+CurrentAdmin = Annotated[Admin, Depends(require_admin)]
+AgentCaller = Annotated[None, Depends(require_agent)]

@@ -1,0 +1,28 @@
+"""The outbox of reports to GCC, retried until GCC accepts them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field
+
+from customer_backend.table_base import TableBase
+from servicekit.columns import id_field, json_field, text_field, timestamp_field
+
+
+class GccOutboxMessage(TableBase, table=True):
+    """A scheduled or status report waiting to be accepted by GCC."""
+
+    __tablename__ = "gcc_outbox"
+
+    id: uuid.UUID = id_field()
+    kind: str = Field(max_length=32)
+    path: str = Field(max_length=300)
+    payload: dict[str, Any] = json_field(nullable=False)
+    created_at: datetime = timestamp_field(nullable=False)
+    attempts: int = 0
+    next_attempt_at: datetime = timestamp_field(nullable=False, index=True)
+    sent_at: datetime | None = timestamp_field(index=True)
+    last_error: str | None = text_field()

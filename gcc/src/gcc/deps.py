@@ -1,0 +1,111 @@
+"""Typed FastAPI dependencies: routes read as plain signatures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gcc.db import session_scope
+from gcc.errors import Forbidden, Unauthorized
+from gcc.organizations import repository as organization_repository
+from gcc.organizations.models import Organization
+from gcc.runtime import Runtime
+from gcc.security import bearer_token, hash_api_key, tokens_match
+from gcc.settings import Settings
+from timekeeping import Clock
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process runtime built in the app's lifespan."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings_dep(runtime: RuntimeDep) -> Settings:
+    """The settings the app was built with."""
+    return runtime.settings
+
+
+def get_clock(runtime: RuntimeDep) -> Clock:
+    """The injected clock."""
+    return runtime.clock
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A request-scoped session: committed when the route succeeds, rolled back otherwise."""
+    async with session_scope(runtime.session_factory) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+AuthorizationHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
+
+
+def _require_token(authorization: str | None) -> str:
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("An 'Authorization: Bearer <token>' header is required.")
+    return token
+
+
+def require_ci(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
+    """Admit the CI token only; returns the caller's name."""
+    token = _require_token(authorization)
+    if not tokens_match(token, settings.ci_token.get_secret_value()):
+        raise Unauthorized("The token is not valid for this API.")
+    return "ci"
+
+
+def require_operator(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
+    """Admit the operator token only."""
+    token = _require_token(authorization)
+    if not tokens_match(token, settings.operator_token.get_secret_value()):
+        raise Unauthorized("The token is not valid for this API.")
+    return "operator"
+
+
+def require_ci_or_operator(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
+    """Admit the CI or the operator token."""
+    token = _require_token(authorization)
+    if tokens_match(token, settings.ci_token.get_secret_value()):
+        return "ci"
+    if tokens_match(token, settings.operator_token.get_secret_value()):
+        return "operator"
+    raise Unauthorized("The token is not valid for this API.")
+
+
+async def require_customer(
+    session: SessionDep, authorization: AuthorizationHeader = None
+) -> Organization:
+    """The organization whose API key is presented."""
+    token = _require_token(authorization)
+    organization = await organization_repository.get_by_api_key_hash(session, hash_api_key(token))
+    if organization is None:
+        raise Unauthorized("The API key is not valid.")
+    return organization
+
+
+CustomerDep = Annotated[Organization, Depends(require_customer)]
+
+
+async def require_own_organization(
+    organization: CustomerDep, name: Annotated[str, Path(max_length=100)]
+) -> Organization:
+    """The caller's organization, which must be the one named in the path."""
+    if organization.name != name:
+        raise Forbidden("This API key does not open that organization.", field="name")
+    return organization
+
+
+CiCaller = Annotated[str, Depends(require_ci)]
+OperatorCaller = Annotated[str, Depends(require_operator)]
+CiOrOperatorCaller = Annotated[str, Depends(require_ci_or_operator)]
+OwnOrganization = Annotated[Organization, Depends(require_own_organization)]

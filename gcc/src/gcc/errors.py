@@ -1,0 +1,27 @@
+"""The GCC's errors: the shared service error hierarchy."""
+
+from servicekit.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    Unauthorized,
+    error_body,
+    install_error_handlers,
+)
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "Gone",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceError",
+    "Unauthorized",
+    "error_body",
+    "install_error_handlers",
+]

@@ -1,0 +1,44 @@
+"""Organizations: the customers GCC delivers to."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from gcc.models_base import enum_field, id_field, timestamp_field
+
+
+class Organization(SQLModel, table=True):
+    """One customer installation (the specification's ``organizationalServices``)."""
+
+    __tablename__ = "organization"
+
+    id: uuid.UUID = id_field()
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True}, nullable=False)
+    deployment_type: str = enum_field()
+    webhook_endpoint: str = Field(max_length=2000)
+    webhook_secret: str = Field(max_length=200)
+    previous_webhook_secret: str | None = Field(default=None, max_length=200)
+    previous_secret_expires_at: datetime | None = timestamp_field()
+    api_key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    license_expires_at: datetime | None = timestamp_field()
+    current_version: str | None = Field(default=None, max_length=100)
+    reported_status: str | None = Field(default=None, max_length=32)
+    health_status: str = enum_field(default="unknown", index=True)
+    is_online: bool = False
+    last_heartbeat_at: datetime | None = timestamp_field()
+    last_webhook_ack_at: datetime | None = timestamp_field()
+    last_seen_at: datetime | None = timestamp_field()
+    agent_last_poll_at: datetime | None = timestamp_field()
+    spoc_name: str | None = Field(default=None, max_length=200)
+    spoc_email: str | None = Field(default=None, max_length=320)
+    spoc_phone: str | None = Field(default=None, max_length=50)
+    account_manager_email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = timestamp_field(nullable=False)
+    updated_at: datetime = timestamp_field(nullable=False)
+    deleted_at: datetime | None = timestamp_field()
+
+    __table_args__ = (sa.Index("ix_organization_active_type", "deployment_type", "deleted_at"),)

@@ -1,0 +1,119 @@
+"""GCC settings: one class, environment prefix ``GCC_``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEVELOPMENT_CI_TOKEN = "dev-ci-token"  # noqa: S105 - refused outside development
+DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    """Everything the GCC processes read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GCC_", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses the built-in development tokens.",
+    )
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/gcc",
+        description="SQLAlchemy URL of the GCC PostgreSQL database (asyncpg driver).",
+    )
+    database_pool_size: int = Field(20, ge=1, description="Connections kept per process.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis URL used as the Celery broker."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, GCS interop); unset for AWS itself."
+    )
+    s3_region: str = Field("us-east-1", description="Region of the artifact bucket.")
+    bucket_name: str = Field("gcc-wrktalk-artifacts", description="Bucket holding the artifacts.")
+    ci_token: SecretStr = Field(
+        SecretStr(DEVELOPMENT_CI_TOKEN), description="Bearer token of the CI (Jenkins)."
+    )
+    operator_token: SecretStr = Field(
+        SecretStr(DEVELOPMENT_OPERATOR_TOKEN), description="Bearer token of the operators."
+    )
+    artifact_retention: int = Field(
+        20, ge=1, description="Artifact versions kept per type (helm, compose)."
+    )
+    max_artifact_bytes: int = Field(
+        1024 * 1024 * 1024, ge=1, description="Largest artifact upload accepted, in bytes."
+    )
+    allow_http_webhooks: bool = Field(
+        False, description="Accept plain-http webhook endpoints (test and local stacks only)."
+    )
+    secret_rotation_grace: timedelta = Field(
+        timedelta(hours=24),
+        description="How long webhooks are also signed with the previous secret after rotation.",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook POST.")
+    webhook_max_attempts: int = Field(
+        3, ge=1, description="Delivery attempts per target before it is marked webhookFailed."
+    )
+    webhook_retry_delay_seconds: float = Field(
+        60.0, ge=0, description="Wait between two delivery attempts of one target."
+    )
+    delivery_batch_size: int = Field(500, ge=1, description="Targets handled by one delivery task.")
+    delivery_concurrency: int = Field(
+        100, ge=1, description="Webhook requests in flight at once within one delivery task."
+    )
+    delivery_lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a claimed batch is reserved before beat hands it out again "
+        "(a worker killed mid-batch loses nothing).",
+    )
+    dispatch_interval_seconds: float = Field(
+        5.0, gt=0, description="How often beat looks for due webhook deliveries."
+    )
+    health_interval_seconds: float = Field(
+        60.0, gt=0, description="How often beat classifies organization health."
+    )
+    forced_deadline: timedelta = Field(
+        timedelta(hours=24),
+        description="How long after publishing a forced release must be deployed.",
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for escalation emails.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user, when the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS.")
+    smtp_from: str = Field("gcc@wrktalk.local", description="Sender address of GCC emails.")
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses that receive every new escalation.",
+    )
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool = Field(True, description="Log JSON lines (false: human-readable console).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_admin_emails(cls, data: object) -> object:
+        if isinstance(data, dict):
+            raw = data.get("admin_emails")
+            if isinstance(raw, str):
+                data["admin_emails"] = [part.strip() for part in raw.split(",") if part.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.environment == "production":
+            if self.ci_token.get_secret_value() == DEVELOPMENT_CI_TOKEN:
+                raise ValueError("GCC_CI_TOKEN must be set in production")
+            if self.operator_token.get_secret_value() == DEVELOPMENT_OPERATOR_TOKEN:
+                raise ValueError("GCC_OPERATOR_TOKEN must be set in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

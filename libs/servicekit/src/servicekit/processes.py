@@ -1,0 +1,55 @@
+"""Start a service's processes: the API server, the Celery worker and beat."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+
+from celery import Celery
+
+from servicekit.migrations import DatabaseNotMigrated
+
+
+def serve_api(
+    app_factory: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    ensure_migrated: Callable[[], Awaitable[None]],
+    command: str,
+) -> int:
+    """Serve ``app_factory`` (``module:function``) with uvicorn after checking the schema.
+
+    Returns a non-zero exit code, with a message on stderr, when the database is behind.
+    """
+    import uvicorn
+
+    try:
+        asyncio.run(ensure_migrated())
+    except DatabaseNotMigrated as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+def run_worker(celery: Celery, *, log_level: str, concurrency: int) -> None:
+    """Run a Celery worker that leaves the logging configuration alone."""
+    celery.conf.worker_hijack_root_logger = False
+    celery.worker_main(["worker", "--loglevel", log_level, "--concurrency", str(concurrency)])
+
+
+def run_beat(celery: Celery, *, log_level: str) -> None:
+    """Run Celery beat."""
+    celery.conf.worker_hijack_root_logger = False
+    celery.start(["beat", "--loglevel", log_level])
