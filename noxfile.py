@@ -16,7 +16,7 @@ LIB_SOURCES = [
     "libs/servicekit/src",
     "libs/testing/src",
 ]
-TIER_SOURCES = ["gcc/src", "customer_backend/src", "agent/src"]
+TIER_SOURCES = ["gcc/src", "customer_backend/src", "agent/src", "tools"]
 
 
 def uv_run(session: nox.Session, *args: str) -> None:
@@ -41,3 +41,15 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """pytest over every workspace member, against the machine's real services."""
     uv_run(session, "pytest", *session.posargs)
+
+
+@nox.session(python=False)
+def stack(session: nox.Session) -> None:
+    """Run every tier on this machine until Ctrl-C (`-- --reset` starts from empty databases)."""
+    uv_run(session, "python", "-m", "tools.stack", *session.posargs)
+
+
+@nox.session(python=False)
+def demo(session: nox.Session) -> None:
+    """Send a release through the running stack and print its timeline."""
+    uv_run(session, "python", "-m", "tools.demo", *session.posargs)

@@ -1,0 +1,271 @@
+"""The demo: a release goes from CI upload to deployed customers and back to GCC's history.
+
+``uv run nox -s demo`` runs :func:`main` against a running stack (``uv run nox -s stack``).
+The first run publishes the next version; a later run publishes the next one as a forced update
+and then rolls the first customer back to the version before it. Each step is printed with its
+duration, and at the end the state GCC records.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import yaml
+
+from contracts import Version
+from tools.stack import CI_TOKEN, OPERATOR_TOKEN, ROOT, Stack, StackConfig
+from tools.waiting import wait_until
+
+SAMPLES = ROOT / "infra" / "samples"
+T = TypeVar("T")
+
+
+@dataclass
+class Timeline:
+    """Steps with their durations, printed as they finish."""
+
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    out: Callable[[str], None] = print
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        """Time one step and print it with a progress marker."""
+        self.out(f"  … {title}")
+        started = time.monotonic()
+        yield
+        elapsed = time.monotonic() - started
+        self.steps.append((title, elapsed))
+        self.out(f"  ✓ {title} ({elapsed:.1f}s)")
+
+    def render(self) -> str:
+        """The whole timeline as a table."""
+        total = sum(duration for _, duration in self.steps)
+        lines = [f"  {duration:7.1f}s  {title}" for title, duration in self.steps]
+        return "\n".join(["Timeline", *lines, f"  {total:7.1f}s  total"])
+
+
+def build_chart(version: str, work: Path) -> Path:
+    """Package the sample chart at ``version`` with the real helm binary."""
+    chart = work / "wrktalk"
+    shutil.copytree(SAMPLES / "chart" / "wrktalk", chart)
+    metadata = yaml.safe_load((chart / "Chart.yaml").read_text())
+    metadata["version"] = version
+    metadata["appVersion"] = version
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(metadata, sort_keys=False))
+    subprocess.run(
+        ["helm", "package", str(chart), "--destination", str(work)],
+        check=True,
+        capture_output=True,
+    )
+    return work / f"wrktalk-{version}.tgz"
+
+
+def build_compose_bundle(version: str, work: Path) -> Path:
+    """Pack the sample Compose bundle as ``wrktalk-{version}-compose.tar.gz``."""
+    bundle = work / f"wrktalk-{version}-compose.tar.gz"
+    with tarfile.open(bundle, "w:gz") as archive:
+        archive.add(SAMPLES / "compose" / "wrktalk", arcname="wrktalk")
+    return bundle
+
+
+class Demo:
+    """Drives the stack's public APIs the way CI and admins do."""
+
+    def __init__(self, stack: Stack, timeline: Timeline | None = None) -> None:
+        """Use the running ``stack`` (its URLs and saved credentials)."""
+        self.stack = stack
+        self.timeline = timeline or Timeline()
+        self.gcc = httpx.Client(base_url=stack.config.gcc_url, timeout=60)
+        self.ci = {"Authorization": f"Bearer {CI_TOKEN}"}
+        self.operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+    def backend(self, name: str) -> httpx.Client:
+        """A Control Tower client for customer ``name``, as its admin."""
+        customer = next(c for c in self.stack.config.customers if c.name == name)
+        token = self.stack.credentials[name].admin_token
+        return httpx.Client(
+            base_url=self.stack.config.customer_url(customer),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+
+    def published_versions(self) -> list[Version]:
+        """Versions GCC has published so far."""
+        response = self.gcc.get("/api/operator/releases", headers=self.operator)
+        response.raise_for_status()
+        body = response.json()
+        releases = body["releases"] if isinstance(body, dict) else body
+        return sorted(Version.parse(release["version"]) for release in releases)
+
+    def release(self, version: str, *, forced: bool) -> None:
+        """Upload both artifacts, create the release and publish it, as CI does."""
+        with tempfile.TemporaryDirectory() as work_dir:
+            work = Path(work_dir)
+            with self.timeline.step(f"CI uploads the Helm chart and Compose bundle of {version}"):
+                for artifact_type, path in (
+                    ("helm", build_chart(version, work)),
+                    ("compose", build_compose_bundle(version, work)),
+                ):
+                    with path.open("rb") as file:
+                        response = self.gcc.post(
+                            "/api/internal/artifacts",
+                            headers=self.ci,
+                            data={"type": artifact_type, "version": version},
+                            files={"file": (path.name, file, "application/gzip")},
+                        )
+                    response.raise_for_status()
+        with self.timeline.step(
+            f"CI creates and publishes {version}" + (" (forced)" if forced else "")
+        ):
+            tag = f"sha-{version.replace('.', '')}"
+            response = self.gcc.post(
+                "/api/internal/releases",
+                headers=self.ci,
+                json={
+                    "version": version,
+                    "imageTags": {
+                        "backend": tag,
+                        "media": tag,
+                        "controlTower": tag,
+                        "agent": tag,
+                    },
+                    "isForced": forced,
+                    "releaseNotes": f"Demo release {version}",
+                    "newNonEssentialEnvs": [{"key": "DEMO_FEATURE", "value": "on"}],
+                },
+            )
+            response.raise_for_status()
+            response = self.gcc.post(f"/api/internal/releases/{version}/publish", headers=self.ci)
+            response.raise_for_status()
+
+    def wait_for_download(self, name: str, version: str) -> dict[str, Any]:
+        """Wait until customer ``name`` holds ``version`` verified in its bucket."""
+
+        def downloaded() -> dict[str, Any] | None:
+            with self.backend(name) as client:
+                body = client.get("/api/admin/deployment/releases").json()
+            for deployment in body.get("pending", []):
+                if deployment["version"] == version and deployment["isChartDownloaded"]:
+                    return dict(deployment)
+            return None
+
+        return wait_until(downloaded, timeout=120, what=f"{name} to download {version}")
+
+    def schedule_now(self, name: str, deployment_id: str) -> None:
+        """Schedule the deployment a moment from now, as an admin."""
+        scheduled_for = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        with self.backend(name) as client:
+            response = client.post(
+                "/api/admin/deployment/schedule",
+                json={"deploymentId": deployment_id, "scheduledFor": scheduled_for},
+            )
+        response.raise_for_status()
+
+    def wait_for_deployment(self, name: str, deployment_id: str) -> dict[str, Any]:
+        """Wait until the agent finished the deployment; fail loudly when it failed."""
+
+        def finished() -> dict[str, Any] | None:
+            with self.backend(name) as client:
+                body = client.get(f"/api/admin/deployment/{deployment_id}").json()
+            deployment = body["deployment"]
+            if deployment["status"] in {"success", "failed", "rolledBack"}:
+                return dict(deployment)
+            return None
+
+        deployment = wait_until(finished, timeout=180, what=f"{name}'s agent to deploy")
+        if deployment["status"] != "success":
+            raise RuntimeError(f"{name}: deployment {deployment['status']}: {deployment}")
+        return deployment
+
+    def wait_for_gcc_version(self, name: str, version: str) -> None:
+        """Wait until GCC records ``version`` as the organization's current version."""
+
+        def recorded() -> bool:
+            response = self.gcc.get(f"/api/operator/organizations/{name}", headers=self.operator)
+            return response.is_success and response.json().get("currentVersion") == version
+
+        wait_until(recorded, timeout=120, what=f"GCC to record {name} at {version}")
+
+    def deliver(self, version: str) -> None:
+        """Wait for every customer to download, schedule each now, and wait for the agents."""
+        for customer in self.stack.config.customers:
+            with self.timeline.step(f"{customer.name} receives, verifies and stores {version}"):
+                deployment = self.wait_for_download(customer.name, version)
+            with self.timeline.step(f"{customer.name}'s admin schedules {version} now"):
+                self.schedule_now(customer.name, deployment["id"])
+            with self.timeline.step(f"{customer.name}'s agent deploys {version}"):
+                self.wait_for_deployment(customer.name, deployment["id"])
+            with self.timeline.step(f"GCC records {customer.name} at {version}"):
+                self.wait_for_gcc_version(customer.name, version)
+
+    def roll_back(self, name: str, version: str) -> None:
+        """Roll customer ``name`` back to ``version`` through the Control Tower."""
+        with self.timeline.step(f"{name}'s admin rolls back to {version}"):
+            with self.backend(name) as client:
+                response = client.post(
+                    "/api/admin/deployment/rollback", json={"targetVersion": version}
+                )
+            response.raise_for_status()
+        with self.timeline.step(f"GCC records {name} back at {version}"):
+            self.wait_for_gcc_version(name, version)
+
+    def gcc_state(self) -> str:
+        """Each organization's current version and recent history, as GCC records them."""
+        lines = ["GCC state"]
+        for customer in self.stack.config.customers:
+            response = self.gcc.get(
+                f"/api/operator/organizations/{customer.name}", headers=self.operator
+            )
+            body = response.json()
+            lines.append(
+                f"  {customer.name}: current {body.get('currentVersion')}, "
+                f"health {body.get('healthStatus')}"
+            )
+            for entry in body.get("versionHistory", [])[:5]:
+                marker = " (rollback)" if entry.get("isRollback") else ""
+                lines.append(
+                    f"    {entry['deployedAt']}  {entry['releaseVersion']}  "
+                    f"{entry['status']}{marker}"
+                )
+        return "\n".join(lines)
+
+    def run(self) -> None:
+        """One demo round: a normal release, or a forced one plus a rollback when one exists."""
+        published = self.published_versions()
+        previous = published[-1] if published else None
+        base = previous or Version.parse("1.0.0")
+        version = f"{base.major}.{base.minor + 1}.0"
+        forced = previous is not None
+        print(f"Demo: publishing {version}" + (" as a forced update" if forced else ""))
+        self.release(version, forced=forced)
+        self.deliver(version)
+        if previous is not None:
+            self.roll_back(self.stack.config.customers[0].name, str(previous))
+        print(self.timeline.render())
+        print(self.gcc_state())
+
+
+def main() -> int:
+    """Run the demo against the stack started by ``nox -s stack``."""
+    stack = Stack(StackConfig())
+    stack.load_credentials()
+    if not stack.credentials:
+        print("no running stack found: start it first with `uv run nox -s stack`", file=sys.stderr)
+        return 2
+    Demo(stack).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,499 @@
+"""The embedded local stack: every tier as real processes on this machine.
+
+``uv run nox -s stack`` runs :func:`main`: a moto S3 server, an SMTP server that writes every
+email to ``var/mail/`` (a Maildir), GCC (api, worker, beat), and two customer stacks (api,
+worker, beat and an agent in GitOps mode committing to a Git repository under ``var/``), all
+against the machine's PostgreSQL and Redis. It prints the URLs and tokens a person needs and
+stops everything on Ctrl-C. The end-to-end tests start the same :class:`Stack`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tools.waiting import run_sync, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR = ROOT / "var"
+ADMIN_DSN = os.environ.get(
+    "WRKTALK_STACK_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_BASE = os.environ.get("WRKTALK_STACK_REDIS_URL", "redis://127.0.0.1:6379")
+CI_TOKEN = "stack-ci-token"  # noqa: S105 - the local stack only
+OPERATOR_TOKEN = "stack-operator-token"  # noqa: S105 - the local stack only
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "stack",
+    "AWS_SECRET_ACCESS_KEY": "stack",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass(frozen=True)
+class CustomerSpec:
+    """One customer installation of the stack."""
+
+    name: str
+    port: int
+    redis_db: int
+    deployment_type: str = "gitops"
+
+
+@dataclass
+class StackConfig:
+    """Ports, databases and intervals of one stack."""
+
+    var: Path = DEFAULT_VAR
+    prefix: str = "wrktalk_stack"
+    gcc_port: int = 8000
+    s3_port: int = 5055
+    smtp_port: int = 2525
+    gcc_redis_db: int = 10
+    customers: tuple[CustomerSpec, ...] = (
+        CustomerSpec("acme", 3001, 11),
+        CustomerSpec("globex", 3002, 12),
+    )
+    poll_interval: float = 5.0
+    heartbeat_interval: float = 10.0
+    gcc_poll_interval: float = 30.0
+    dispatch_interval: float = 2.0
+    webhook_retry_delay: float = 60.0
+    extra_gcc_env: dict[str, str] = field(default_factory=dict)
+    extra_backend_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gcc_url(self) -> str:
+        """GCC's base URL."""
+        return f"http://127.0.0.1:{self.gcc_port}"
+
+    @property
+    def s3_url(self) -> str:
+        """The S3 endpoint."""
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def customer_url(self, customer: CustomerSpec) -> str:
+        """A customer backend's base URL."""
+        return f"http://127.0.0.1:{customer.port}"
+
+    def database_url(self, name: str) -> str:
+        """The asyncpg URL of one of the stack's databases."""
+        base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        return f"{base}/{self.prefix}_{name}"
+
+
+@dataclass
+class Process:
+    """A child process of the stack, in its own process group, logging to a file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        """The process has not exited."""
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        """Signal the process group and wait; kill it when it does not exit in time."""
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.popen.pid, sig)
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class CustomerCredentials:
+    """What a customer stack needs from GCC, and its admin's Control Tower token."""
+
+    api_key: str
+    webhook_secret: str
+    admin_email: str = ""
+    admin_token: str = ""
+
+
+class Stack:
+    """Start, inspect and stop every process of the local stack."""
+
+    def __init__(self, config: StackConfig | None = None) -> None:
+        """Prepare the stack; nothing runs until :meth:`start`."""
+        self.config = config or StackConfig()
+        self.processes: dict[str, Process] = {}
+        self.credentials: dict[str, CustomerCredentials] = {}
+        self.logs = self.config.var / "logs"
+
+    # -- environments -------------------------------------------------------------------
+
+    def gcc_env(self) -> dict[str, str]:
+        """The environment of every GCC process."""
+        config = self.config
+        return {
+            **AWS_ENV,
+            "GCC_DATABASE_URL": config.database_url("gcc"),
+            "GCC_REDIS_URL": f"{REDIS_BASE}/{config.gcc_redis_db}",
+            "GCC_S3_ENDPOINT_URL": config.s3_url,
+            "GCC_BUCKET_NAME": "gcc-artifacts",
+            "GCC_CI_TOKEN": CI_TOKEN,
+            "GCC_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "GCC_ALLOW_HTTP_WEBHOOKS": "true",
+            "GCC_SMTP_HOST": "127.0.0.1",
+            "GCC_SMTP_PORT": str(config.smtp_port),
+            "GCC_ADMIN_EMAILS": "gcc-ops@wrktalk.local",
+            "GCC_DISPATCH_INTERVAL_SECONDS": str(config.dispatch_interval),
+            "GCC_WEBHOOK_RETRY_DELAY_SECONDS": str(config.webhook_retry_delay),
+            "GCC_HEALTH_INTERVAL_SECONDS": "30",
+            "GCC_LOG_JSON": "true",
+            **config.extra_gcc_env,
+        }
+
+    def backend_env(self, customer: CustomerSpec) -> dict[str, str]:
+        """The environment of a customer's backend processes."""
+        config = self.config
+        credentials = self.credentials[customer.name]
+        return {
+            **AWS_ENV,
+            "WRKTALK_ORGANIZATION_NAME": customer.name,
+            "WRKTALK_DEPLOYMENT_TYPE": customer.deployment_type,
+            "WRKTALK_DATABASE_URL": config.database_url(customer.name),
+            "WRKTALK_REDIS_URL": f"{REDIS_BASE}/{customer.redis_db}",
+            "WRKTALK_GCC_ENDPOINT": config.gcc_url,
+            "WRKTALK_GCC_API_KEY": credentials.api_key,
+            "WRKTALK_GCC_POLL_INTERVAL": str(config.gcc_poll_interval),
+            "WRKTALK_WEBHOOK_SECRET": credentials.webhook_secret,
+            "WRKTALK_AGENT_SECRET": f"{customer.name}-agent-secret",
+            "WRKTALK_BUCKET_PROVIDER": "s3",
+            "WRKTALK_BUCKET_NAME": f"{customer.name}-bucket",
+            "WRKTALK_BUCKET_ENDPOINT": config.s3_url,
+            "WRKTALK_SMTP_HOST": "127.0.0.1",
+            "WRKTALK_SMTP_PORT": str(config.smtp_port),
+            "WRKTALK_SMTP_FROM": f"deployments@{customer.name}.local",
+            "WRKTALK_LOG_JSON": "true",
+            **config.extra_backend_env,
+        }
+
+    def agent_env(self, customer: CustomerSpec) -> dict[str, str]:
+        """The environment of a customer's agent."""
+        config = self.config
+        return {
+            "WRKTALK_AGENT_BACKEND_URL": config.customer_url(customer),
+            "WRKTALK_AGENT_AGENT_SECRET": f"{customer.name}-agent-secret",
+            "WRKTALK_AGENT_DEPLOYMENT_TYPE": customer.deployment_type,
+            "WRKTALK_AGENT_POLL_INTERVAL": str(config.poll_interval),
+            "WRKTALK_AGENT_HEARTBEAT_INTERVAL": str(config.heartbeat_interval),
+            "WRKTALK_AGENT_GITOPS_REPO": str(self.gitops_repo(customer)),
+            "WRKTALK_AGENT_GITOPS_PATH": "wrktalk",
+            "WRKTALK_AGENT_COMPOSE_WORKING_DIR": str(config.var / "compose" / customer.name),
+        }
+
+    def gitops_repo(self, customer: CustomerSpec) -> Path:
+        """The Git working copy a customer's agent commits rendered manifests to."""
+        return self.config.var / "gitops" / customer.name
+
+    # -- processes ----------------------------------------------------------------------
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
+        """Start a child process in its own group, logging to ``var/logs/<name>.log``."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs / f"{name}.log"
+        log_file = log_path.open("ab")
+        popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log_file.close()
+        process = Process(name, popen, log_path)
+        self.processes[name] = process
+        return process
+
+    def run_command(self, args: list[str], env: dict[str, str]) -> str:
+        """Run a one-off command (migrate, admin add) and return its standard output."""
+        completed = subprocess.run(
+            args, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=False
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed:\n{completed.stderr[-3000:]}")
+        return completed.stdout
+
+    def start_gcc(self) -> None:
+        """Migrate GCC and start its api, worker and beat."""
+        env = self.gcc_env()
+        self.run_command([sys.executable, "-m", "gcc.cli", "migrate"], env)
+        self.spawn(
+            "gcc-api",
+            [sys.executable, "-m", "gcc.cli", "serve", "--port", str(self.config.gcc_port)],
+            env,
+        )
+        self.spawn("gcc-worker", [sys.executable, "-m", "gcc.cli", "worker"], env)
+        self.spawn("gcc-beat", [sys.executable, "-m", "gcc.cli", "beat"], env)
+        wait_until(lambda: _answers(f"{self.config.gcc_url}/readyz"), timeout=60, what="GCC api")
+
+    def start_customer(self, customer: CustomerSpec) -> None:
+        """Migrate a customer backend, create its admin, start api, worker, beat and agent."""
+        env = self.backend_env(customer)
+        backend = [sys.executable, "-m", "customer_backend.cli"]
+        self.run_command([*backend, "migrate"], env)
+        credentials = self.credentials[customer.name]
+        if not credentials.admin_token:
+            credentials.admin_email = f"admin@{customer.name}.local"
+            output = self.run_command(
+                [*backend, "admin", "add", "--email", credentials.admin_email, "--name", "Admin"],
+                env,
+            )
+            credentials.admin_token = output.strip().splitlines()[-1]
+            self.save_credentials()
+        port = str(customer.port)
+        self.spawn(f"{customer.name}-api", [*backend, "serve", "--port", port], env)
+        self.spawn(f"{customer.name}-worker", [*backend, "worker"], env)
+        self.spawn(f"{customer.name}-beat", [*backend, "beat"], env)
+        wait_until(
+            lambda: _answers(f"{self.config.customer_url(customer)}/readyz"),
+            timeout=60,
+            what=f"{customer.name} api",
+        )
+        self.start_agent(customer)
+
+    def start_agent(self, customer: CustomerSpec) -> Process:
+        """Start (or restart) a customer's agent."""
+        repo = self.gitops_repo(customer)
+        if not (repo / ".git").exists():
+            repo.mkdir(parents=True, exist_ok=True)
+            for command in (
+                ["git", "init", "-q", "-b", "main"],
+                ["git", "config", "user.email", f"agent@{customer.name}.local"],
+                ["git", "config", "user.name", f"{customer.name} agent"],
+                ["git", "commit", "-q", "--allow-empty", "-m", "Start of the GitOps history"],
+            ):
+                subprocess.run(command, cwd=repo, check=True)
+        return self.spawn(
+            f"{customer.name}-agent",
+            [sys.executable, "-m", "wrktalk_agent.cli", "run"],
+            self.agent_env(customer),
+        )
+
+    def start_support(self) -> None:
+        """Start the S3 server and the SMTP server that writes to ``var/mail/``."""
+        mail = self.config.var / "mail"
+        mail.mkdir(parents=True, exist_ok=True)
+        self.spawn(
+            "s3",
+            [
+                sys.executable,
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(self.config.s3_port),
+            ],
+            {},
+        )
+        self.spawn(
+            "smtp",
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{self.config.smtp_port}",
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+                str(mail),
+            ],
+            {},
+        )
+        wait_until(lambda: _answers(self.config.s3_url), timeout=30, what="S3 server")
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def credentials_path(self) -> Path:
+        """Where the organizations' one-time credentials are kept between runs."""
+        return self.config.var / "stack-credentials.json"
+
+    def load_credentials(self) -> None:
+        """Read the credentials saved by an earlier run."""
+        if self.credentials_path.exists():
+            raw = json.loads(self.credentials_path.read_text())
+            self.credentials = {name: CustomerCredentials(**value) for name, value in raw.items()}
+
+    def save_credentials(self) -> None:
+        """Keep the credentials (mode 0600) so a restarted stack reuses its organizations."""
+        self.credentials_path.parent.mkdir(parents=True, exist_ok=True)
+        self.credentials_path.write_text(
+            json.dumps({name: vars(value) for name, value in self.credentials.items()}, indent=2)
+        )
+        self.credentials_path.chmod(0o600)
+
+    def create_databases(self) -> None:
+        """Create the stack's databases when they do not exist."""
+        names = ["gcc", *(customer.name for customer in self.config.customers)]
+
+        async def create() -> None:
+            connection = await asyncpg.connect(ADMIN_DSN)
+            try:
+                for name in names:
+                    database = f"{self.config.prefix}_{name}"
+                    exists = await connection.fetchval(
+                        "SELECT 1 FROM pg_database WHERE datname = $1", database
+                    )
+                    if not exists:
+                        await connection.execute(f'CREATE DATABASE "{database}"')
+            finally:
+                await connection.close()
+
+        run_sync(create)
+
+    def register_organizations(self) -> None:
+        """Create each customer's organization at GCC unless it exists."""
+        headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        with httpx.Client(base_url=self.config.gcc_url, headers=headers, timeout=30) as client:
+            for customer in self.config.customers:
+                if customer.name in self.credentials:
+                    continue
+                response = client.post(
+                    "/api/operator/organizations",
+                    json={
+                        "name": customer.name,
+                        "deploymentType": customer.deployment_type,
+                        "webhookEndpoint": (
+                            f"{self.config.customer_url(customer)}/api/deployment/webhook"
+                        ),
+                        "currentVersion": "1.0.0",
+                        "accountManagerEmail": f"am-{customer.name}@wrktalk.local",
+                    },
+                )
+                response.raise_for_status()
+                body = response.json()
+                self.credentials[customer.name] = CustomerCredentials(
+                    api_key=body["apiKey"], webhook_secret=body["webhookSecret"]
+                )
+                self.save_credentials()
+
+    def start(self) -> None:
+        """Start everything, in dependency order."""
+        self.config.var.mkdir(parents=True, exist_ok=True)
+        self.load_credentials()
+        self.create_databases()
+        self.start_support()
+        self.start_gcc()
+        self.register_organizations()
+        for customer in self.config.customers:
+            self.start_customer(customer)
+
+    def stop(self) -> None:
+        """Stop every process, newest first."""
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+        self.processes.clear()
+
+    def reset(self) -> None:
+        """Drop the stack's databases and state so the next start is fresh."""
+        self.stop()
+        names = ["gcc", *(customer.name for customer in self.config.customers)]
+
+        async def drop() -> None:
+            connection = await asyncpg.connect(ADMIN_DSN)
+            try:
+                for name in names:
+                    await connection.execute(
+                        f'DROP DATABASE IF EXISTS "{self.config.prefix}_{name}" WITH (FORCE)'
+                    )
+            finally:
+                await connection.close()
+
+        run_sync(drop)
+        if self.credentials_path.exists():
+            self.credentials_path.unlink()
+        self.credentials.clear()
+
+    def summary(self) -> str:
+        """What a person needs: URLs, tokens, where the logs, email and Git history are."""
+        lines = [
+            "WrkTalk local stack is running",
+            f"  GCC                {self.config.gcc_url}  (docs: {self.config.gcc_url}/docs)",
+            f"  GCC CI token       {CI_TOKEN}",
+            f"  GCC operator token {OPERATOR_TOKEN}",
+            f"  S3 endpoint        {self.config.s3_url}",
+            f"  Email (Maildir)    {self.config.var / 'mail'}",
+            f"  Logs               {self.logs}",
+        ]
+        for customer in self.config.customers:
+            credentials = self.credentials[customer.name]
+            lines += [
+                f"  {customer.name}: backend {self.config.customer_url(customer)}"
+                f"  admin {credentials.admin_email}",
+                f"    Control Tower token {credentials.admin_token}",
+                f"    GitOps repository   {self.gitops_repo(customer)}",
+            ]
+        return "\n".join(lines)
+
+
+@contextmanager
+def running_stack(config: StackConfig | None = None) -> Iterator[Stack]:
+    """A started stack, stopped afterwards whatever happens."""
+    stack = Stack(config)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stack until Ctrl-C (``--reset`` starts from empty databases)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    stack = Stack()
+    if "--reset" in args:
+        stack.reset()
+    stopping: list[Any] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    try:
+        stack.start()
+        print(stack.summary(), flush=True)
+        print("Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for process in stack.processes.values():
+                if not process.alive():
+                    print(f"{process.name} exited; see {process.log_path}", flush=True)
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping the stack", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
