@@ -45,7 +45,10 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# "function" scope: the session commits when the route returns, before the response is sent,
+# so a client never sees a 2xx for a write that is not committed (FastAPI's default "request"
+# scope would commit only after the response has gone out).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 AuthorizationHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
 
 

@@ -35,9 +35,7 @@ def build_webhook_body(
             estimated_downtime=release.estimated_downtime,
             release_notes=release.release_notes,
             min_current_version=(
-                Version.parse(release.min_current_version)
-                if release.min_current_version
-                else None
+                Version.parse(release.min_current_version) if release.min_current_version else None
             ),
         ),
     )

@@ -8,8 +8,9 @@ semantic-version precedence; build them with :func:`parse_version`.
 Modules: ``versions`` (Version), ``primitives`` (constrained strings), ``base`` (ContractModel),
 ``enums``, ``common``, ``releases`` (CI to GCC), ``webhooks`` (GCC to customer),
 ``gcc_reports`` (customer to GCC), ``agent_tasks`` and ``agent_reports`` (agent and backend),
-``control_tower`` (admin UI), ``operator_organizations`` and ``operator_escalations`` (GCC
-operators), ``errors``; ``python -m contracts.schema`` writes the JSON Schemas.
+``control_tower`` and ``control_tower_config`` (admin UI), ``operator_organizations`` and
+``operator_escalations`` (GCC operators), ``errors``; ``python -m contracts.schema`` writes the
+JSON Schemas.
 """
 
 from contracts.agent_reports import (
@@ -65,6 +66,16 @@ from contracts.control_tower import (
     ScheduledDeploymentView,
     ScheduleDeploymentRequest,
     ScheduleDeploymentResponse,
+)
+from contracts.control_tower_config import (
+    MAX_ESSENTIAL_CONFIG_BYTES,
+    DeploymentLogEnd,
+    DeploymentLogLineView,
+    EssentialConfigKind,
+    EssentialConfigRevisionList,
+    EssentialConfigRevisionView,
+    EssentialConfigUpdate,
+    EssentialConfigView,
 )
 from contracts.enums import (
     AgentTaskStatus,
@@ -161,6 +172,7 @@ __all__ = [
     "AGENT_TASK_ADAPTER",
     "MAX_ENV_VALUE_LENGTH",
     "MAX_ERROR_MESSAGE_LENGTH",
+    "MAX_ESSENTIAL_CONFIG_BYTES",
     "MAX_LOG_BATCH_LINES",
     "MAX_LOG_LINE_LENGTH",
     "MAX_RELEASE_NOTES_LENGTH",
@@ -192,6 +204,8 @@ __all__ = [
     "DeployTask",
     "DeploymentDetailView",
     "DeploymentHistoryView",
+    "DeploymentLogEnd",
+    "DeploymentLogLineView",
     "DeploymentReleasesResponse",
     "DeploymentScheduledReport",
     "DeploymentStatus",
@@ -206,6 +220,11 @@ __all__ = [
     "EscalationResolveRequest",
     "EscalationType",
     "EscalationView",
+    "EssentialConfigKind",
+    "EssentialConfigRevisionList",
+    "EssentialConfigRevisionView",
+    "EssentialConfigUpdate",
+    "EssentialConfigView",
     "FileRef",
     "FleetSummary",
     "FleetVersionCount",

@@ -82,6 +82,9 @@ class EscalationType(StrEnum):
     LICENSE_EXPIRED = "LICENSE_EXPIRED"
     DEPLOYMENT_FAILED = "DEPLOYMENT_FAILED"
     CLIENT_OFFLINE = "CLIENT_OFFLINE"
+    WEBHOOK_REJECTED = "WEBHOOK_REJECTED"
+    """The organization's webhook endpoint answered 401: it does not accept GCC's signature
+    (a secret that differs from the one GCC holds). Not retried."""
 
 
 class LocalDeploymentStatus(StrEnum):

@@ -1,0 +1,135 @@
+"""Artifact routes: CI uploads (`/api/internal/artifacts`) and customer downloads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.requests import ClientDisconnect
+
+from contracts import ArtifactType, ArtifactUploadResponse, ErrorResponse
+from gcc.artifacts import service
+from gcc.artifacts.upload import receive_form
+from gcc.deps import CiCaller, ClockDep, CustomerDep, RuntimeDep, SessionDep, SettingsDep
+from gcc.errors import InvalidInput
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(tags=["artifacts"])
+
+FILE_FIELD = "file"
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "type", "version"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The Helm chart (.tgz) or Compose bundle (.tar.gz).",
+                        },
+                        "type": {"type": "string", "enum": ["helm", "compose"]},
+                        "version": {"type": "string", "examples": ["2.3.0"]},
+                    },
+                }
+            }
+        },
+    }
+}
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 404, 409, 410, 413, 422)
+}
+
+
+async def _body_chunks(request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise InvalidInput(
+            "The upload ended before the body was complete.", field=FILE_FIELD
+        ) from None
+
+
+@router.post(
+    "/api/internal/artifacts",
+    response_model=ArtifactUploadResponse,
+    openapi_extra=_UPLOAD_BODY,
+    responses=_ERRORS,
+    summary="Upload a Helm chart or Compose bundle (CI)",
+)
+async def upload_artifact(
+    request: Request,
+    _caller: CiCaller,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+) -> ArtifactUploadResponse:
+    """Stream the multipart upload to the bucket, checking its size, digest and content."""
+    async with receive_form(
+        _body_chunks(request),
+        content_type=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
+        file_field=FILE_FIELD,
+        max_file_bytes=settings.max_artifact_bytes,
+    ) as form:
+        artifact = await service.store_uploaded_artifact(
+            session,
+            clock=clock,
+            settings=settings,
+            object_store=runtime.object_store,
+            form=form,
+        )
+    return service.upload_response(artifact)
+
+
+@router.get(
+    "/api/artifacts/charts/{version}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The artifact's bytes; `X-Sha256` carries their SHA256.",
+        },
+        **_ERRORS,
+    },
+    summary="Download a release artifact (customer)",
+)
+async def download_artifact(
+    version: Annotated[str, Path(max_length=128)],
+    organization: CustomerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    artifact_type: Annotated[ArtifactType, Query(alias="type")] = ArtifactType.HELM,
+) -> StreamingResponse:
+    """Stream a published release's Helm chart or Compose bundle from the bucket."""
+    download = await service.find_download(
+        session,
+        object_store=runtime.object_store,
+        version_text=version,
+        artifact_type=artifact_type,
+    )
+    log.info(
+        "artifact.download.started",
+        organization=organization.name,
+        key=download.key,
+    )
+    return StreamingResponse(
+        runtime.object_store.iter_chunks(download.key),
+        media_type="application/gzip",
+        headers={
+            "X-Sha256": download.sha256,
+            "Content-Length": str(download.size_bytes),
+            "Content-Disposition": f'attachment; filename="{download.filename}"',
+        },
+    )

@@ -1,0 +1,155 @@
+"""Who a published release goes to: the organizations, the gates, the target rows.
+
+Publishing to ten thousand organizations must stay well under a few seconds, so organizations
+are read as plain column tuples, the gates run in Python (semantic-version precedence is not a
+SQL comparison), and the targets are inserted in bulk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import (
+    ArtifactType,
+    DeploymentType,
+    EscalationType,
+    InvalidVersionError,
+    Version,
+)
+from gcc.errors import InvalidInput
+from gcc.escalations.service import raise_escalation
+from gcc.releases import repository
+from gcc.releases.models import Release
+from gcc.releases.repository import Candidate
+from timekeeping import Clock
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class FanOut:
+    """The organizations to target and how many each gate held back."""
+
+    organization_ids: list[uuid.UUID] = field(default_factory=list)
+    license_expired: int = 0
+    below_min_version: int = 0
+    without_artifact: int = 0
+
+
+class _VersionCache:
+    """Parses each distinct version text once (most of a fleet runs a handful of versions)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Version | None] = {}
+
+    def get(self, text: str) -> Version | None:
+        if text not in self._parsed:
+            try:
+                self._parsed[text] = Version.parse(text)
+            except InvalidVersionError:
+                self._parsed[text] = None
+        return self._parsed[text]
+
+
+def _artifact_for(candidate: Candidate) -> ArtifactType | None:
+    try:
+        return DeploymentType(candidate.deployment_type).artifact_type
+    except ValueError:
+        return None
+
+
+def _check_named_targets(
+    release: Release, candidates: list[Candidate], available: set[ArtifactType]
+) -> None:
+    names = release.target_organizations
+    if names is None:
+        return
+    found = {candidate.name for candidate in candidates}
+    unknown = sorted(set(names) - found)
+    if unknown:
+        raise InvalidInput(
+            f"targets: no active organization is named {', '.join(unknown)}", field="targets"
+        )
+    unserved = sorted(
+        candidate.name for candidate in candidates if _artifact_for(candidate) not in available
+    )
+    if unserved:
+        raise InvalidInput(
+            f"targets: the release has no artifact for the deployment type of "
+            f"{', '.join(unserved)} (docker needs the Compose bundle)",
+            field="targets",
+        )
+
+
+async def plan_fan_out(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    release: Release,
+    available: set[ArtifactType],
+    now: datetime,
+) -> FanOut:
+    """Decide each organization's fate and raise the escalations of those held back.
+
+    An organization is targeted when its deployment type has an artifact in the release, its
+    license has not expired, and it does not run a version below ``minCurrentVersion`` (an
+    organization that has reported no version is not held back).
+    """
+    candidates = await repository.publish_candidates(session, release.target_organizations)
+    _check_named_targets(release, candidates, available)
+    minimum = Version.parse(release.min_current_version) if release.min_current_version else None
+    versions = _VersionCache()
+    fan_out = FanOut()
+    for candidate in candidates:
+        if _artifact_for(candidate) not in available:
+            fan_out.without_artifact += 1
+            continue
+        expires_at = candidate.license_expires_at
+        if expires_at is not None and expires_at < now:
+            fan_out.license_expired += 1
+            await raise_escalation(
+                session,
+                clock=clock,
+                escalation_type=EscalationType.LICENSE_EXPIRED,
+                organization_id=candidate.id,
+                release_id=release.id,
+                reason=(
+                    f"Release {release.version} was not sent to {candidate.name}: its license "
+                    f"expired on {expires_at.isoformat()}."
+                ),
+                details={"version": release.version, "licenseExpiresAt": expires_at.isoformat()},
+            )
+            continue
+        current = versions.get(candidate.current_version) if candidate.current_version else None
+        if candidate.current_version and current is None:
+            log.warning(
+                "release.publish.unreadable_version",
+                organization=candidate.name,
+                current_version=candidate.current_version,
+            )
+        if minimum is not None and current is not None and current < minimum:
+            fan_out.below_min_version += 1
+            await raise_escalation(
+                session,
+                clock=clock,
+                escalation_type=EscalationType.MIN_VERSION_BLOCKED,
+                organization_id=candidate.id,
+                release_id=release.id,
+                reason=(
+                    f"Release {release.version} was not sent to {candidate.name}: it runs "
+                    f"{current}, below the required minimum {minimum}."
+                ),
+                details={
+                    "version": release.version,
+                    "currentVersion": str(current),
+                    "minCurrentVersion": str(minimum),
+                },
+            )
+            continue
+        fan_out.organization_ids.append(candidate.id)
+    return fan_out

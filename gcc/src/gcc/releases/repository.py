@@ -1,0 +1,194 @@
+"""Queries of the releases domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import DeploymentStatus, ReleaseStatus
+from gcc.delivery.models import DeploymentTarget
+from gcc.organizations.models import Organization
+from gcc.releases.models import Release
+
+FAILED_DEPLOYMENT_STATUSES = (
+    DeploymentStatus.FAILED,
+    DeploymentStatus.ROLLED_BACK,
+    DeploymentStatus.DEADLINE_EXCEEDED,
+)
+UNREPORTED_STATUSES = (
+    DeploymentStatus.PENDING,
+    DeploymentStatus.NOTIFIED,
+    DeploymentStatus.WEBHOOK_FAILED,
+)
+"""Target statuses that mean the customer has reported nothing about the release yet."""
+
+
+async def get_by_version(
+    session: AsyncSession, version: str, *, for_update: bool = False
+) -> Release | None:
+    """The release of that version."""
+    statement = select(Release).where(Release.version == version)
+    if for_update:
+        # Re-read the row under the lock even when the session already holds a copy.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    result = await session.exec(statement)
+    return result.first()
+
+
+async def list_newest_first(session: AsyncSession) -> Sequence[Release]:
+    """Every release, most recently created first."""
+    result = await session.exec(
+        select(Release).order_by(col(Release.created_at).desc(), col(Release.version).desc())
+    )
+    return result.all()
+
+
+@dataclass(frozen=True)
+class TargetCounts:
+    """How the targets of one release stand."""
+
+    total: int = 0
+    acknowledged: int = 0
+    webhook_failed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+async def target_counts(
+    session: AsyncSession, release_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, TargetCounts]:
+    """Target counts per release, for the given releases."""
+    ids = list(release_ids)
+    if not ids:
+        return {}
+    target = DeploymentTarget
+    statement = (
+        select(  # type: ignore[call-overload]
+            target.release_id,
+            func.count(),
+            func.count().filter(col(target.webhook_acked).is_(True)),
+            func.count().filter(col(target.webhook_failed).is_(True)),
+            func.count().filter(col(target.status) == DeploymentStatus.SUCCESS),
+            func.count().filter(col(target.status).in_(FAILED_DEPLOYMENT_STATUSES)),
+        )
+        .where(col(target.release_id).in_(ids))
+        .group_by(target.release_id)
+    )
+    result = await session.exec(statement)
+    return {row[0]: TargetCounts(*row[1:]) for row in result.all()}
+
+
+async def targets_with_organizations(
+    session: AsyncSession, release_id: uuid.UUID
+) -> Sequence[tuple[DeploymentTarget, str, str]]:
+    """Every target of a release with its organization's name and deployment type, by name."""
+    result = await session.exec(
+        select(DeploymentTarget, Organization.name, Organization.deployment_type)
+        .join(Organization, col(Organization.id) == col(DeploymentTarget.organization_id))
+        .where(DeploymentTarget.release_id == release_id)
+        .order_by(col(Organization.name))
+    )
+    return result.all()
+
+
+async def active_organization_names(session: AsyncSession, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` are active organizations."""
+    wanted = list(set(names))
+    if not wanted:
+        return set()
+    result = await session.exec(
+        select(Organization.name).where(
+            col(Organization.name).in_(wanted), col(Organization.deleted_at).is_(None)
+        )
+    )
+    return set(result.all())
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What publishing needs to know of an organization."""
+
+    id: uuid.UUID
+    name: str
+    deployment_type: str
+    license_expires_at: datetime | None
+    current_version: str | None
+
+
+async def publish_candidates(session: AsyncSession, names: Sequence[str] | None) -> list[Candidate]:
+    """Active organizations, all of them or those named, with the columns the gates read."""
+    statement = select(  # type: ignore[call-overload]
+        Organization.id,
+        Organization.name,
+        Organization.deployment_type,
+        Organization.license_expires_at,
+        Organization.current_version,
+    ).where(col(Organization.deleted_at).is_(None))
+    if names is not None:
+        statement = statement.where(col(Organization.name).in_(list(names)))
+    result = await session.exec(statement.order_by(col(Organization.name)))
+    return [Candidate(*row) for row in result.all()]
+
+
+_INSERT_TARGETS = text(
+    """
+    INSERT INTO deployment_target (
+        id, release_id, organization_id, webhook_id, webhook_sent, webhook_acked,
+        webhook_failed, webhook_attempts, next_attempt_at, status, created_at, updated_at
+    )
+    SELECT gen_random_uuid(), :release_id, organization_id,
+           'msg_' || replace(gen_random_uuid()::text, '-', ''),
+           false, false, false, 0, :now, :status, :now, :now
+    FROM unnest(CAST(:organization_ids AS uuid[])) AS organization_id
+    ON CONFLICT ON CONSTRAINT uq_target_release_org DO NOTHING
+    """
+)
+
+
+async def insert_targets(
+    session: AsyncSession,
+    *,
+    release_id: uuid.UUID,
+    organization_ids: Sequence[uuid.UUID],
+    now: datetime,
+) -> None:
+    """Insert a pending, due-now target per organization in one statement.
+
+    Each target gets a fresh ``webhook-id`` (``msg_`` and 32 hex digits), kept for every retry
+    of its delivery. One ``INSERT ... SELECT FROM unnest`` keeps ten thousand targets to a
+    single round trip.
+    """
+    if not organization_ids:
+        return
+    await session.exec(
+        _INSERT_TARGETS,  # type: ignore[call-overload]
+        params={
+            "release_id": release_id,
+            "organization_ids": list(organization_ids),
+            "now": now,
+            "status": str(DeploymentStatus.PENDING),
+        },
+    )
+
+
+async def releases_awaiting(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[Release]:
+    """Published releases targeted at the organization that it has neither acknowledged nor
+    reported a status for, oldest first."""
+    result = await session.exec(
+        select(Release)
+        .join(DeploymentTarget, col(DeploymentTarget.release_id) == col(Release.id))
+        .where(
+            DeploymentTarget.organization_id == organization_id,
+            col(DeploymentTarget.webhook_acked).is_(False),
+            col(DeploymentTarget.status).in_(UNREPORTED_STATUSES),
+            Release.status == ReleaseStatus.PUBLISHED,
+        )
+        .order_by(col(Release.published_at), col(Release.version))
+    )
+    return result.all()

@@ -1,0 +1,153 @@
+"""Publishing at fleet scale, through the service against PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlmodel import select
+
+from contracts import ReleaseStatus
+from gcc.artifacts.models import Artifact
+from gcc.db import SessionFactory, session_scope
+from gcc.delivery.models import DeploymentTarget
+from gcc.escalations.models import Escalation
+from gcc.organizations.models import Organization
+from gcc.releases.models import Release
+from gcc.releases.service import publish_release
+from timekeeping import ManualClock
+
+FLEET = 10_000
+
+
+def organization_row(index: int, now: Any, **overrides: Any) -> dict[str, Any]:
+    row = {
+        "id": uuid.uuid4(),
+        "name": f"org-{index:05d}",
+        "deployment_type": ("kubernetes", "docker", "gitops")[index % 3],
+        "webhook_endpoint": "http://127.0.0.1:9/api/deployment/webhook",
+        "webhook_secret": "whsec_test",
+        "api_key_hash": uuid.uuid4().hex + uuid.uuid4().hex,
+        "license_expires_at": now + timedelta(days=365),
+        "current_version": "2.2.0",
+        "health_status": "unknown",
+        "is_online": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row.update(overrides)
+    return row
+
+
+async def arrange_fleet(sessions: SessionFactory, clock: ManualClock) -> None:
+    now = clock.now()
+    rows = []
+    for index in range(FLEET):
+        overrides: dict[str, Any] = {}
+        if index % 100 == 1:
+            overrides["license_expires_at"] = now - timedelta(days=1)
+        elif index % 100 == 2:
+            overrides["current_version"] = "1.9.0"
+        rows.append(organization_row(index, now, **overrides))
+    async with sessions() as session:
+        await session.exec(insert(Organization), params=rows)  # type: ignore[call-overload]
+        for artifact_type in ("helm", "compose"):
+            session.add(
+                Artifact(
+                    version="2.3.0",
+                    type=artifact_type,
+                    bucket_path=f"charts/{artifact_type}/x",
+                    sha256="0" * 64,
+                    size_bytes=1,
+                    created_at=now,
+                )
+            )
+        session.add(
+            Release(
+                version="2.3.0",
+                status=ReleaseStatus.DRAFT,
+                image_tags={"backend": "b", "media": "m", "controlTower": "c", "agent": "a"},
+                new_non_essential_envs=[],
+                min_current_version="2.0.0",
+                created_by="ci",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.commit()
+
+
+async def test_publish_to_ten_thousand_organizations_takes_under_five_seconds(
+    gcc_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    await arrange_fleet(gcc_sessions, gcc_clock)
+    sent: list[str] = []
+
+    started = time.perf_counter()
+    async with session_scope(gcc_sessions) as session:
+        outcome = await publish_release(
+            session, clock=gcc_clock, version_text="2.3.0", send_task=sent.append
+        )
+    elapsed = time.perf_counter() - started
+
+    print(f"\npublish to {FLEET} organizations: {elapsed:.2f} s")
+    assert elapsed < 5.0
+    assert sent == ["delivery.dispatch_due"]
+    assert outcome.fan_out.license_expired == FLEET // 100
+    assert outcome.fan_out.below_min_version == FLEET // 100
+    expected_targets = FLEET - 2 * (FLEET // 100)
+    async with gcc_sessions() as session:
+        targets = (await session.exec(select(func.count()).select_from(DeploymentTarget))).one()
+        raised = (await session.exec(select(func.count()).select_from(Escalation))).one()
+    assert targets == expected_targets
+    assert raised == 2 * (FLEET // 100)
+
+
+async def test_publish_outside_a_committed_transaction_enqueues_nothing(
+    gcc_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    now = gcc_clock.now()
+    async with gcc_sessions() as session:
+        await session.exec(insert(Organization), params=[organization_row(0, now)])  # type: ignore[call-overload]
+        session.add(
+            Artifact(
+                version="2.3.0",
+                type="helm",
+                bucket_path="charts/helm/x",
+                sha256="0" * 64,
+                size_bytes=1,
+                created_at=now,
+            )
+        )
+        session.add(
+            Release(
+                version="2.3.0",
+                image_tags={"backend": "b", "media": "m", "controlTower": "c", "agent": "a"},
+                new_non_essential_envs=[],
+                created_by="ci",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.commit()
+    sent: list[str] = []
+
+    class Abort(Exception):
+        pass
+
+    try:
+        async with session_scope(gcc_sessions) as session:
+            await publish_release(
+                session, clock=gcc_clock, version_text="2.3.0", send_task=sent.append
+            )
+            raise Abort
+    except Abort:
+        pass
+
+    assert sent == []
+    async with gcc_sessions() as session:
+        release = (await session.exec(select(Release))).one()
+    assert release.status == "draft"
