@@ -45,7 +45,9 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session commits before the response is sent, so a 200 is never
+# answered for a change that then fails to commit, and after-commit tasks are sent first.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def require_admin(

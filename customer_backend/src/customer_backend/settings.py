@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import DeploymentType
@@ -61,6 +61,29 @@ class Settings(BaseSettings):
         "var/bucket", description="Directory of the bucket when the provider is `filesystem`."
     )
     artifact_retention: int = Field(10, ge=1, description="Artifact versions kept per type.")
+    schedule_grace_minutes: int = Field(
+        15,
+        ge=1,
+        description="Minutes after its scheduled time a deployment may still start; later it "
+        "becomes `missedSchedule` and must be rescheduled.",
+    )
+    download_retry_base_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Wait before the second try of an artifact download; doubled before the "
+        "third (three tries per round).",
+    )
+    download_retry_interval_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="Seconds after a failed download round (three tries) before the worker "
+        "tries that release again.",
+    )
+    license_expires_at: AwareDatetime | None = Field(
+        None,
+        description="When this installation's license expires (ISO 8601 with a time zone); "
+        "after it, release webhooks are refused with 403. Unset: the license does not expire.",
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for admin emails.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP user, when the server wants one.")

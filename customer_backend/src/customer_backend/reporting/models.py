@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field
 
 from customer_backend.table_base import TableBase
@@ -13,11 +14,21 @@ from servicekit.columns import id_field, json_field, text_field, timestamp_field
 
 
 class GccOutboxMessage(TableBase, table=True):
-    """A scheduled or status report waiting to be accepted by GCC."""
+    """A scheduled or status report waiting to be accepted by GCC.
+
+    ``sent_at`` is set once GCC accepted it; ``refused_at`` once GCC refused it for good (a 4xx
+    that sending again cannot change), with GCC's answer in ``last_error``. Either ends it.
+    """
 
     __tablename__ = "gcc_outbox"
 
     id: uuid.UUID = id_field()
+    # Insertion order, which the flush keeps: timestamps can tie (two reports written by one
+    # transaction) and ids are random.
+    sequence: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger, sa.Identity(), nullable=False, unique=True),
+    )
     kind: str = Field(max_length=32)
     path: str = Field(max_length=300)
     payload: dict[str, Any] = json_field(nullable=False)
@@ -25,4 +36,5 @@ class GccOutboxMessage(TableBase, table=True):
     attempts: int = 0
     next_attempt_at: datetime = timestamp_field(nullable=False, index=True)
     sent_at: datetime | None = timestamp_field(index=True)
+    refused_at: datetime | None = timestamp_field()
     last_error: str | None = text_field()

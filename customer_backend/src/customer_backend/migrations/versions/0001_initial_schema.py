@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:46:52.002877
+Create Date: 2026-11-23 16:05:59.955146
 """
 
 from collections.abc import Sequence
@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.create_table(
         "gcc_outbox",
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("sequence", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("path", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
@@ -57,8 +58,10 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refused_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("sequence"),
     )
     op.create_index(
         op.f("ix_gcc_outbox_next_attempt_at"), "gcc_outbox", ["next_attempt_at"], unique=False

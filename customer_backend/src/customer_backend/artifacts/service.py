@@ -1,0 +1,192 @@
+"""Artifacts in this installation's bucket: fetched from GCC verified, recorded, kept 10 per type.
+
+An artifact reaches the bucket only through :func:`fetch_verified_artifact`, which streams it
+from GCC into the bucket while hashing it and refuses it, leaving nothing behind, unless its
+SHA256 equals both the release's digest and GCC's ``X-Sha256`` header. Memory stays bounded by
+one upload part whatever the artifact's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Set
+
+import httpx
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import ArtifactType
+from customer_backend.artifacts import repository
+from customer_backend.artifacts.models import LocalArtifact
+from objectstore import ObjectInfo, ObjectStore, ObjectStoreError
+from timekeeping import Clock
+
+log = structlog.get_logger(__name__)
+
+ARTIFACT_CONTENT_TYPE = "application/gzip"
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+SHA256_HEADER = "X-Sha256"
+_ERROR_BODY_PREVIEW = 300
+
+
+class ArtifactFetchError(Exception):
+    """An artifact could not be fetched, or failed verification; nothing was stored."""
+
+
+class ChecksumMismatch(ArtifactFetchError):
+    """The downloaded bytes do not hash to the expected SHA256."""
+
+
+def artifact_prefix(artifact_type: ArtifactType) -> str:
+    """The bucket folder of one artifact type (what retention sweeps)."""
+    return f"artifacts/{artifact_type}/"
+
+
+def artifact_key(artifact_type: ArtifactType, version: str) -> str:
+    """The bucket key of a version's Helm chart or Compose bundle."""
+    if artifact_type is ArtifactType.HELM:
+        return f"{artifact_prefix(artifact_type)}wrktalk-{version}.tgz"
+    return f"{artifact_prefix(artifact_type)}wrktalk-{version}-compose.tar.gz"
+
+
+async def fetch_verified_artifact(
+    *,
+    gcc: httpx.AsyncClient,
+    object_store: ObjectStore,
+    version: str,
+    artifact_type: ArtifactType,
+    expected_sha256: str,
+) -> ObjectInfo:
+    """Download a release artifact from GCC into the bucket, accepting only verified bytes.
+
+    The bytes are hashed as they stream from GCC to the bucket; the digest must equal both
+    ``expected_sha256`` (from the release) and GCC's ``X-Sha256`` header. On any failure —
+    GCC unreachable or answering an error, a mismatching digest, the bucket refusing the
+    upload — :class:`ArtifactFetchError` is raised and no object is left at the key.
+    """
+    key = artifact_key(artifact_type, version)
+    expected = expected_sha256.lower()
+    try:
+        async with gcc.stream(
+            "GET", f"/api/artifacts/charts/{version}", params={"type": str(artifact_type)}
+        ) as response:
+            if response.status_code != httpx.codes.OK:
+                await response.aread()
+                raise ArtifactFetchError(
+                    f"GCC answered {response.status_code} for the {artifact_type} artifact of "
+                    f"{version}: {response.text[:_ERROR_BODY_PREVIEW]}"
+                )
+            announced = response.headers.get(SHA256_HEADER, "").strip().lower()
+            if not announced:
+                raise ArtifactFetchError(f"GCC sent no {SHA256_HEADER} header")
+            if announced != expected:
+                raise ChecksumMismatch(
+                    f"GCC's {SHA256_HEADER} {announced} differs from the release's SHA256 "
+                    f"{expected}"
+                )
+            info = await object_store.put_stream(
+                key,
+                _verified_chunks(response.aiter_bytes(DOWNLOAD_CHUNK_BYTES), expected),
+                content_type=ARTIFACT_CONTENT_TYPE,
+            )
+    except httpx.HTTPError as error:
+        raise ArtifactFetchError(f"downloading from GCC failed: {error!r}") from error
+    except ObjectStoreError as error:
+        raise ArtifactFetchError(f"storing in the bucket failed: {error}") from error
+    if info.sha256 != expected:  # put_stream hashed the same bytes; a disagreement is a bug
+        await object_store.delete(key)
+        raise ChecksumMismatch(f"the stored object hashes to {info.sha256}, not {expected}")
+    return info
+
+
+async def _verified_chunks(chunks: AsyncIterator[bytes], expected: str) -> AsyncIterator[bytes]:
+    """Pass ``chunks`` through; raise at the end, before the upload completes, on a mismatch.
+
+    ``put_stream`` leaves nothing behind when its source raises, so a corrupted artifact is
+    never stored, not even for a moment.
+    """
+    digest = hashlib.sha256()
+    async for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    actual = digest.hexdigest()
+    if actual != expected:
+        raise ChecksumMismatch(f"the downloaded artifact hashes to {actual}, not {expected}")
+
+
+async def record_artifact(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    version: str,
+    artifact_type: ArtifactType,
+    info: ObjectInfo,
+) -> LocalArtifact:
+    """Record a verified artifact in the bucket (a removed row of the same version returns)."""
+    if info.sha256 is None:
+        raise ValueError("only a verified upload (with its SHA256) can be recorded")
+    return await repository.upsert_artifact(
+        session,
+        version=version,
+        artifact_type=artifact_type,
+        bucket_key=info.key,
+        sha256=info.sha256,
+        size_bytes=info.size,
+        now=clock.now(),
+    )
+
+
+async def find_artifact(
+    session: AsyncSession, *, version: str, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The artifact of a version still in the bucket, or None (never fetched, or removed)."""
+    artifact = await repository.get_artifact(session, version=version, artifact_type=artifact_type)
+    if artifact is None or artifact.removed_at is not None:
+        return None
+    return artifact
+
+
+async def apply_retention(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    object_store: ObjectStore,
+    artifact_type: ArtifactType,
+    keep: int,
+    protect: Set[str] = frozenset(),
+) -> list[str]:
+    """Keep the ``keep`` newest artifacts of a type; return the keys deleted, oldest first.
+
+    Never deleted, whatever their age: the current and previous artifacts, the version the
+    installation runs, the artifacts of scheduled, running or missed-schedule deployments, and
+    ``protect``. Rows of deleted artifacts get ``removed_at``.
+    """
+    protected = set(protect) | await repository.protected_keys(session, artifact_type=artifact_type)
+    running = await repository.current_version(session)
+    if running is not None:
+        protected.add(artifact_key(artifact_type, running))
+    removed = await object_store.keep_latest(
+        artifact_prefix(artifact_type), keep, protect=protected
+    )
+    if removed:
+        await repository.mark_removed(session, keys=removed, now=clock.now())
+        log.info(
+            "artifacts.retention.removed",
+            artifact_type=str(artifact_type),
+            keys=removed,
+            kept=keep,
+        )
+    return removed
+
+
+async def set_current_artifact(
+    session: AsyncSession, *, artifact_type: ArtifactType, version: str
+) -> str | None:
+    """Flag ``version`` current and the formerly current one previous; the previous version.
+
+    Called when a deployment or rollback of ``version`` succeeded.
+    """
+    previous, _ = await repository.set_current(
+        session, artifact_type=artifact_type, version=version
+    )
+    return previous

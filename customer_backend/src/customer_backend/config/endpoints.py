@@ -1,0 +1,151 @@
+"""Control Tower configuration API: non-essential variables and the essential configuration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+
+from contracts import (
+    ErrorResponse,
+    EssentialConfigRevisionList,
+    EssentialConfigUpdate,
+    EssentialConfigView,
+    NonEssentialEnvCreate,
+    NonEssentialEnvList,
+    NonEssentialEnvUpdate,
+    NonEssentialEnvView,
+)
+from customer_backend.config import service, views
+from customer_backend.deps import ClockDep, CurrentAdmin, RuntimeDep, SessionDep, SettingsDep
+
+router = APIRouter(tags=["config"])
+
+EnvKeyPath = Annotated[str, Path(max_length=200, description="The variable's name")]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in (401, 422, *codes)}
+
+
+@router.get(
+    "/api/admin/config/essential",
+    response_model=EssentialConfigView,
+    responses=_errors(),
+    summary="The current essential configuration (values.yaml or .env)",
+)
+async def get_essential_config(
+    _admin: CurrentAdmin, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep
+) -> EssentialConfigView:
+    """The current revision and its text; revision null before the first one."""
+    kind = service.config_kind(settings.deployment_type)
+    current = await service.current_essential_config(
+        session, deployment_type=settings.deployment_type
+    )
+    content = await service.read_essential_config(runtime.object_store, current) if current else ""
+    return views.essential_view(kind, current, content)
+
+
+@router.put(
+    "/api/admin/config/essential",
+    response_model=EssentialConfigView,
+    responses=_errors(),
+    summary="Save a new revision of the essential configuration",
+)
+async def put_essential_config(
+    body: EssentialConfigUpdate,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+) -> EssentialConfigView:
+    """Check the file (YAML mapping for Helm, KEY=VALUE lines for Compose), store it as the next
+    revision and make it the one the next deployment uses."""
+    version = await service.save_essential_config(
+        session,
+        clock=clock,
+        object_store=runtime.object_store,
+        deployment_type=settings.deployment_type,
+        content=body.content,
+        admin_email=admin.email,
+    )
+    return views.essential_view(
+        service.config_kind(settings.deployment_type), version, body.content
+    )
+
+
+@router.get(
+    "/api/admin/config/essential/revisions",
+    response_model=EssentialConfigRevisionList,
+    responses=_errors(),
+    summary="Every revision of the essential configuration",
+)
+async def list_essential_revisions(
+    _admin: CurrentAdmin, session: SessionDep, settings: SettingsDep
+) -> EssentialConfigRevisionList:
+    """Revisions of this installation's kind, newest first."""
+    versions = await service.list_essential_configs(
+        session, deployment_type=settings.deployment_type
+    )
+    return EssentialConfigRevisionList(revisions=[views.revision_view(v) for v in versions])
+
+
+@router.get(
+    "/api/admin/config",
+    response_model=NonEssentialEnvList,
+    responses=_errors(),
+    summary="Every non-essential variable",
+)
+async def list_envs(_admin: CurrentAdmin, session: SessionDep) -> NonEssentialEnvList:
+    """Non-essential variables, by key."""
+    envs = await service.list_envs(session)
+    return NonEssentialEnvList(envs=[views.env_view(env) for env in envs])
+
+
+@router.post(
+    "/api/admin/config",
+    response_model=NonEssentialEnvView,
+    status_code=status.HTTP_201_CREATED,
+    responses=_errors(409),
+    summary="Add a non-essential variable",
+)
+async def create_env(
+    body: NonEssentialEnvCreate, admin: CurrentAdmin, session: SessionDep, clock: ClockDep
+) -> NonEssentialEnvView:
+    """Add a variable; 409 when the key exists."""
+    env = await service.create_env(session, clock=clock, request=body, admin_email=admin.email)
+    return views.env_view(env)
+
+
+@router.patch(
+    "/api/admin/config/{key}",
+    response_model=NonEssentialEnvView,
+    responses=_errors(404),
+    summary="Change a non-essential variable",
+)
+async def update_env(
+    key: EnvKeyPath,
+    body: NonEssentialEnvUpdate,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+) -> NonEssentialEnvView:
+    """Change the value, description or category; fields left out stay as they are."""
+    env = await service.update_env(
+        session, clock=clock, key=key, update=body, admin_email=admin.email
+    )
+    return views.env_view(env)
+
+
+@router.delete(
+    "/api/admin/config/{key}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=_errors(404),
+    summary="Remove a non-essential variable",
+)
+async def delete_env(key: EnvKeyPath, admin: CurrentAdmin, session: SessionDep) -> Response:
+    """Remove the variable."""
+    await service.delete_env(session, key=key, admin_email=admin.email)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,222 @@
+"""Control Tower deployment API: releases, scheduling, cancelling, rollback, status, live logs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import StreamingResponse
+
+from contracts import (
+    AgentStatusView,
+    CancelDeploymentResponse,
+    DeploymentDetailView,
+    DeploymentReleasesResponse,
+    ErrorResponse,
+    LocalDeploymentStatus,
+    RollbackRequest,
+    RollbackResponse,
+    ScheduleDeploymentRequest,
+    ScheduleDeploymentResponse,
+)
+from customer_backend.admins.models import Admin
+from customer_backend.deployments import logstream, rollback, service
+from customer_backend.deps import (
+    ClockDep,
+    CurrentAdmin,
+    RuntimeDep,
+    SessionDep,
+    SettingsDep,
+    require_admin,
+)
+from customer_backend.errors import InvalidInput
+from servicekit.db import session_scope
+
+router = APIRouter(tags=["deployments"])
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in (401, 422, *codes)}
+
+
+async def _admin_for_stream(
+    runtime: RuntimeDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Admin:
+    # A stream may stay open for an hour: authenticate in a session of its own that is closed
+    # before streaming starts, instead of the request session held until the response ends.
+    async with session_scope(runtime.session_factory) as session:
+        return await require_admin(session, authorization)
+
+
+StreamAdmin = Annotated[Admin, Depends(_admin_for_stream)]
+
+
+@router.get(
+    "/api/admin/deployment/releases",
+    response_model=DeploymentReleasesResponse,
+    responses=_errors(),
+    summary="Pending and scheduled deployments, and the history",
+)
+async def list_releases(
+    _admin: CurrentAdmin,
+    session: SessionDep,
+    status: Annotated[LocalDeploymentStatus | None, Query()] = None,
+) -> DeploymentReleasesResponse:
+    """`{pending, scheduled, history}`; `status` keeps only deployments in that status."""
+    return await service.list_releases(session, status=status)
+
+
+@router.post(
+    "/api/admin/deployment/schedule",
+    response_model=ScheduleDeploymentResponse,
+    responses=_errors(404, 409),
+    summary="Schedule a release for the agent to deploy",
+)
+async def schedule_deployment(
+    body: ScheduleDeploymentRequest,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+) -> ScheduleDeploymentResponse:
+    """409 while another deployment is scheduled or in progress; 422 for a time in the past or
+    a release not downloaded; 404 for an unknown deployment."""
+    task = await service.schedule_deployment(
+        session,
+        clock=clock,
+        settings=settings,
+        object_store=runtime.object_store,
+        deployment_id=body.deployment_id,
+        scheduled_for=body.scheduled_for,
+        admin_email=admin.email,
+    )
+    return ScheduleDeploymentResponse(scheduled=True, task_id=task.id)
+
+
+@router.post(
+    "/api/admin/deployment/rollback",
+    response_model=RollbackResponse,
+    responses=_errors(404, 409, 502),
+    summary="Roll back to a Helm revision or re-deploy an earlier version",
+)
+async def request_rollback(
+    body: RollbackRequest,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+) -> RollbackResponse:
+    """`targetRevision` (Helm only) or `targetVersion` (its artifact, fetched again from GCC
+    when the bucket lost it, and the configuration it ran with). 409 while a deployment is
+    active; 404 when neither the bucket nor GCC has the version."""
+    task = await rollback.request_rollback(
+        session,
+        clock=clock,
+        settings=settings,
+        object_store=runtime.object_store,
+        gcc=runtime.gcc,
+        request=body,
+        admin_email=admin.email,
+    )
+    return RollbackResponse(rollback_initiated=True, task_id=task.id)
+
+
+@router.post(
+    "/api/admin/deployment/{deployment_id}/cancel",
+    response_model=CancelDeploymentResponse,
+    responses=_errors(404, 409),
+    summary="Cancel a scheduled deployment",
+)
+async def cancel_deployment(
+    deployment_id: uuid.UUID,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> CancelDeploymentResponse:
+    """Only a scheduled deployment whose task the agent has not started; 409 otherwise."""
+    deployment = await service.cancel_deployment(
+        session,
+        clock=clock,
+        settings=settings,
+        deployment_id=deployment_id,
+        admin_email=admin.email,
+    )
+    return CancelDeploymentResponse(cancelled=True, deployment_id=deployment.id)
+
+
+@router.get(
+    "/api/admin/deployment/{deployment_id}",
+    response_model=DeploymentDetailView,
+    responses=_errors(404),
+    summary="A deployment with its tasks, results and timings",
+)
+async def deployment_detail(
+    deployment_id: uuid.UUID, _admin: CurrentAdmin, session: SessionDep
+) -> DeploymentDetailView:
+    """The deployment and its agent tasks, oldest first."""
+    return await service.deployment_detail(session, deployment_id=deployment_id)
+
+
+@router.get(
+    "/api/admin/deployment/{deployment_id}/logs/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "Server-Sent Events: one event per log line (`id` = line id, `data` "
+            "= DeploymentLogLineView), then an `end` event (`data` = DeploymentLogEnd).",
+        },
+        **_errors(404),
+    },
+    summary="Live log lines of a deployment (or a rollback task) as Server-Sent Events",
+)
+async def stream_logs(
+    deployment_id: uuid.UUID,
+    _admin: StreamAdmin,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Lines already received, then new ones until the task ends; resume with Last-Event-ID.
+
+    The id may also be a task id, for rollbacks, which belong to no deployment.
+    """
+    after_id = _parse_last_event_id(last_event_id)
+    async with session_scope(runtime.session_factory) as session:
+        target = await service.resolve_stream_target(session, target_id=deployment_id)
+    return StreamingResponse(
+        logstream.stream_logs(runtime.session_factory, target=target, after_id=after_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/api/admin/agent/status",
+    response_model=AgentStatusView,
+    responses=_errors(),
+    summary="Whether the agent is polling",
+)
+async def agent_status(
+    _admin: CurrentAdmin, session: SessionDep, clock: ClockDep
+) -> AgentStatusView:
+    """Online when the agent polled within the last 10 minutes."""
+    return await service.agent_status(session, clock=clock)
+
+
+def _parse_last_event_id(value: str | None) -> int:
+    if value is None or not value.strip():
+        return 0
+    try:
+        after_id = int(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            "Last-Event-ID must be the id of a log line (a whole number).", field="Last-Event-ID"
+        ) from None
+    if after_id < 0:
+        raise InvalidInput("Last-Event-ID cannot be negative.", field="Last-Event-ID")
+    return after_id

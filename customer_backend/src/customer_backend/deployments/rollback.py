@@ -1,0 +1,240 @@
+"""Admin rollbacks: to a Helm revision, or by re-deploying an earlier version.
+
+A rollback by version uses that version's artifact and the essential configuration revision it
+ran with. When retention removed the artifact from the customer bucket, it is fetched again
+from GCC (which keeps more versions) and verified before it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import (
+    SHA256_PATTERN,
+    AgentTaskStatus,
+    AgentTaskType,
+    ArtifactType,
+    DeploymentType,
+    RollbackRequest,
+)
+from customer_backend.artifacts import service as artifact_service
+from customer_backend.artifacts.models import LocalArtifact
+from customer_backend.artifacts.service import ChecksumMismatch
+from customer_backend.config import service as config_service
+from customer_backend.deployments import bundles, repository
+from customer_backend.deployments.service import ensure_nothing_active
+from customer_backend.errors import InvalidInput, NotFound, ServiceError
+from customer_backend.notifications.service import notify_admins
+from customer_backend.settings import Settings
+from customer_backend.tasks.models import AgentTask
+from objectstore import ObjectStore
+from timekeeping import Clock
+
+log = structlog.get_logger(__name__)
+
+SHA256 = re.compile(SHA256_PATTERN)
+
+
+class GccUnavailable(ServiceError):
+    """GCC could not supply an artifact it should have (down, or bytes that do not verify)."""
+
+    status_code = 502
+    code = "gcc_unavailable"
+
+
+async def request_rollback(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    object_store: ObjectStore,
+    gcc: httpx.AsyncClient,
+    request: RollbackRequest,
+    admin_email: str,
+) -> AgentTask:
+    """Queue a rollback task for the agent.
+
+    409 while a deployment is active; 422 for a revision on Compose; 404 when the version's
+    artifact is neither in the bucket nor at GCC.
+    """
+    now = clock.now()
+    deployment_type = settings.deployment_type
+    if request.target_revision is not None:
+        if deployment_type is DeploymentType.DOCKER:
+            raise InvalidInput(
+                "Docker Compose has no revisions to roll back to; use targetVersion.",
+                field="targetRevision",
+            )
+        await repository.lock_deployments(session)
+        await ensure_nothing_active(session)
+        payload: dict[str, object] = {
+            "targetRevision": request.target_revision,
+            "targetVersion": None,
+            "release": None,
+        }
+    else:
+        assert request.target_version is not None
+        version = str(request.target_version)
+        # Refuse early, before a download from GCC, then check again under the lock.
+        await ensure_nothing_active(session)
+        artifact = await available_artifact(
+            session,
+            clock=clock,
+            object_store=object_store,
+            gcc=gcc,
+            version=version,
+            artifact_type=deployment_type.artifact_type,
+        )
+        await repository.lock_deployments(session)
+        await ensure_nothing_active(session)
+        current_config = await config_service.ensure_essential_config(
+            session, clock=clock, object_store=object_store, deployment_type=deployment_type
+        )
+        payload = {
+            "targetRevision": None,
+            "targetVersion": version,
+            "release": await bundles.bundle_of_version(
+                session,
+                artifact=artifact,
+                current_config=current_config,
+                deployment_type=deployment_type,
+            ),
+        }
+    task = AgentTask(
+        type=AgentTaskType.ROLLBACK,
+        status=AgentTaskStatus.PENDING,
+        deployment_id=None,
+        payload=payload,
+        execute_after=now,
+        created_by=admin_email,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    await notify_admins(
+        session,
+        clock=clock,
+        event="rollback_started",
+        dedupe_key=f"rollback_started:{task.id}",
+        context={
+            "taskId": str(task.id),
+            "targetRevision": request.target_revision,
+            "targetVersion": payload["targetVersion"],
+            "requestedBy": admin_email,
+        },
+    )
+    log.info(
+        "deployment.rollback.accepted",
+        task_id=str(task.id),
+        target_revision=request.target_revision,
+        target_version=payload["targetVersion"],
+        admin=admin_email,
+    )
+    return task
+
+
+async def available_artifact(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    object_store: ObjectStore,
+    gcc: httpx.AsyncClient,
+    version: str,
+    artifact_type: ArtifactType,
+) -> LocalArtifact:
+    """The version's artifact in the bucket, fetched again from GCC when it is gone; 404 if
+    neither has it."""
+    artifact = await repository.artifact_of_version(session, version, artifact_type)
+    if (
+        artifact is not None
+        and artifact.removed_at is None
+        and await object_store.head(artifact.bucket_key) is not None
+    ):
+        return artifact
+    known_sha256 = artifact.sha256 if artifact is not None else None
+    deployment = await repository.latest_deployment_of_version(session, version)
+    if deployment is not None and deployment.artifact_type == artifact_type:
+        known_sha256 = deployment.expected_sha256
+    return await fetch_from_gcc(
+        session,
+        clock=clock,
+        object_store=object_store,
+        gcc=gcc,
+        version=version,
+        artifact_type=artifact_type,
+        known_sha256=known_sha256,
+    )
+
+
+async def fetch_from_gcc(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    object_store: ObjectStore,
+    gcc: httpx.AsyncClient,
+    version: str,
+    artifact_type: ArtifactType,
+    known_sha256: str | None,
+) -> LocalArtifact:
+    """Download the artifact from GCC into the bucket and record it.
+
+    The bytes must hash to GCC's ``X-Sha256`` and, when this backend recorded the version's
+    digest before, to that too; otherwise the upload is aborted and nothing is stored.
+    """
+    key = artifact_service.artifact_key(artifact_type, version)
+    path = f"/api/artifacts/charts/{version}"
+    try:
+        async with gcc.stream("GET", path, params={"type": str(artifact_type)}) as response:
+            if response.status_code in (404, 410):
+                raise NotFound(
+                    f"Version {version} is not available: the {artifact_type} artifact is "
+                    "neither in this installation's bucket nor at GCC.",
+                    field="targetVersion",
+                )
+            if response.status_code != 200:
+                raise GccUnavailable(
+                    f"GCC answered {response.status_code} for the {artifact_type} artifact of "
+                    f"{version}; try again later."
+                )
+            announced = response.headers.get("X-Sha256", "").strip().lower()
+            if SHA256.fullmatch(announced) is None:
+                raise GccUnavailable(f"GCC sent the artifact of {version} without X-Sha256.")
+            if known_sha256 is not None and announced != known_sha256:
+                raise GccUnavailable(
+                    f"GCC's SHA256 of {version} differs from the one received with the release."
+                )
+            info = await object_store.put_stream(
+                key,
+                _verified(response.aiter_bytes(), announced),
+                content_type="application/gzip",
+            )
+    except httpx.HTTPError as error:
+        log.warning("deployment.rollback.gcc_unreachable", version=version, error=str(error))
+        raise GccUnavailable(f"GCC could not be reached for version {version}.") from None
+    except ChecksumMismatch as error:
+        log.error("deployment.rollback.checksum_mismatch", version=version, error=str(error))
+        raise GccUnavailable(
+            f"The artifact of {version} downloaded from GCC does not match its SHA256; "
+            "it was not stored."
+        ) from None
+    log.info("deployment.rollback.artifact_fetched", version=version, key=key, size=info.size)
+    return await artifact_service.record_artifact(
+        session, clock=clock, version=version, artifact_type=artifact_type, info=info
+    )
+
+
+async def _verified(chunks: AsyncIterator[bytes], expected: str) -> AsyncIterator[bytes]:
+    # Raising before the stream ends makes put_stream abort: a bad artifact is never stored.
+    digest = hashlib.sha256()
+    async for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.hexdigest() != expected:
+        raise ChecksumMismatch(f"the artifact hashes to {digest.hexdigest()}, not {expected}")

@@ -1,0 +1,402 @@
+"""What happens with time: task timeouts, missed schedules, forced-update deadlines, agent outages.
+
+``run_timelines`` runs each minute from beat. Every step reads time from the injected clock and
+is safe to run twice or concurrently: rows are locked with ``SKIP LOCKED`` and re-checked, and
+every email is queued with a dedupe key, so each message goes exactly once across restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import (
+    AgentTaskStatus,
+    AgentTaskType,
+    DeploymentStatus,
+    DeploymentStatusReport,
+    InvalidVersionError,
+    LocalDeploymentStatus,
+    Version,
+    parse_version,
+)
+from customer_backend.config import service as config_service
+from customer_backend.deployments import repository
+from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
+from customer_backend.deployments.service import deployment_context
+from customer_backend.notifications.service import notify_admins
+from customer_backend.reporting.service import enqueue_report
+from customer_backend.settings import Settings
+from customer_backend.tasks.models import AgentTask
+from servicekit.db import SessionFactory, session_scope
+from timekeeping import Clock
+
+log = structlog.get_logger(__name__)
+
+TASK_TIMEOUT = timedelta(minutes=30)
+"""An in-progress task without pick-up or heartbeat for this long has failed."""
+TASK_TIMEOUT_MESSAGE = "Task timeout - no heartbeat received"
+
+AGENT_OFFLINE_AFTER = timedelta(minutes=10)
+"""The agent is alerted as offline when it has not polled for this long."""
+
+FIRST_REMINDER_BEFORE_DEADLINE = timedelta(hours=12)
+"""Forced update: the first reminder, 12 hours after receipt."""
+SECOND_REMINDER_BEFORE_DEADLINE = timedelta(hours=4)
+"""Forced update: the urgent reminder, 20 hours after receipt."""
+
+NOT_UNDER_WAY_STATUSES = frozenset(
+    {
+        LocalDeploymentStatus.PENDING,
+        LocalDeploymentStatus.DOWNLOAD_FAILED,
+        LocalDeploymentStatus.MISSED_SCHEDULE,
+        LocalDeploymentStatus.FAILED,
+        LocalDeploymentStatus.ROLLED_BACK,
+        LocalDeploymentStatus.CANCELLED,
+    }
+)
+"""A forced release in one of these is neither scheduled, running nor deployed: reminders go,
+and at the deadline it becomes ``deadlineExceeded``."""
+
+
+@dataclass
+class TimelineOutcome:
+    """How many things each step changed in one run."""
+
+    timed_out_tasks: int = 0
+    missed_schedules: int = 0
+    forced_messages: int = 0
+    agent_offline_alerts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by step name."""
+        return {
+            "timedOutTasks": self.timed_out_tasks,
+            "missedSchedules": self.missed_schedules,
+            "forcedMessages": self.forced_messages,
+            "agentOfflineAlerts": self.agent_offline_alerts,
+        }
+
+
+async def run_timelines(
+    *, session_factory: SessionFactory, clock: Clock, settings: Settings
+) -> TimelineOutcome:
+    """Run every timeline step, each in its own transaction; a failing step does not stop the
+    others (it is logged and retried next minute)."""
+    outcome = TimelineOutcome()
+    steps = (
+        ("timed_out_tasks", time_out_stalled_tasks),
+        ("missed_schedules", expire_missed_schedules),
+        ("forced_messages", advance_forced_updates),
+        ("agent_offline_alerts", alert_offline_agent),
+    )
+    for name, step in steps:
+        try:
+            async with session_scope(session_factory) as session:
+                setattr(outcome, name, await step(session, clock=clock, settings=settings))
+        except Exception:
+            log.exception("deployment.timeline.failed", step=name)
+    if any(outcome.as_dict().values()):
+        log.info("deployment.timeline.completed", **outcome.as_dict())
+    return outcome
+
+
+async def time_out_stalled_tasks(session: AsyncSession, *, clock: Clock, settings: Settings) -> int:
+    """Fail in-progress tasks without pick-up or heartbeat for 30 minutes (spec 8.5)."""
+    now = clock.now()
+    tasks = await repository.stalled_tasks(session, idle_since=now - TASK_TIMEOUT)
+    for task in tasks:
+        last_activity = max(
+            (moment for moment in (task.picked_up_at, task.last_heartbeat_at) if moment),
+            default=task.updated_at,
+        )
+        task.status = AgentTaskStatus.FAILED
+        task.error_message = TASK_TIMEOUT_MESSAGE
+        task.completed_at = now
+        task.updated_at = now
+        session.add(task)
+        deployment = (
+            await repository.get_deployment(session, task.deployment_id, for_update=True)
+            if task.deployment_id
+            else None
+        )
+        if deployment is not None and deployment.status in repository.ACTIVE_DEPLOYMENT_STATUSES:
+            deployment.status = LocalDeploymentStatus.FAILED
+            deployment.error_message = TASK_TIMEOUT_MESSAGE
+            deployment.completed_at = now
+            deployment.updated_at = now
+            session.add(deployment)
+        await _record_timeout(
+            session, clock=clock, settings=settings, task=task, deployment=deployment
+        )
+        await notify_admins(
+            session,
+            clock=clock,
+            event="task_timeout",
+            dedupe_key=f"task_timeout:{task.id}",
+            context={
+                **(deployment_context(deployment) if deployment else {}),
+                "taskId": str(task.id),
+                "taskType": task.type,
+                "version": _task_version(task, deployment),
+                "lastActivityAt": last_activity.isoformat(),
+                "errorMessage": TASK_TIMEOUT_MESSAGE,
+            },
+        )
+        log.warning("deployment.task.timed_out", task_id=str(task.id), type=task.type)
+    await session.flush()
+    return len(tasks)
+
+
+async def _record_timeout(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    task: AgentTask,
+    deployment: ScheduledDeployment | None,
+) -> None:
+    """The history row and the GCC report of a timed-out task."""
+    version = _task_version(task, deployment)
+    if version is None:
+        return
+    release = deployment or await repository.latest_deployment_of_version(session, version)
+    config_revision = None
+    config_path = _config_path(task)
+    if config_path is not None:
+        config_revision = await config_service.revision_of_bucket_key(session, config_path)
+    session.add(
+        DeploymentHistory(
+            deployment_id=deployment.id if deployment else None,
+            gcc_release_id=release.gcc_release_id if release else None,
+            release_name=release.release_name if release else f"v{version}",
+            version=version,
+            deployed_at=clock.now(),
+            status=LocalDeploymentStatus.FAILED,
+            config_revision=config_revision,
+            is_rollback=task.type == AgentTaskType.ROLLBACK,
+            is_current=False,
+        )
+    )
+    if release is None:
+        return
+    await enqueue_report(
+        session,
+        clock=clock,
+        report=DeploymentStatusReport(
+            organization_name=settings.organization_name,
+            release_id=release.gcc_release_id,
+            status=DeploymentStatus.FAILED,
+            deployed_at=clock.now(),
+            current_version=await _current_version(session),
+            error_message=TASK_TIMEOUT_MESSAGE,
+            is_rollback=task.type == AgentTaskType.ROLLBACK,
+        ),
+    )
+
+
+async def expire_missed_schedules(
+    session: AsyncSession, *, clock: Clock, settings: Settings
+) -> int:
+    """Cancel tasks not picked up within the grace window; their deployments need a new time.
+
+    The agent's claim only takes a task up to ``executeAfter`` + grace, so a cancelled task can
+    never run late.
+    """
+    now = clock.now()
+    grace = timedelta(minutes=settings.schedule_grace_minutes)
+    tasks = await repository.overdue_pending_tasks(session, due_before=now - grace)
+    reason = f"Not picked up within {settings.schedule_grace_minutes} minutes of its scheduled time"
+    for task in tasks:
+        task.status = AgentTaskStatus.CANCELLED
+        task.error_message = reason
+        task.updated_at = now
+        session.add(task)
+        deployment = (
+            await repository.get_deployment(session, task.deployment_id, for_update=True)
+            if task.deployment_id
+            else None
+        )
+        if deployment is not None and deployment.status == LocalDeploymentStatus.SCHEDULED:
+            deployment.status = LocalDeploymentStatus.MISSED_SCHEDULE
+            deployment.updated_at = now
+            session.add(deployment)
+            await notify_admins(
+                session,
+                clock=clock,
+                event="missed_schedule",
+                dedupe_key=f"missed_schedule:{task.id}",
+                context={
+                    **deployment_context(deployment),
+                    "taskId": str(task.id),
+                    "scheduledFor": task.execute_after.isoformat(),
+                    "graceMinutes": settings.schedule_grace_minutes,
+                },
+            )
+        elif deployment is None:
+            await notify_admins(
+                session,
+                clock=clock,
+                event="rollback_missed",
+                dedupe_key=f"rollback_missed:{task.id}",
+                context={
+                    "taskId": str(task.id),
+                    "requestedAt": task.execute_after.isoformat(),
+                    "targetRevision": task.payload.get("targetRevision"),
+                    "targetVersion": task.payload.get("targetVersion"),
+                    "graceMinutes": settings.schedule_grace_minutes,
+                },
+            )
+        log.warning("deployment.schedule.missed", task_id=str(task.id), type=task.type)
+    await session.flush()
+    return len(tasks)
+
+
+async def advance_forced_updates(session: AsyncSession, *, clock: Clock, settings: Settings) -> int:
+    """Forced releases: reminders at 12 h and 20 h while not scheduled, and at 24 h, unless
+    deployed, ``deadlineExceeded`` reported to GCC. Never deploys anything itself."""
+    now = clock.now()
+    deployments = await repository.forced_deployments_due(
+        session, deadline_before=now + FIRST_REMINDER_BEFORE_DEADLINE
+    )
+    keys = {
+        key
+        for deployment in deployments
+        for key in (
+            _key("deadline_exceeded", deployment),
+            _key("forced_reminder_20h", deployment),
+            _key("forced_reminder_12h", deployment),
+        )
+    }
+    done = await repository.existing_dedupe_keys(session, keys)
+    sent = 0
+    for deployment in deployments:
+        assert deployment.force_deadline is not None
+        deadline = deployment.force_deadline
+        if now >= deadline:
+            if _key("deadline_exceeded", deployment) not in done:
+                sent += await _exceed_deadline(
+                    session, clock=clock, settings=settings, deployment=deployment
+                )
+            continue
+        if deployment.status not in NOT_UNDER_WAY_STATUSES:
+            continue
+        if now >= deadline - SECOND_REMINDER_BEFORE_DEADLINE:
+            event = "forced_reminder_20h"
+        else:
+            event = "forced_reminder_12h"
+        if _key(event, deployment) in done:
+            continue
+        sent += await notify_admins(
+            session,
+            clock=clock,
+            event=event,
+            dedupe_key=_key(event, deployment),
+            context={
+                **deployment_context(deployment),
+                "hoursRemaining": _hours_until(deadline - now),
+                "status": deployment.status,
+            },
+        )
+    await session.flush()
+    return sent
+
+
+async def _exceed_deadline(
+    session: AsyncSession, *, clock: Clock, settings: Settings, deployment: ScheduledDeployment
+) -> int:
+    """Mark a forced release past its deadline, exactly once (the notification's dedupe key is
+    the guard): status ``deadlineExceeded`` unless it is scheduled or running, GCC told."""
+    previous_status = deployment.status
+    is_new = await notify_admins(
+        session,
+        clock=clock,
+        event="deadline_exceeded",
+        dedupe_key=_key("deadline_exceeded", deployment),
+        context={**deployment_context(deployment), "status": previous_status},
+    )
+    if not is_new:
+        return 0
+    if previous_status in NOT_UNDER_WAY_STATUSES:
+        deployment.status = LocalDeploymentStatus.DEADLINE_EXCEEDED
+        deployment.updated_at = clock.now()
+        session.add(deployment)
+    await enqueue_report(
+        session,
+        clock=clock,
+        report=DeploymentStatusReport(
+            organization_name=settings.organization_name,
+            release_id=deployment.gcc_release_id,
+            status=DeploymentStatus.DEADLINE_EXCEEDED,
+            current_version=await _current_version(session),
+        ),
+    )
+    log.warning(
+        "deployment.forced.deadline_exceeded",
+        deployment_id=str(deployment.id),
+        version=deployment.version,
+        status=previous_status,
+    )
+    return 1
+
+
+async def alert_offline_agent(session: AsyncSession, *, clock: Clock, settings: Settings) -> int:
+    """Alert once per outage when the agent has not polled for 10 minutes."""
+    now = clock.now()
+    last_poll = await repository.claim_agent_offline_alert(
+        session, now=now, offline_before=now - AGENT_OFFLINE_AFTER
+    )
+    if last_poll is None:
+        return 0
+    await notify_admins(
+        session,
+        clock=clock,
+        event="agent_offline",
+        dedupe_key=f"agent_offline:{last_poll.isoformat()}",
+        context={
+            "lastPollAt": last_poll.isoformat(),
+            "minutesSinceLastPoll": int((now - last_poll).total_seconds() // 60),
+            "deploymentType": str(settings.deployment_type),
+        },
+    )
+    log.warning("deployment.agent.offline", last_poll_at=last_poll.isoformat())
+    return 1
+
+
+def _key(event: str, deployment: ScheduledDeployment) -> str:
+    return f"{event}:{deployment.id}"
+
+
+def _hours_until(remaining: timedelta) -> int:
+    return max(0, round(remaining.total_seconds() / 3600))
+
+
+def _task_version(task: AgentTask, deployment: ScheduledDeployment | None) -> str | None:
+    if deployment is not None:
+        return deployment.version
+    version = task.payload.get("targetVersion") or task.payload.get("version")
+    return str(version) if version else None
+
+
+def _config_path(task: AgentTask) -> str | None:
+    bundle = task.payload.get("release") if task.type == AgentTaskType.ROLLBACK else task.payload
+    if not isinstance(bundle, dict):
+        return None
+    for name in ("values", "env"):
+        reference = bundle.get(name)
+        if isinstance(reference, dict) and reference.get("bucketPath"):
+            return str(reference["bucketPath"])
+    return None
+
+
+async def _current_version(session: AsyncSession) -> Version | None:
+    state = await repository.installation_state(session)
+    if state is None or not state.current_version:
+        return None
+    try:
+        return parse_version(state.current_version)
+    except InvalidVersionError:
+        return None

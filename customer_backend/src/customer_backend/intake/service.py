@@ -1,0 +1,398 @@
+"""Intake: a release published at GCC becomes a pending deployment here, exactly once.
+
+The signed webhook and the updates poll both end in :func:`record_release`, which is
+idempotent by GCC's release id: whichever arrives first creates the deployment and (after the
+commit) sends its download; every later arrival changes nothing. The admins hear of the release
+once its artifact is downloaded and verified (``intake.download``), when it can be scheduled.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import (
+    DeploymentStatus,
+    DeploymentStatusReport,
+    LocalDeploymentStatus,
+    ReleasePublishedWebhook,
+    Version,
+)
+from customer_backend.deployments.models import ScheduledDeployment
+from customer_backend.errors import Forbidden, InvalidInput, Unauthorized
+from customer_backend.intake import repository
+from customer_backend.notifications.service import notify_admins
+from customer_backend.reporting.service import enqueue_report
+from customer_backend.runtime import Runtime, SendTask
+from customer_backend.settings import Settings
+from servicekit.db import after_commit, session_scope
+from signing import (
+    HEADER_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    VerificationFailure,
+    WebhookVerificationError,
+    verify,
+)
+from timekeeping import Clock
+
+log = structlog.get_logger(__name__)
+
+FORCED_DEPLOYMENT_WINDOW = timedelta(hours=24)
+"""A forced release must be deployed within this time of its receipt."""
+DOWNLOAD_TASK = "intake.download_release"
+
+_HEADER_OF_FAILURE = {
+    VerificationFailure.MISSING_HEADER: None,
+    VerificationFailure.INVALID_TIMESTAMP: HEADER_TIMESTAMP,
+    VerificationFailure.TIMESTAMP_TOO_OLD: HEADER_TIMESTAMP,
+    VerificationFailure.TIMESTAMP_TOO_NEW: HEADER_TIMESTAMP,
+    VerificationFailure.MALFORMED_SIGNATURE: HEADER_SIGNATURE,
+    VerificationFailure.NO_MATCHING_SIGNATURE: HEADER_SIGNATURE,
+}
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    """What recording a release did."""
+
+    deployment_id: uuid.UUID
+    is_new: bool
+
+
+def webhook_secrets(settings: Settings) -> list[str]:
+    """The configured webhook secrets (several during a rotation)."""
+    text = settings.webhook_secret.get_secret_value()
+    return [secret.strip() for secret in text.split(",") if secret.strip()]
+
+
+def verify_webhook(
+    *, settings: Settings, headers: Mapping[str, str], body: bytes, now: datetime
+) -> str:
+    """Check the Standard Webhooks signature and timestamp; the webhook id, or 401."""
+    secrets = webhook_secrets(settings)
+    if not secrets:
+        log.error("intake.webhook.rejected", reason="no_secret_configured")
+        raise Unauthorized("No webhook secret is configured (WRKTALK_WEBHOOK_SECRET).")
+    try:
+        verify(secrets, headers, body, now=now)
+    except WebhookVerificationError as error:
+        log.warning("intake.webhook.rejected", reason=str(error.reason))
+        field = _HEADER_OF_FAILURE.get(error.reason)
+        if error.reason is VerificationFailure.MISSING_HEADER:
+            field = str(error).removeprefix("missing ").removesuffix(" header")
+        raise Unauthorized(
+            f"Webhook verification failed ({error.reason}): {error.message}.", field=field
+        ) from None
+    except ValueError:
+        # A secret that is not base64: the installation is misconfigured, the caller is not
+        # at fault, but nothing can be verified.
+        log.error("intake.webhook.rejected", reason="secret_not_decodable")
+        raise Unauthorized("The configured webhook secret cannot be decoded.") from None
+    return next(value for name, value in headers.items() if name.lower() == HEADER_ID)
+
+
+def parse_webhook_body(body: bytes) -> tuple[ReleasePublishedWebhook, dict[str, Any]]:
+    """The validated webhook and the body's JSON object; 422 naming the first bad field."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidInput(f"The body is not valid JSON: {error}.", field="body") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("The body must be a JSON object.", field="body")
+    try:
+        webhook = ReleasePublishedWebhook.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
+    return webhook, document
+
+
+def ensure_license_valid(*, settings: Settings, now: datetime) -> None:
+    """403 "License expired" once the configured license expiry has passed."""
+    if not license_is_valid(settings=settings, now=now):
+        log.warning("intake.webhook.rejected", reason="license_expired")
+        raise Forbidden("License expired", field="license")
+
+
+def license_is_valid(*, settings: Settings, now: datetime) -> bool:
+    """Whether the license allows taking new releases."""
+    return settings.license_expires_at is None or settings.license_expires_at >= now
+
+
+async def receive_webhook(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    headers: Mapping[str, str],
+    body: bytes,
+    send_task: SendTask,
+) -> IntakeOutcome:
+    """Verify, parse and record a ``release.published`` webhook.
+
+    401 when the signature or timestamp fails (nothing is read or stored), 422 for a body that
+    is not a release, 403 when the license expired. A repeated webhook id or release id
+    changes nothing.
+    """
+    now = clock.now()
+    webhook_id = verify_webhook(settings=settings, headers=headers, body=body, now=now)
+    webhook, document = parse_webhook_body(body)
+    ensure_license_valid(settings=settings, now=now)
+    is_new_id = await repository.remember_webhook(
+        session, webhook_id=webhook_id, release_id=webhook.release.id, now=now
+    )
+    outcome = await record_release(
+        session,
+        clock=clock,
+        settings=settings,
+        webhook=webhook,
+        release_data=document,
+        send_task=send_task,
+    )
+    log.info(
+        "intake.webhook.received",
+        webhook_id=webhook_id,
+        release_id=str(webhook.release.id),
+        version=str(webhook.release.version),
+        is_new_webhook=is_new_id,
+        is_new_release=outcome.is_new,
+    )
+    return outcome
+
+
+async def record_release(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    webhook: ReleasePublishedWebhook,
+    release_data: dict[str, Any],
+    send_task: SendTask,
+) -> IntakeOutcome:
+    """Create the pending deployment of a release unless it exists; send the download.
+
+    A release without the artifact this installation deploys (no Compose bundle for a docker
+    installation) is kept, so admins see it, but as ``downloadFailed`` with the reason, and
+    reported so to GCC: retrying could not help.
+    """
+    now = clock.now()
+    release = webhook.release
+    artifact_type = settings.deployment_type.artifact_type
+    expected_sha256 = release.sha256_for(artifact_type)
+    version = str(release.version)
+    forced = webhook.ruleset.is_forced
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "gcc_release_id": release.id,
+        "release_name": f"v{version}",
+        "version": version,
+        "release_data": release_data,
+        "artifact_type": str(artifact_type),
+        "expected_sha256": expected_sha256 or "",
+        "is_forced": forced,
+        "force_deadline": now + FORCED_DEPLOYMENT_WINDOW if forced else None,
+        "received_at": now,
+        "status": str(LocalDeploymentStatus.PENDING),
+        "chart_downloaded": False,
+        "download_attempts": 0,
+        "next_download_at": now,
+        "reported_to_gcc": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    missing_reason = None
+    if expected_sha256 is None:
+        missing_reason = (
+            f"Release {version} has no {artifact_type} artifact, which this "
+            f"{settings.deployment_type} installation deploys."
+        )
+        values.update(
+            status=str(LocalDeploymentStatus.DOWNLOAD_FAILED),
+            download_error=missing_reason,
+            next_download_at=None,
+        )
+    deployment_id = await repository.insert_deployment_once(session, values=values)
+    if deployment_id is None:
+        existing = await repository.deployment_id_of_release(session, release.id)
+        log.info("intake.release.duplicate", release_id=str(release.id), version=version)
+        return IntakeOutcome(deployment_id=existing, is_new=False)
+
+    if missing_reason is not None:
+        await _report_unusable_release(
+            session,
+            clock=clock,
+            settings=settings,
+            webhook=webhook,
+            reason=missing_reason,
+            send_task=send_task,
+        )
+        log.warning("intake.release.unusable", release_id=str(release.id), reason=missing_reason)
+    else:
+        after_commit(session, lambda: send_task(DOWNLOAD_TASK, str(deployment_id)))
+    log.info(
+        "intake.release.recorded",
+        release_id=str(release.id),
+        deployment_id=str(deployment_id),
+        version=version,
+        is_forced=forced,
+    )
+    return IntakeOutcome(deployment_id=deployment_id, is_new=True)
+
+
+def request_download(
+    session: AsyncSession, *, deployment_id: uuid.UUID, send_task: SendTask
+) -> None:
+    """Send the download task of a deployment once the session commits.
+
+    For callers that find a deployment without its artifact (retention removed it) and need it.
+    """
+    after_commit(session, lambda: send_task(DOWNLOAD_TASK, str(deployment_id)))
+
+
+async def notify_release_available(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    deployment: ScheduledDeployment,
+    send_task: SendTask | None = None,
+) -> bool:
+    """Queue the "new release" email (the urgent one for a forced release), once per release.
+
+    Sent when the artifact is downloaded and verified, so the release the email asks admins to
+    schedule can be scheduled.
+    """
+    ruleset = ReleasePublishedWebhook.model_validate(deployment.release_data).ruleset
+    deadline = deployment.force_deadline
+    return await notify_admins(
+        session,
+        clock=clock,
+        event="forced_release_available" if deployment.is_forced else "release_available",
+        dedupe_key=f"release-available:{deployment.gcc_release_id}",
+        context={
+            "deployment_id": str(deployment.id),
+            "release_id": str(deployment.gcc_release_id),
+            "version": deployment.version,
+            "release_name": deployment.release_name,
+            "is_forced": deployment.is_forced,
+            "force_deadline": deadline.isoformat() if deadline else None,
+            "is_migration_required": ruleset.is_migration_required,
+            "estimated_downtime": ruleset.estimated_downtime,
+            "release_notes": ruleset.release_notes,
+            "received_at": deployment.received_at.isoformat(),
+        },
+        send_task=send_task,
+    )
+
+
+async def _report_unusable_release(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    webhook: ReleasePublishedWebhook,
+    reason: str,
+    send_task: SendTask,
+) -> None:
+    version = str(webhook.release.version)
+    await notify_admins(
+        session,
+        clock=clock,
+        event="download_failed",
+        dedupe_key=f"download-failed:{webhook.release.id}",
+        context={
+            "release_id": str(webhook.release.id),
+            "version": version,
+            "release_name": f"v{version}",
+            "artifact_type": str(settings.deployment_type.artifact_type),
+            "error": reason,
+            "attempts": 0,
+            "next_attempt_at": None,
+        },
+        send_task=send_task,
+    )
+    await enqueue_report(
+        session,
+        clock=clock,
+        report=DeploymentStatusReport(
+            organization_name=settings.organization_name,
+            release_id=webhook.release.id,
+            status=DeploymentStatus.DOWNLOAD_FAILED,
+            current_version=await running_version(session),
+            error_message=reason,
+        ),
+        send_task=send_task,
+    )
+
+
+async def running_version(session: AsyncSession) -> Version | None:
+    """The version this installation runs, for reports to GCC."""
+    text = await repository.current_version(session)
+    return Version.parse(text) if text else None
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of GCC's updates endpoint found."""
+
+    offered: int
+    recorded: int
+    invalid: int
+
+
+async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
+    """Feed every release GCC's updates endpoint offers through :func:`record_release`.
+
+    This is how a release whose webhook never arrived is taken up. Returns None when GCC could
+    not be asked (the next beat tries again); ``last_gcc_poll_at`` records each answered poll.
+    """
+    settings = runtime.settings
+    path = f"/api/v1/organizations/{settings.organization_name}/updates"
+    try:
+        response = await runtime.gcc.get(path)
+    except httpx.HTTPError as error:
+        log.warning("intake.poll.failed", error=repr(error))
+        return None
+    if response.status_code != httpx.codes.OK:
+        log.warning("intake.poll.failed", status=response.status_code, body=response.text[:300])
+        return None
+    try:
+        entries = response.json()["releases"]
+    except (ValueError, KeyError, TypeError):
+        log.warning("intake.poll.failed", reason="unexpected_body", body=response.text[:300])
+        return None
+    now = runtime.clock.now()
+    offered, recorded, invalid = len(entries), 0, 0
+    if entries and not license_is_valid(settings=settings, now=now):
+        log.warning("intake.poll.skipped", reason="license_expired", offered=offered)
+        entries = []
+    async with session_scope(runtime.session_factory) as session:
+        for entry in entries:
+            try:
+                webhook = ReleasePublishedWebhook.model_validate(entry)
+            except ValidationError as error:
+                invalid += 1
+                log.warning("intake.poll.invalid_release", error=str(error).splitlines()[0])
+                continue
+            outcome = await record_release(
+                session,
+                clock=runtime.clock,
+                settings=settings,
+                webhook=webhook,
+                release_data=entry,
+                send_task=runtime.send_task,
+            )
+            recorded += outcome.is_new
+        await repository.record_poll(session, now=now)
+    log.info("intake.poll.completed", offered=offered, recorded=recorded, invalid=invalid)
+    return PollOutcome(offered=offered, recorded=recorded, invalid=invalid)

@@ -1,0 +1,202 @@
+"""Artifacts in the customer bucket: the layout, keep 10 per type, current and previous flags."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from contracts import ArtifactType
+from customer_backend.artifacts.models import LocalArtifact
+from customer_backend.artifacts.service import (
+    ArtifactFetchError,
+    apply_retention,
+    artifact_key,
+    fetch_verified_artifact,
+    record_artifact,
+    set_current_artifact,
+)
+from customer_backend.deployments.models import InstallationState, ScheduledDeployment
+from customer_backend.runtime import build_store, gcc_client
+from customer_backend.settings import Settings
+from objectstore import ObjectStore
+from servicekit.db import SessionFactory, session_scope
+from timekeeping import ManualClock
+
+
+@pytest.fixture
+async def store(backend_settings: Settings) -> AsyncIterator[ObjectStore]:
+    """The backend's bucket, emptied."""
+    async with build_store(backend_settings) as opened:
+        for info in await opened.list():
+            await opened.delete(info.key)
+        yield opened
+
+
+async def _put_artifacts(
+    store: ObjectStore,
+    sessions: SessionFactory,
+    clock: ManualClock,
+    versions: list[str],
+    artifact_type: ArtifactType = ArtifactType.HELM,
+) -> None:
+    """Store and record one artifact per version, oldest first."""
+    for version in versions:
+        content = f"chart {version}".encode()
+
+        async def chunks(data: bytes = content) -> AsyncIterator[bytes]:
+            yield data
+
+        info = await store.put_stream(artifact_key(artifact_type, version), chunks())
+        async with session_scope(sessions) as session:
+            await record_artifact(
+                session, clock=clock, version=version, artifact_type=artifact_type, info=info
+            )
+        clock.advance(timedelta(minutes=1))
+
+
+def _deployment(version: str, status: str, clock: ManualClock) -> ScheduledDeployment:
+    now = clock.now()
+    return ScheduledDeployment(
+        gcc_release_id=uuid.uuid4(),
+        release_name=f"v{version}",
+        version=version,
+        release_data={},
+        artifact_type="helm",
+        expected_sha256="0" * 64,
+        received_at=now,
+        status=status,
+        chart_bucket_path=artifact_key(ArtifactType.HELM, version),
+        chart_downloaded=True,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def test_bucket_keys_follow_the_customer_bucket_layout() -> None:
+    assert artifact_key(ArtifactType.HELM, "2.3.0") == "artifacts/helm/wrktalk-2.3.0.tgz"
+    assert (
+        artifact_key(ArtifactType.COMPOSE, "2.3.0")
+        == "artifacts/compose/wrktalk-2.3.0-compose.tar.gz"
+    )
+
+
+async def test_retention_keeps_the_ten_newest_of_a_type(
+    store: ObjectStore, backend_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    # Two-digit minors sort the same by key and by version, whatever S3's timestamps say.
+    versions = [f"2.{minor}.0" for minor in range(10, 22)]
+    await _put_artifacts(store, backend_sessions, gcc_clock, versions)
+    await _put_artifacts(store, backend_sessions, gcc_clock, ["2.10.0"], ArtifactType.COMPOSE)
+
+    async with session_scope(backend_sessions) as session:
+        removed = await apply_retention(
+            session,
+            clock=gcc_clock,
+            object_store=store,
+            artifact_type=ArtifactType.HELM,
+            keep=10,
+        )
+
+    assert removed == [artifact_key(ArtifactType.HELM, v) for v in ("2.10.0", "2.11.0")]
+    kept = [info.key for info in await store.list("artifacts/helm/")]
+    assert kept == sorted(artifact_key(ArtifactType.HELM, v) for v in versions[2:])
+    assert [info.key for info in await store.list("artifacts/compose/")] == [
+        artifact_key(ArtifactType.COMPOSE, "2.10.0")
+    ]
+    async with backend_sessions() as session:
+        marked = (
+            await session.exec(
+                select(LocalArtifact.version).where(col(LocalArtifact.removed_at).is_not(None))
+            )
+        ).all()
+    assert sorted(marked) == ["2.10.0", "2.11.0"]
+
+
+async def test_retention_never_removes_current_previous_or_active_deployments(
+    store: ObjectStore, backend_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    versions = [f"2.{minor}.0" for minor in range(10, 26)]  # 16: six beyond the ten kept
+    await _put_artifacts(store, backend_sessions, gcc_clock, versions)
+    async with session_scope(backend_sessions) as session:
+        await set_current_artifact(session, artifact_type=ArtifactType.HELM, version="2.10.0")
+        await set_current_artifact(session, artifact_type=ArtifactType.HELM, version="2.11.0")
+        session.add(_deployment("2.12.0", "scheduled", gcc_clock))
+        session.add(_deployment("2.13.0", "inProgress", gcc_clock))
+        session.add(_deployment("2.14.0", "missedSchedule", gcc_clock))
+        session.add(_deployment("2.15.0", "pending", gcc_clock))
+
+    async with session_scope(backend_sessions) as session:
+        removed = await apply_retention(
+            session,
+            clock=gcc_clock,
+            object_store=store,
+            artifact_type=ArtifactType.HELM,
+            keep=10,
+        )
+
+    assert removed == [artifact_key(ArtifactType.HELM, "2.15.0")]
+    remaining = {info.key for info in await store.list("artifacts/helm/")}
+    for version in ("2.10.0", "2.11.0", "2.12.0", "2.13.0", "2.14.0"):
+        assert artifact_key(ArtifactType.HELM, version) in remaining
+    assert len(remaining) == 15
+
+
+async def test_retention_spares_the_version_the_installation_runs(
+    store: ObjectStore, backend_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    versions = [f"2.{minor}.0" for minor in range(10, 22)]
+    await _put_artifacts(store, backend_sessions, gcc_clock, versions)
+    async with session_scope(backend_sessions) as session:
+        session.add(InstallationState(id=1, current_version="2.10.0"))
+
+    async with session_scope(backend_sessions) as session:
+        removed = await apply_retention(
+            session, clock=gcc_clock, object_store=store, artifact_type=ArtifactType.HELM, keep=10
+        )
+
+    assert removed == [artifact_key(ArtifactType.HELM, "2.11.0")]
+
+
+async def test_a_new_current_version_makes_the_old_one_previous(
+    store: ObjectStore, backend_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    await _put_artifacts(store, backend_sessions, gcc_clock, ["2.1.0", "2.2.0", "2.3.0"])
+
+    async with session_scope(backend_sessions) as session:
+        assert (
+            await set_current_artifact(session, artifact_type=ArtifactType.HELM, version="2.1.0")
+            is None
+        )
+        await set_current_artifact(session, artifact_type=ArtifactType.HELM, version="2.2.0")
+        previous = await set_current_artifact(
+            session, artifact_type=ArtifactType.HELM, version="2.3.0"
+        )
+
+    assert previous == "2.2.0"
+    async with backend_sessions() as session:
+        flags = {
+            artifact.version: (artifact.is_current, artifact.is_previous)
+            for artifact in (await session.exec(select(LocalArtifact))).all()
+        }
+    assert flags == {"2.1.0": (False, False), "2.2.0": (False, True), "2.3.0": (True, False)}
+
+
+async def test_fetching_a_version_gcc_does_not_have_stores_nothing(
+    store: ObjectStore, backend_settings: Settings, backend_client: httpx.AsyncClient
+) -> None:
+    async with gcc_client(backend_settings) as gcc:
+        with pytest.raises(ArtifactFetchError, match="GCC answered 404"):
+            await fetch_verified_artifact(
+                gcc=gcc,
+                object_store=store,
+                version="9.9.9",
+                artifact_type=ArtifactType.HELM,
+                expected_sha256=hashlib.sha256(b"x").hexdigest(),
+            )
+    assert await store.list() == []
