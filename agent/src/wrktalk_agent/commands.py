@@ -1,0 +1,362 @@
+"""The one way the agent runs a command.
+
+Every helm, docker, git and maintenance command goes through :class:`CommandRunner`, which
+
+- streams each output line to the task log as it is produced (stdout may be captured instead,
+  for commands such as ``helm upgrade --output json`` whose output holds the rendered values);
+- keeps the tail of stderr for the failure report;
+- enforces a timeout and, on timeout, kills the whole process group (helm and docker start
+  children of their own);
+- honours the task's :class:`~wrktalk_agent.control.StopControl`: after SIGTERM the running
+  command gets the grace period, a later one does not start; when the backend abandons the
+  task the command is killed at once;
+- refuses a command line that contains a secret, and keeps the agent's own settings
+  (``WRKTALK_AGENT_*``, the agent secret among them) out of the child's environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contracts import MAX_LOG_LINE_LENGTH, LogStream
+from logconfig import get_logger
+from wrktalk_agent.control import StopControl
+from wrktalk_agent.errors import TaskAbandoned, TaskFailure, TaskInterrupted
+
+log = get_logger(__name__)
+
+LineSink = Callable[[LogStream, str], None]
+"""Receives each output line (without its line break) and the stream it came from."""
+
+AGENT_ENV_PREFIX = "WRKTALK_AGENT_"
+STDERR_TAIL_LINES = 40
+CAPTURE_LIMIT_BYTES = 64 * 1024 * 1024
+KILL_WAIT_SECONDS = 5.0
+READ_CHUNK_BYTES = 65_536
+REDACTED = "[redacted]"
+
+
+class CommandFailed(TaskFailure):
+    """A command exited non-zero (or could not start, or timed out)."""
+
+    def __init__(
+        self, message: str, *, result: CommandResult | None, retryable: bool = False
+    ) -> None:
+        super().__init__(
+            message,
+            retryable=retryable,
+            output_tail=result.stderr_tail if result is not None else (),
+        )
+        self.command_result = result
+
+
+class CommandTimedOut(CommandFailed):
+    """A command ran past its timeout and its process group was killed."""
+
+
+@dataclass
+class CommandResult:
+    """What a finished command left: exit code, captured stdout, the tail of stderr."""
+
+    argv: tuple[str, ...]
+    exit_code: int
+    duration: float
+    stdout: str = ""
+    """All of stdout when captured, otherwise its last lines."""
+    stderr_tail: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the command exited 0."""
+        return self.exit_code == 0
+
+
+def child_environment(
+    extra: Mapping[str, str] | None = None, *, drop: Iterable[str] = ()
+) -> dict[str, str]:
+    """The environment a command runs with: the agent's own minus its ``WRKTALK_AGENT_*``
+    settings and the names in ``drop``, plus ``extra``."""
+    dropped = set(drop)
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(AGENT_ENV_PREFIX) and name not in dropped
+    }
+    environment.update(extra or {})
+    return environment
+
+
+class _LineSplitter:
+    """Turns chunks of bytes into lines; a line too long for one log line becomes several."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._pending += chunk
+        lines: list[str] = []
+        while (newline := self._pending.find(b"\n")) >= 0:
+            lines += self._pieces(self._pending[:newline])
+            self._pending = self._pending[newline + 1 :]
+        while len(self._pending) >= MAX_LOG_LINE_LENGTH:
+            lines += self._pieces(self._pending[:MAX_LOG_LINE_LENGTH])
+            self._pending = self._pending[MAX_LOG_LINE_LENGTH:]
+        return lines
+
+    def finish(self) -> list[str]:
+        rest, self._pending = self._pending, b""
+        return self._pieces(rest) if rest else []
+
+    @staticmethod
+    def _pieces(raw: bytes) -> list[str]:
+        # Progress bars rewrite one line with carriage returns; keep the last state only.
+        text = raw.decode("utf-8", errors="replace").rstrip("\r").rsplit("\r", 1)[-1]
+        if not text:
+            return [""]
+        return [
+            text[start : start + MAX_LOG_LINE_LENGTH]
+            for start in range(0, len(text), MAX_LOG_LINE_LENGTH)
+        ]
+
+
+class CommandRunner:
+    """Runs commands for one task (or for ``check``), as described in the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        on_line: LineSink | None = None,
+        control: StopControl | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self._on_line = on_line
+        self._control = control
+        self._secrets = [secret for secret in secrets if secret]
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        time_limit: float,
+        cwd: Path | str | None = None,
+        env: Mapping[str, str] | None = None,
+        capture_stdout: bool = False,
+        check: bool = True,
+        interruptible: bool = True,
+        retryable: bool = False,
+    ) -> CommandResult:
+        """Run ``argv`` to its end and return what it left.
+
+        ``step`` names the command in messages ("helm upgrade"); ``time_limit`` is the
+        timeout in seconds. ``env`` is the complete
+        environment (default: :func:`child_environment`). With ``capture_stdout`` stdout is kept
+        and returned instead of streamed. ``check`` raises :class:`CommandFailed` (with
+        ``retryable``) on a non-zero exit. ``interruptible=False`` is for steps that must run
+        even while the agent stops or the backend gives the task up (switching maintenance
+        mode off, restoring a version); only the timeout ends them.
+        """
+        command = tuple(str(part) for part in argv)
+        self._refuse_secrets(command)
+        self._raise_if_stopped(step, interruptible=interruptible)
+        self._emit(LogStream.AGENT, "$ " + " ".join(command))
+        log.info("command.started", step=step, argv=list(command))
+        started = time.monotonic()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=dict(env) if env is not None else child_environment(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise CommandFailed(
+                f"{step}: cannot run {command[0]}: {exc.strerror or exc}", result=None
+            ) from exc
+
+        stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        stdout_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        captured = bytearray()
+        assert process.stdout is not None
+        assert process.stderr is not None
+        readers = [
+            asyncio.create_task(
+                self._pump(process.stdout, LogStream.STDOUT, stdout_tail, captured, capture_stdout)
+            ),
+            asyncio.create_task(
+                self._pump(process.stderr, LogStream.STDERR, stderr_tail, None, False)
+            ),
+        ]
+        try:
+            outcome = await self._supervise(
+                process, time_limit=time_limit, interruptible=interruptible
+            )
+        finally:
+            await self._drain(process, readers)
+
+        result = CommandResult(
+            argv=command,
+            exit_code=process.returncode if process.returncode is not None else -1,
+            duration=time.monotonic() - started,
+            stdout=(
+                captured.decode("utf-8", errors="replace")
+                if capture_stdout
+                else "\n".join(stdout_tail)
+            ),
+            stderr_tail=list(stderr_tail),
+        )
+        log.info(
+            "command.finished",
+            step=step,
+            exit_code=result.exit_code,
+            outcome=outcome,
+            duration=round(result.duration, 3),
+        )
+        if outcome == "abandoned":
+            raise TaskAbandoned(f"{step} killed: the backend gave the task up")
+        if outcome == "grace":
+            self._emit(LogStream.AGENT, f"{step} killed: the shutdown grace period ran out")
+            raise TaskInterrupted(step)
+        if outcome == "timeout":
+            raise CommandTimedOut(
+                f"{step} timed out after {time_limit:g} s and was killed",
+                result=result,
+                retryable=True,
+            )
+        if check and not result.succeeded:
+            raise CommandFailed(
+                f"{step} failed with exit code {result.exit_code}",
+                result=result,
+                retryable=retryable,
+            )
+        return result
+
+    def _refuse_secrets(self, command: tuple[str, ...]) -> None:
+        for part in command:
+            if any(secret in part for secret in self._secrets):
+                # Command lines are visible to every user of the machine (ps, /proc).
+                raise ValueError("refusing to put a secret on a command line")
+
+    def _raise_if_stopped(self, step: str, *, interruptible: bool) -> None:
+        if self._control is None or not interruptible:
+            return
+        if self._control.abandoned.is_set():
+            raise TaskAbandoned(f"{step} not started: the backend gave the task up")
+        if self._control.stopping.is_set():
+            raise TaskInterrupted(step, started=False)
+
+    def _emit(self, stream: LogStream, line: str) -> None:
+        if self._on_line is None:
+            return
+        for secret in self._secrets:
+            line = line.replace(secret, REDACTED)
+        self._on_line(stream, line)
+
+    async def _pump(
+        self,
+        source: asyncio.StreamReader,
+        stream: LogStream,
+        tail: deque[str],
+        captured: bytearray | None,
+        capture: bool,
+    ) -> None:
+        splitter = _LineSplitter()
+        while True:
+            chunk = await source.read(READ_CHUNK_BYTES)
+            if not chunk:
+                break
+            if capture and captured is not None:
+                if len(captured) + len(chunk) <= CAPTURE_LIMIT_BYTES:
+                    captured.extend(chunk)
+                continue
+            for line in splitter.feed(chunk):
+                tail.append(line)
+                self._emit(stream, line)
+        for line in splitter.finish():
+            tail.append(line)
+            self._emit(stream, line)
+
+    async def _supervise(
+        self, process: asyncio.subprocess.Process, *, time_limit: float, interruptible: bool
+    ) -> str:
+        """Wait for the process; kill its group on timeout, grace expiry or abandonment."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + time_limit
+        grace_deadline: float | None = None
+        exited = asyncio.ensure_future(process.wait())
+        watchers: dict[str, asyncio.Future[Any]] = {}
+        if self._control is not None and interruptible:
+            watchers["abandoned"] = asyncio.ensure_future(self._control.abandoned.wait())
+            watchers["stopping"] = asyncio.ensure_future(self._control.stopping.wait())
+        try:
+            while not exited.done():
+                limit = deadline if grace_deadline is None else min(deadline, grace_deadline)
+                remaining = limit - loop.time()
+                if remaining <= 0:
+                    reason = "grace" if grace_deadline is not None and limit < deadline else ""
+                    await self._kill(process)
+                    return reason or "timeout"
+                await asyncio.wait(
+                    {exited, *watchers.values()},
+                    timeout=remaining,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                abandoned = watchers.get("abandoned")
+                if abandoned is not None and abandoned.done() and not exited.done():
+                    await self._kill(process)
+                    return "abandoned"
+                stopping = watchers.get("stopping")
+                if stopping is not None and stopping.done() and grace_deadline is None:
+                    assert self._control is not None
+                    grace_deadline = loop.time() + self._control.grace_period
+                    self._emit(
+                        LogStream.AGENT,
+                        "agent asked to stop: letting the running command finish "
+                        f"(up to {self._control.grace_period:g} s)",
+                    )
+                    del watchers["stopping"]
+            return "exited"
+        finally:
+            for watcher in watchers.values():
+                watcher.cancel()
+            if not exited.done():
+                exited.cancel()
+
+    @staticmethod
+    async def _kill(process: asyncio.subprocess.Process) -> None:
+        """SIGTERM the process group, then SIGKILL it if it lingers."""
+        for sent in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, sent)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=KILL_WAIT_SECONDS)
+                return
+            except TimeoutError:
+                continue
+
+    async def _drain(
+        self, process: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]
+    ) -> None:
+        """Let the readers finish; a grandchild that keeps the pipes open is killed with its
+        group so the task does not hang on it."""
+        if process.returncode is None:
+            await self._kill(process)
+        _, pending = await asyncio.wait(readers, timeout=KILL_WAIT_SECONDS)
+        if pending:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            _, pending = await asyncio.wait(pending, timeout=KILL_WAIT_SECONDS)
+            for reader in pending:
+                reader.cancel()

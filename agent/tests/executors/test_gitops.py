@@ -1,0 +1,161 @@
+"""GitOps delivery end to end: the real helm renders, a real Git working copy commits and
+pushes to a bare remote, tasks come from the real customer backend."""
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.tests.support.backend_tasks import BackendTasks, bundle
+from contracts import ArtifactType, DeploymentType
+from wrktalk_agent.agent import OnceExit
+
+IMAGE_TAGS = {"backend": "sha-b23", "media": "sha-m23", "controlTower": "sha-c23", "agent": "a23"}
+OLD_TAGS = {"backend": "sha-b22", "media": "sha-m22", "controlTower": "sha-c22", "agent": "a22"}
+
+AgentFactory = Callable[..., Any]
+
+
+def git(repository: Path, *arguments: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repository), *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            "GIT_AUTHOR_NAME": "Ops",
+            "GIT_AUTHOR_EMAIL": "ops@acme.example",
+            "GIT_COMMITTER_NAME": "Ops",
+            "GIT_COMMITTER_EMAIL": "ops@acme.example",
+            "PATH": "/usr/bin:/bin",
+        },
+    ).stdout.strip()
+
+
+@pytest.fixture
+def working_copy(tmp_path: Path) -> Path:
+    """A working copy on branch main with one commit, cloned from a bare remote."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
+    repository = tmp_path / "cluster-config"
+    subprocess.run(["git", "clone", "--quiet", str(remote), str(repository)], check=True)
+    git(repository, "checkout", "--quiet", "-b", "main")
+    (repository / "README.md").write_text("Manifests synced by Argo CD\n")
+    git(repository, "add", "README.md")
+    git(repository, "commit", "--quiet", "-m", "Start")
+    git(repository, "push", "--quiet", "origin", "main")
+    return repository
+
+
+async def store(
+    backend_tasks: BackendTasks, charts: dict[str, Path], version: str, tags: dict[str, str]
+) -> dict[str, Any]:
+    chart = await backend_tasks.put(
+        f"artifacts/helm/wrktalk-{version}.tgz", charts[version].read_bytes()
+    )
+    values = await backend_tasks.put("config/values.r2.yaml", b"secretKey: from-values\n")
+    return bundle(version, chart, artifact_type=ArtifactType.HELM, image_tags=tags, values=values)
+
+
+async def test_a_deploy_renders_commits_and_pushes_the_manifests(
+    backend_tasks: BackendTasks,
+    helm_charts: dict[str, Path],
+    make_agent: AgentFactory,
+    working_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")  # no identity anywhere: the default
+    (working_copy / "wrktalk").mkdir()
+    (working_copy / "wrktalk" / "stale.yaml").write_text("kind: ConfigMap\n")
+    git(working_copy, "add", "wrktalk")
+    git(working_copy, "commit", "--quiet", "-m", "An old template")
+    task_id = await backend_tasks.add_task(
+        "deploy", await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
+    )
+
+    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
+    assert await agent.run_once() is OnceExit.COMPLETED
+
+    task = await backend_tasks.task(task_id)
+    assert task.status == "completed", task.error_message
+    assert task.result is not None
+    commit_id = task.result["commitId"]
+    assert task.result["releaseVersion"] == "2.3.0"
+    assert git(working_copy, "rev-parse", "HEAD") == commit_id
+    assert git(working_copy.parent / "remote.git", "rev-parse", "main") == commit_id
+    assert git(working_copy, "log", "-1", "--format=%s") == f"Deploy wrktalk 2.3.0 (task {task_id})"
+    assert git(working_copy, "log", "-1", "--format=%an <%ae>") == (
+        "WrkTalk Agent <agent@wrktalk.invalid>"
+    )
+    rendered = (working_copy / "wrktalk" / "templates" / "deployments.yaml").read_text()
+    assert "ghcr.io/wrktalk/controltower:sha-c23" in rendered
+    assert 'app.kubernetes.io/version: "2.3.0"' in rendered
+    assert not (working_copy / "wrktalk" / "stale.yaml").exists()
+    assert git(working_copy, "status", "--porcelain") == ""
+
+
+async def test_a_rollback_renders_the_older_version_and_commits_it(
+    backend_tasks: BackendTasks,
+    helm_charts: dict[str, Path],
+    make_agent: AgentFactory,
+    working_copy: Path,
+) -> None:
+    git(working_copy, "config", "user.name", "Cluster Ops")
+    git(working_copy, "config", "user.email", "ops@acme.example")
+    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
+    await backend_tasks.add_task(
+        "deploy", await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
+    )
+    assert await agent.run_once() is OnceExit.COMPLETED
+    deployed = git(working_copy, "rev-parse", "HEAD")
+    release = await store(backend_tasks, helm_charts, "2.2.0", OLD_TAGS)
+    task_id = await backend_tasks.add_task(
+        "rollback", {"targetVersion": "2.2.0", "release": release}
+    )
+
+    assert await agent.run_once() is OnceExit.COMPLETED
+
+    task = await backend_tasks.task(task_id)
+    assert task.result is not None
+    commit_id = task.result["commitId"]
+    assert git(working_copy, "rev-parse", "HEAD~1") == deployed
+    assert git(working_copy.parent / "remote.git", "rev-parse", "main") == commit_id
+    assert git(working_copy, "log", "-1", "--format=%s") == (
+        f"Roll back wrktalk to 2.2.0 (task {task_id})"
+    )
+    assert git(working_copy, "log", "-1", "--format=%an <%ae>") == "Cluster Ops <ops@acme.example>"
+    rendered = (working_copy / "wrktalk" / "templates" / "deployments.yaml").read_text()
+    assert "ghcr.io/wrktalk/backend:sha-b22" in rendered
+
+
+async def test_rendering_the_same_release_again_reuses_the_commit(
+    backend_tasks: BackendTasks,
+    helm_charts: dict[str, Path],
+    make_agent: AgentFactory,
+    working_copy: Path,
+) -> None:
+    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
+    payload = await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
+    first = await backend_tasks.add_task("deploy", payload)
+    assert await agent.run_once() is OnceExit.COMPLETED
+    second = await backend_tasks.add_task("deploy", payload)
+    assert await agent.run_once() is OnceExit.COMPLETED
+
+    first_result = (await backend_tasks.task(first)).result
+    second_result = (await backend_tasks.task(second)).result
+    assert first_result is not None
+    assert second_result is not None
+    assert second_result["commitId"] == first_result["commitId"]
+    assert second_result["message"] == "manifests of 2.3.0 unchanged"
+
+
+async def test_a_rollback_by_helm_revision_is_refused_for_gitops(
+    backend_tasks: BackendTasks, make_agent: AgentFactory, working_copy: Path
+) -> None:
+    task_id = await backend_tasks.add_task("rollback", {"targetRevision": 2})
+    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
+    assert await agent.run_once() is OnceExit.FAILED
+    task = await backend_tasks.task(task_id)
+    assert task.error_message == "a GitOps deployment rolls back by version, not by Helm revision"
