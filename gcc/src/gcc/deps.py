@@ -18,7 +18,9 @@ from gcc.settings import Settings
 from timekeeping import Clock
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are "async def" although none awaits: FastAPI runs a plain "def" dependency in
+# its thread pool, a thread hop per dependency on every request.
+async def get_runtime(request: Request) -> Runtime:
     """The process runtime built in the app's lifespan."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -27,12 +29,12 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     """The settings the app was built with."""
     return runtime.settings
 
 
-def get_clock(runtime: RuntimeDep) -> Clock:
+async def get_clock(runtime: RuntimeDep) -> Clock:
     """The injected clock."""
     return runtime.clock
 
@@ -59,7 +61,7 @@ def _require_token(authorization: str | None) -> str:
     return token
 
 
-def require_ci(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
+async def require_ci(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
     """Admit the CI token only; returns the caller's name."""
     token = _require_token(authorization)
     if not tokens_match(token, settings.ci_token.get_secret_value()):
@@ -67,7 +69,7 @@ def require_ci(settings: SettingsDep, authorization: AuthorizationHeader = None)
     return "ci"
 
 
-def require_operator(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
+async def require_operator(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
     """Admit the operator token only."""
     token = _require_token(authorization)
     if not tokens_match(token, settings.operator_token.get_secret_value()):
@@ -75,7 +77,9 @@ def require_operator(settings: SettingsDep, authorization: AuthorizationHeader =
     return "operator"
 
 
-def require_ci_or_operator(settings: SettingsDep, authorization: AuthorizationHeader = None) -> str:
+async def require_ci_or_operator(
+    settings: SettingsDep, authorization: AuthorizationHeader = None
+) -> str:
     """Admit the CI or the operator token."""
     token = _require_token(authorization)
     if tokens_match(token, settings.ci_token.get_secret_value()):

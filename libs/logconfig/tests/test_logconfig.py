@@ -190,7 +190,7 @@ def test_contextvars_are_merged() -> None:
     configure_logging(stream=stream)
     structlog.contextvars.bind_contextvars(request_id="req-1", token="hunter2")
     get_logger("gcc").info("request.handled")
-    logging.getLogger("sqlalchemy.engine").info("stdlib record")
+    logging.getLogger("celery.worker").info("stdlib record")
     lines = json_lines(stream)
     assert [line["request_id"] for line in lines] == ["req-1", "req-1"]
     assert [line["token"] for line in lines] == [REDACTED, REDACTED]

@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -13,8 +13,8 @@ from servicekit.errors import Conflict, install_error_handlers
 
 
 @pytest.fixture(scope="module")
-async def engine(postgres_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(postgres_database, pool_size=2)
+async def engine(create_postgres_database: Callable[[str], str]) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(create_postgres_database("servicekit"), pool_size=2)
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE IF NOT EXISTS note (body text)"))
     yield engine

@@ -8,14 +8,23 @@ exactly once, across retries and restarts.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+import structlog
+from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from customer_backend.notifications.events import check_event_context, normalize_context
 from customer_backend.notifications.models import Notification
+from servicekit.db import after_commit
 from timekeeping import Clock
+
+log = structlog.get_logger(__name__)
+
+SEND_PENDING_TASK = "notifications.send_pending"
 
 
 async def notify_admins(
@@ -25,11 +34,19 @@ async def notify_admins(
     event: str,
     dedupe_key: str,
     context: dict[str, Any],
+    send_task: Callable[..., Any] | None = None,
 ) -> bool:
     """Queue the ``event`` email (a template name) for every active admin; True when new.
 
-    ``context`` must be JSON-serialisable; it is what the template renders.
+    ``context`` is what the templates render: it must carry the keys ``notifications.events``
+    requires for ``event`` (``ValueError`` otherwise, and for an unknown event); keys are
+    stored snake_case, and datetimes, UUIDs and versions as JSON strings. With ``send_task``,
+    the worker is asked to send the email as soon as the session commits, instead of at the
+    next beat (15 s).
     """
+    context = normalize_context(context)
+    check_event_context(event, context)
+    context = to_jsonable_python(context, fallback=str)
     now = clock.now()
     statement = (
         insert(Notification)
@@ -46,4 +63,19 @@ async def notify_admins(
         .returning(col(Notification.id))
     )
     result = await session.exec(statement)
-    return result.first() is not None
+    is_new = result.first() is not None
+    if is_new and send_task is not None:
+        after_commit(session, lambda: _ask_worker_to_send(send_task, event))
+    return is_new
+
+
+def _ask_worker_to_send(send_task: Callable[..., Any], event: str) -> None:
+    """Nudge the worker; best effort, since the beat sends every due email within 15 s.
+
+    Runs after the commit, so an unreachable broker must not turn a change that is already
+    committed into an error for the caller.
+    """
+    try:
+        send_task(SEND_PENDING_TASK)
+    except Exception:
+        log.warning("notification.send_request.failed", email_event=event, exc_info=True)

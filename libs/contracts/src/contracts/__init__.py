@@ -8,9 +8,9 @@ semantic-version precedence; build them with :func:`parse_version`.
 Modules: ``versions`` (Version), ``primitives`` (constrained strings), ``base`` (ContractModel),
 ``enums``, ``common``, ``releases`` (CI to GCC), ``webhooks`` (GCC to customer),
 ``gcc_reports`` (customer to GCC), ``agent_tasks`` and ``agent_reports`` (agent and backend),
-``control_tower`` and ``control_tower_config`` (admin UI), ``operator_organizations`` and
-``operator_escalations`` (GCC operators), ``errors``; ``python -m contracts.schema`` writes the
-JSON Schemas.
+``control_tower`` and ``control_tower_config`` (admin UI), ``operator_organizations``,
+``operator_escalations`` and ``operator_delivery`` (GCC operators), ``errors``;
+``python -m contracts.schema`` writes the JSON Schemas.
 """
 
 from contracts.agent_reports import (
@@ -103,6 +103,9 @@ from contracts.gcc_reports import (
     DeploymentScheduledReport,
     DeploymentStatusReport,
     OrganizationHeartbeat,
+)
+from contracts.operator_delivery import (
+    RedeliveryResponse,
 )
 from contracts.operator_escalations import (
     MAX_RESOLUTION_LENGTH,
@@ -259,6 +262,7 @@ __all__ = [
     "OrganizationView",
     "PublishedRelease",
     "ReceivedAck",
+    "RedeliveryResponse",
     "ReleaseBundle",
     "ReleaseCreateRequest",
     "ReleaseCreateResponse",

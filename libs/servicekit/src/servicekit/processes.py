@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from celery import Celery
 
@@ -17,7 +18,7 @@ def serve_api(
     host: str,
     port: int,
     workers: int,
-    ensure_migrated: Callable[[], Awaitable[None]],
+    ensure_migrated: Callable[[], Coroutine[Any, Any, None]],
     command: str,
 ) -> int:
     """Serve ``app_factory`` (``module:function``) with uvicorn after checking the schema.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:38:46.299543
+Create Date: 2026-11-23 16:06:40.262971
 """
 
 from collections.abc import Sequence
@@ -68,15 +68,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("api_key_hash"),
         sa.UniqueConstraint("name"),
+        postgresql_with={"fillfactor": 70},
     )
     op.create_index(
         "ix_organization_active_type",
         "organization",
         ["deployment_type", "deleted_at"],
         unique=False,
-    )
-    op.create_index(
-        op.f("ix_organization_health_status"), "organization", ["health_status"], unique=False
     )
     op.create_table(
         "release",
@@ -237,7 +235,6 @@ def downgrade() -> None:
     op.drop_table("deployment_target")
     op.drop_index(op.f("ix_release_status"), table_name="release")
     op.drop_table("release")
-    op.drop_index(op.f("ix_organization_health_status"), table_name="organization")
     op.drop_index("ix_organization_active_type", table_name="organization")
     op.drop_table("organization")
     op.drop_table("artifact")

@@ -1,0 +1,186 @@
+"""The admin emails the backend sends, and the context each one's templates read.
+
+Every event has two templates under ``templates/``: ``<event>.txt.j2`` (the subject block and
+the plain-text body) and ``<event>.html.j2`` (the HTML body). ``notify_admins`` refuses an
+unknown event or a context without a required key when it queues the email, so every queued row
+can be rendered when the worker sends it. Context keys may be snake_case or camelCase (stored
+snake_case); extra keys are kept and ignored by the templates. Values are stored as JSON:
+datetimes become ISO 8601 strings, which the templates print in UTC with the ``utc`` filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic.alias_generators import to_snake
+
+
+@dataclass(frozen=True)
+class EmailEvent:
+    """An email the admins receive: the keys its context must carry, and those it may carry."""
+
+    name: str
+    summary: str
+    required: frozenset[str]
+    optional: frozenset[str] = field(default_factory=frozenset)
+
+
+def _event(
+    name: str, summary: str, required: set[str], optional: set[str] | None = None
+) -> EmailEvent:
+    return EmailEvent(name, summary, frozenset(required), frozenset(optional or set()))
+
+
+_RELEASE_DETAILS = {"release_name", "release_notes", "is_migration_required", "estimated_downtime"}
+
+EMAIL_EVENTS: Mapping[str, EmailEvent] = {
+    event.name: event
+    for event in (
+        _event(
+            "release_available",
+            "A new release is downloaded and verified; an admin may schedule it.",
+            {"version"},
+            _RELEASE_DETAILS | {"deployment_id"},
+        ),
+        _event(
+            "forced_release_available",
+            "A forced release arrived; it must be deployed before force_deadline (T+0).",
+            {"version", "force_deadline"},
+            _RELEASE_DETAILS | {"deployment_id"},
+        ),
+        _event(
+            "forced_reminder_12h",
+            "A forced release is still not scheduled 12 hours after it arrived.",
+            {"version", "force_deadline"},
+            {"release_name", "hours_remaining", "deployment_id"},
+        ),
+        _event(
+            "forced_reminder_20h",
+            "A forced release is still not scheduled 20 hours after it arrived.",
+            {"version", "force_deadline"},
+            {"release_name", "hours_remaining", "deployment_id"},
+        ),
+        _event(
+            "deadline_exceeded",
+            "A forced release was not deployed within 24 hours; GCC has been told.",
+            {"version", "force_deadline"},
+            {"release_name", "deployment_id"},
+        ),
+        _event(
+            "deployment_scheduled",
+            "An admin scheduled a deployment.",
+            {"version", "scheduled_for"},
+            {"scheduled_by", "is_migration_required", "estimated_downtime", "deployment_id"},
+        ),
+        _event(
+            "deployment_cancelled",
+            "An admin cancelled a scheduled deployment.",
+            {"version"},
+            {"cancelled_by", "scheduled_for", "deployment_id"},
+        ),
+        _event(
+            "deployment_started",
+            "The agent picked up a deployment.",
+            {"version", "started_at"},
+            {"deployment_id", "task_id"},
+        ),
+        _event(
+            "deployment_succeeded",
+            "A deployment finished and the version runs.",
+            {"version", "completed_at"},
+            {"helm_revision", "previous_version", "deployment_id", "task_id"},
+        ),
+        _event(
+            "deployment_failed",
+            "A deployment failed; rolled_back_to names the version restored, if any.",
+            {"version", "error"},
+            {
+                "completed_at",
+                "rolled_back_to",
+                "deployment_type",
+                "helm_revision",
+                "deployment_id",
+                "task_id",
+            },
+        ),
+        _event(
+            "rollback_started",
+            "An admin asked for a rollback (target_version or target_revision).",
+            {"requested_by"},
+            {"target_version", "target_revision", "task_id"},
+        ),
+        _event(
+            "rollback_completed",
+            "A rollback finished and the version runs.",
+            {"version", "completed_at"},
+            {"helm_revision", "target_revision", "task_id"},
+        ),
+        _event(
+            "rollback_failed",
+            "A rollback failed.",
+            {"error"},
+            {"target_version", "target_revision", "completed_at", "task_id"},
+        ),
+        _event(
+            "download_failed",
+            "A release could not be downloaded and verified; it cannot be scheduled yet.",
+            {"version", "error"},
+            {"attempts", "next_attempt_at", "release_name", "deployment_id"},
+        ),
+        _event(
+            "task_timeout",
+            "A task in progress sent no heartbeat for 30 minutes and was marked failed.",
+            {"task_id", "last_activity_at"},
+            {"version", "task_type", "deployment_id"},
+        ),
+        _event(
+            "missed_schedule",
+            "The agent did not pick up a deployment within the grace window; it was not run.",
+            {"version", "scheduled_for"},
+            {"grace_minutes", "deployment_id"},
+        ),
+        _event(
+            "rollback_missed",
+            "The agent did not pick up a rollback within the grace window; it was not run.",
+            {"requested_at"},
+            {"target_version", "target_revision", "grace_minutes", "task_id"},
+        ),
+        _event(
+            "agent_offline",
+            "The agent has not polled for 10 minutes (one email per outage).",
+            {"last_poll_at"},
+            {"minutes_since_last_poll"},
+        ),
+    )
+}
+"""Every email event by name."""
+
+EVENT_ALIASES: Mapping[str, str] = {
+    "deployment_missed": "missed_schedule",
+    "forced_deadline_exceeded": "deadline_exceeded",
+}
+"""Other names callers use for an event; the row keeps the caller's name."""
+
+
+def email_event(event: str) -> EmailEvent:
+    """The event named ``event`` (or an alias of it); ``ValueError`` when unknown."""
+    known = EMAIL_EVENTS.get(EVENT_ALIASES.get(event, event))
+    if known is None:
+        names = ", ".join(sorted({*EMAIL_EVENTS, *EVENT_ALIASES}))
+        raise ValueError(f"unknown email event {event!r}; known: {names}")
+    return known
+
+
+def normalize_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The context with snake_case keys (``lastPollAt`` becomes ``last_poll_at``)."""
+    return {to_snake(key): value for key, value in context.items()}
+
+
+def check_event_context(event: str, context: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` for an unknown event or a (normalized) context missing a key."""
+    known = email_event(event)
+    missing = sorted(known.required - context.keys())
+    if missing:
+        raise ValueError(f"the {event!r} email needs context keys {', '.join(missing)}")

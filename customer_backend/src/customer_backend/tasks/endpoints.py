@@ -1,0 +1,205 @@
+"""The agent API (spec 14.3): every route needs the ``X-Agent-Secret`` header."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import (
+    AgentPollResponse,
+    ConfigInsertRequest,
+    ConfigInsertResponse,
+    ErrorResponse,
+    LicenseStatus,
+    LogBatch,
+    ReceivedAck,
+    TaskHeartbeatAck,
+    TaskStatusUpdate,
+)
+from customer_backend.deps import (
+    AgentCaller,
+    ClockDep,
+    RuntimeDep,
+    SettingsDep,
+    get_runtime,
+    get_session,
+    require_agent,
+)
+from customer_backend.errors import PayloadTooLarge
+from customer_backend.runtime import Runtime
+from customer_backend.tasks import service
+from servicekit.db import session_scope
+
+router = APIRouter(tags=["agent"])
+
+NO_TASK_BODY = AgentPollResponse(task=None).model_dump_json().encode()
+
+MAX_LOG_BATCH_BYTES = 8 * 1024 * 1024
+"""Largest log batch body; a larger one is refused with 413 (send fewer lines per batch)."""
+
+# The session commits before the response is sent (``scope="function"``): an agent that acts
+# on an answer at once (reports the status of a task it just claimed) finds it committed.
+AgentSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+TaskIdPath = Annotated[uuid.UUID, Path(alias="taskId", description="The task's id")]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in (401, *codes)}
+
+
+async def polling_agent(
+    request: Request,
+    x_agent_secret: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Runtime:
+    """The agent check of ``deps.AgentCaller`` for the poll route, as one async dependency.
+
+    Every poll of every agent goes through it: the plain-function dependencies behind
+    ``AgentCaller`` would each cost a hop to FastAPI's thread pool (about 0.4 ms of CPU per
+    poll together), so the same functions are called directly here.
+    """
+    runtime = get_runtime(request)
+    require_agent(runtime.settings, x_agent_secret)
+    return runtime
+
+
+@router.get(
+    "/internal/agent/tasks",
+    response_model=AgentPollResponse,
+    responses=_errors(),
+    summary="Claim the next due task",
+)
+async def poll_for_task(runtime: Annotated[Runtime, Depends(polling_agent)]) -> Response:
+    """Claim the oldest task that is due (and not past its grace window), marked in progress,
+    with presigned download URLs; ``{"task": null}`` when there is none. Records the poll."""
+    # The claim is one self-committing statement; only a claimed task needs a transaction.
+    async with runtime.engine.connect() as connection:
+        claimed = await service.claim_next_task(
+            connection, clock=runtime.clock, settings=runtime.settings
+        )
+    task = None
+    if claimed is not None:
+        async with session_scope(runtime.session_factory) as session:
+            task = await service.hand_out_task(
+                session,
+                claimed=claimed,
+                clock=runtime.clock,
+                settings=runtime.settings,
+                object_store=runtime.object_store,
+            )
+    if task is None:
+        return Response(NO_TASK_BODY, media_type="application/json")
+    return Response(AgentPollResponse(task=task).model_dump_json(), media_type="application/json")
+
+
+@router.post(
+    "/internal/agent/tasks/{taskId}/status",
+    response_model=TaskHeartbeatAck,
+    responses=_errors(404, 409, 422),
+    summary="Report a task's status",
+)
+async def report_task_status(
+    _agent: AgentCaller,
+    task_id: TaskIdPath,
+    update: TaskStatusUpdate,
+    session: AgentSession,
+    runtime: RuntimeDep,
+) -> TaskHeartbeatAck:
+    """Move the task forward (inProgress, then completed or failed). Repeating the current
+    status is a no-op; any other change of a finished task is a 409."""
+    return await service.update_task_status(
+        session,
+        clock=runtime.clock,
+        settings=runtime.settings,
+        task_id=task_id,
+        update=update,
+        send_task=runtime.send_task,
+    )
+
+
+@router.post(
+    "/internal/agent/tasks/{taskId}/heartbeat",
+    response_model=TaskHeartbeatAck,
+    responses=_errors(404, 422),
+    summary="Keep a running task alive",
+)
+async def task_heartbeat(
+    _agent: AgentCaller, task_id: TaskIdPath, session: AgentSession, clock: ClockDep
+) -> TaskHeartbeatAck:
+    """Extend the task's life by the timeout window; ``taskStatus`` tells the agent whether
+    the backend still counts it as running."""
+    return await service.record_heartbeat(session, clock=clock, task_id=task_id)
+
+
+@router.post(
+    "/internal/agent/tasks/{taskId}/logs",
+    response_model=ReceivedAck,
+    responses=_errors(400, 404, 413, 422),
+    summary="Store a batch of a task's log lines",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LogBatch.model_json_schema()}},
+        }
+    },
+)
+async def append_task_logs(
+    _agent: AgentCaller, task_id: TaskIdPath, request: Request, session: AgentSession
+) -> ReceivedAck:
+    """At most 1,000 lines per batch and 8 MiB per body; lines are kept in the order sent."""
+    batch = _parse_log_batch(await _read_body(request, MAX_LOG_BATCH_BYTES))
+    return await service.append_logs(session, task_id=task_id, batch=batch)
+
+
+@router.post(
+    "/internal/config",
+    response_model=ConfigInsertResponse,
+    responses=_errors(422),
+    summary="Add a non-essential variable unless it exists",
+)
+async def insert_config(
+    _agent: AgentCaller, request: ConfigInsertRequest, session: AgentSession, clock: ClockDep
+) -> ConfigInsertResponse:
+    """Insert the variable when its key is absent; an existing value is never overwritten."""
+    return await service.insert_config(session, clock=clock, request=request)
+
+
+@router.get(
+    "/internal/license/status",
+    response_model=LicenseStatus,
+    responses=_errors(),
+    summary="Whether the license allows deploying",
+)
+async def license_status(
+    _agent: AgentCaller, clock: ClockDep, settings: SettingsDep
+) -> LicenseStatus:
+    """``valid`` and ``expiresAt`` (null when the license does not expire)."""
+    return service.license_status(clock=clock, settings=settings)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes; send fewer lines.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes; send fewer lines.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_log_batch(body: bytes) -> LogBatch:
+    """Validate like a declared body parameter, so errors keep the usual shape."""
+    try:
+        return LogBatch.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors, body=body) from None

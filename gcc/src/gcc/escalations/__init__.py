@@ -1,0 +1,1 @@
+"""Escalations domain."""

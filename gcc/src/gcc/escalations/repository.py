@@ -1,0 +1,91 @@
+"""Queries of the escalations domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gcc.escalations.models import Escalation
+from gcc.organizations.models import Organization
+from gcc.releases.models import Release
+
+EscalationRow = tuple[Escalation, Organization, str | None]
+"""An escalation, its organization, and its release's version (if any)."""
+
+
+def _with_context() -> Any:
+    return (
+        select(Escalation, Organization, Release.version)
+        .join(Organization, col(Organization.id) == col(Escalation.organization_id))
+        .outerjoin(Release, col(Release.id) == col(Escalation.release_id))
+    )
+
+
+def _filtered(
+    statement: Any, *, type_: str | None, organization_name: str | None, is_open: bool | None
+) -> Any:
+    if type_ is not None:
+        statement = statement.where(Escalation.type == type_)
+    if organization_name is not None:
+        statement = statement.where(Organization.name == organization_name)
+    if is_open is True:
+        statement = statement.where(col(Escalation.resolved_at).is_(None))
+    elif is_open is False:
+        statement = statement.where(col(Escalation.resolved_at).is_not(None))
+    return statement
+
+
+async def list_with_context(
+    session: AsyncSession,
+    *,
+    type_: str | None = None,
+    organization_name: str | None = None,
+    is_open: bool | None = None,
+    limit: int,
+) -> tuple[Sequence[EscalationRow], int]:
+    """Matching escalations, newest first, at most ``limit``; and how many match in all."""
+    rows = await session.exec(
+        _filtered(
+            _with_context(), type_=type_, organization_name=organization_name, is_open=is_open
+        )
+        .order_by(col(Escalation.escalated_at).desc(), col(Escalation.id))
+        .limit(limit)
+    )
+    count_statement = _filtered(
+        select(func.count())
+        .select_from(Escalation)
+        .join(Organization, col(Organization.id) == col(Escalation.organization_id)),
+        type_=type_,
+        organization_name=organization_name,
+        is_open=is_open,
+    )
+    total = (await session.exec(count_statement)).one()
+    return [tuple(row) for row in rows.all()], int(total)
+
+
+async def get_with_context(
+    session: AsyncSession, escalation_id: uuid.UUID, *, for_update: bool = False
+) -> EscalationRow | None:
+    """One escalation with its organization and release version."""
+    statement = _with_context().where(Escalation.id == escalation_id)
+    if for_update:
+        statement = statement.with_for_update(of=Escalation)
+    row = (await session.exec(statement)).first()
+    return None if row is None else tuple(row)
+
+
+async def claim_unnotified(session: AsyncSession, *, limit: int) -> Sequence[EscalationRow]:
+    """The oldest escalations not emailed yet, locked for this transaction; rows another run
+    holds are skipped, so two overlapping runs never email the same escalation."""
+    rows = await session.exec(
+        _with_context()
+        .where(col(Escalation.notified_at).is_(None))
+        .order_by(col(Escalation.escalated_at), col(Escalation.id))
+        .limit(limit)
+        .with_for_update(of=Escalation, skip_locked=True)
+    )
+    return [tuple(row) for row in rows.all()]

@@ -1,0 +1,256 @@
+"""Queries of the health domain: heartbeats, classification, deployment reports.
+
+The heartbeat and the classification are written as single set-based statements: the first is
+the hottest path of the API, the second runs every minute over the whole fleet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import cast
+
+import asyncpg
+import sqlalchemy as sa
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import DeploymentStatus, EscalationType, HealthStatus, ReleaseStatus
+from gcc.delivery.models import DeploymentTarget
+from gcc.health.models import VersionHistory
+from gcc.releases.models import Release
+
+ONLINE_WITHIN = timedelta(minutes=10)
+DEGRADED_WITHIN = timedelta(hours=1)
+OFFLINE_WITHIN = timedelta(hours=24)
+
+# One statement authenticates and records: it only touches the row whose key hash and name
+# both match, so a heartbeat naming another organization changes nothing even on a
+# connection without a transaction. It runs on the driver's (asyncpg) connection under the
+# pooled SQLAlchemy one: on GCC's busiest request, SQLAlchemy's statement and result layers
+# cost more than the database does, and asyncpg keeps the statement prepared per connection.
+_RECORD_HEARTBEAT = """
+    UPDATE organization
+    SET last_heartbeat_at = $1,
+        last_seen_at = greatest($1, last_webhook_ack_at),
+        current_version = coalesce($2, current_version),
+        reported_status = $3,
+        agent_last_poll_at = $4,
+        health_status = 'online',
+        is_online = true
+    WHERE api_key_hash = $5
+      AND name = $6
+      AND deleted_at IS NULL
+    RETURNING 1
+"""
+
+_NAME_OF_KEY = "SELECT name FROM organization WHERE api_key_hash = $1 AND deleted_at IS NULL"
+
+
+async def record_heartbeat(
+    connection: asyncpg.Connection,
+    *,
+    api_key_hash: str,
+    name: str,
+    now: datetime,
+    current_version: str | None,
+    reported_status: str,
+    agent_last_poll_at: datetime | None,
+) -> bool:
+    """Record a heartbeat of organization ``name`` if ``api_key_hash`` is its key; whether it
+    was recorded.
+
+    A heartbeat at ``now`` makes the organization online by definition, so the health columns
+    are set here too and the operator sees it without waiting for the next classification.
+    """
+    recorded = await connection.fetchval(
+        _RECORD_HEARTBEAT,
+        now,
+        current_version,
+        reported_status,
+        agent_last_poll_at,
+        api_key_hash,
+        name,
+    )
+    return recorded is not None
+
+
+async def name_of_key(connection: asyncpg.Connection, *, api_key_hash: str) -> str | None:
+    """The name of the active organization holding that key."""
+    return cast(str | None, await connection.fetchval(_NAME_OF_KEY, api_key_hash))
+
+
+# last_seen_at is recomputed from its two sources; rows whose classification does not change
+# are left alone, so a steady fleet costs one scan and no writes. The expressions are repeated
+# rather than joined from a CTE: a single pass over the table is faster than a self-join.
+_SEEN_AT = "greatest(last_heartbeat_at, last_webhook_ack_at)"
+_STATUS = f"""CASE
+        WHEN {_SEEN_AT} IS NULL THEN 'unknown'
+        WHEN {_SEEN_AT} > :online_since THEN 'online'
+        WHEN {_SEEN_AT} > :degraded_since THEN 'degraded'
+        WHEN {_SEEN_AT} > :offline_since THEN 'offline'
+        ELSE 'critical'
+    END"""
+_IS_ONLINE = f"coalesce({_SEEN_AT} > :online_since, false)"
+_CLASSIFY = sa.text(
+    f"""
+    UPDATE organization
+    SET last_seen_at = {_SEEN_AT},
+        health_status = {_STATUS},
+        is_online = {_IS_ONLINE}
+    WHERE deleted_at IS NULL
+      AND (last_seen_at IS DISTINCT FROM {_SEEN_AT}
+           OR health_status <> {_STATUS}
+           OR is_online <> {_IS_ONLINE})
+    """  # noqa: S608 - fixed SQL fragments, values are bound parameters
+)
+
+
+async def classify_all(session: AsyncSession, *, now: datetime) -> int:
+    """Set ``last_seen_at``, ``health_status`` and ``is_online`` of every active organization;
+    the number of rows that changed."""
+    result = await (await session.connection()).execute(
+        _CLASSIFY,
+        {
+            "online_since": now - ONLINE_WITHIN,
+            "degraded_since": now - DEGRADED_WITHIN,
+            "offline_since": now - OFFLINE_WITHIN,
+        },
+    )
+    return result.rowcount
+
+
+# Both escalation statements first materialize the targets of published forced releases that
+# are not deployed and not escalated yet: in a steady fleet that set is empty, so the cost
+# follows the new work, not the fleet's size, and does not hinge on the planner's estimate of
+# how many organizations are critical. They
+# build the dedupe key exactly as escalations.service.dedupe_key does ("TYPE:<organization
+# id>:<release id>"), so an escalation raised here and one raised by a request never duplicate
+# each other. The anti-join skips known keys; ON CONFLICT covers a concurrent raise.
+_PENDING_FORCED = """
+    WITH pending AS MATERIALIZED (
+        SELECT candidate.*
+        FROM (
+            SELECT t.organization_id, t.status AS target_status, r.id AS release_id,
+                   r.version, r.published_at,
+                   CAST(:type AS text) || ':' || t.organization_id::text || ':' || r.id::text
+                       AS dedupe_key
+            FROM release AS r
+            JOIN deployment_target AS t ON t.release_id = r.id
+            WHERE r.status = :published
+              AND r.is_forced
+              AND t.status NOT IN ({excluded})
+              {release_condition}
+        ) AS candidate
+        WHERE NOT EXISTS (
+            SELECT 1 FROM escalation AS e WHERE e.dedupe_key = candidate.dedupe_key
+        )
+    )
+    INSERT INTO escalation
+        (id, organization_id, release_id, type, dedupe_key, reason, details, escalated_at)
+    SELECT gen_random_uuid(), o.id, p.release_id, CAST(:type AS text), p.dedupe_key,
+           {reason}, {details}, :now
+    FROM pending AS p
+    JOIN organization AS o ON o.id = p.organization_id
+    WHERE o.deleted_at IS NULL
+      {organization_condition}
+    ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+_RAISE_CLIENT_OFFLINE = sa.text(
+    _PENDING_FORCED.format(
+        excluded=":success, :rolled_back",
+        release_condition="",
+        organization_condition="AND o.health_status = :critical",
+        reason="'Organization ' || o.name || ' has not been seen for more than 24 hours'"
+        " || ' while the forced release ' || p.version || ' is pending.'",
+        details="jsonb_build_object('version', p.version, 'lastSeenAt', o.last_seen_at)",
+    )
+)
+
+_RAISE_FORCED_DEADLINE = sa.text(
+    _PENDING_FORCED.format(
+        excluded=":success",
+        release_condition="AND r.published_at <= :deadline_published_before",
+        organization_condition="",
+        reason="'Organization ' || o.name || ' has not deployed the forced release '"
+        " || p.version || ' within the deadline after it was published.'",
+        details="jsonb_build_object('version', p.version, 'publishedAt', p.published_at,"
+        " 'targetStatus', p.target_status)",
+    )
+)
+
+
+async def raise_client_offline(session: AsyncSession, *, now: datetime) -> int:
+    """CLIENT_OFFLINE for each critical organization and forced release pending there."""
+    result = await (await session.connection()).execute(
+        _RAISE_CLIENT_OFFLINE,
+        {
+            "type": str(EscalationType.CLIENT_OFFLINE),
+            "now": now,
+            "critical": str(HealthStatus.CRITICAL),
+            "published": str(ReleaseStatus.PUBLISHED),
+            "success": str(DeploymentStatus.SUCCESS),
+            "rolled_back": str(DeploymentStatus.ROLLED_BACK),
+        },
+    )
+    return result.rowcount
+
+
+async def raise_forced_deadline_exceeded(
+    session: AsyncSession, *, now: datetime, deadline: timedelta
+) -> int:
+    """FORCED_24H_EXCEEDED for each organization that has not deployed a forced release
+    published more than ``deadline`` ago."""
+    result = await (await session.connection()).execute(
+        _RAISE_FORCED_DEADLINE,
+        {
+            "type": str(EscalationType.FORCED_24H_EXCEEDED),
+            "now": now,
+            "published": str(ReleaseStatus.PUBLISHED),
+            "success": str(DeploymentStatus.SUCCESS),
+            "deadline_published_before": now - deadline,
+        },
+    )
+    return result.rowcount
+
+
+async def get_release(session: AsyncSession, release_id: uuid.UUID) -> Release | None:
+    """A release by id."""
+    return await session.get(Release, release_id)
+
+
+async def get_target(
+    session: AsyncSession, *, release_id: uuid.UUID, organization_id: uuid.UUID
+) -> DeploymentTarget | None:
+    """The deployment target of a release at an organization, locked for this transaction
+    (two reports for one target are applied one after the other)."""
+    result = await session.exec(
+        select(DeploymentTarget)
+        .where(
+            DeploymentTarget.release_id == release_id,
+            DeploymentTarget.organization_id == organization_id,
+        )
+        .with_for_update()
+    )
+    return result.first()
+
+
+async def history_exists(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    release_id: uuid.UUID,
+    status: str,
+    deployed_at: datetime,
+) -> bool:
+    """Whether this exact deployment was recorded already (a retried report)."""
+    result = await session.exec(
+        select(VersionHistory.id).where(
+            VersionHistory.organization_id == organization_id,
+            VersionHistory.release_id == release_id,
+            VersionHistory.status == status,
+            VersionHistory.deployed_at == deployed_at,
+        )
+    )
+    return result.first() is not None

@@ -1,0 +1,87 @@
+"""Organization health: heartbeats in, classification of the whole fleet each minute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import OrganizationHeartbeat
+from gcc.errors import Forbidden, Unauthorized
+from gcc.health import repository
+from gcc.security import hash_api_key
+from gcc.settings import Settings
+from timekeeping import Clock
+
+log = structlog.get_logger(__name__)
+
+
+async def record_heartbeat(
+    connection: asyncpg.Connection,
+    *,
+    clock: Clock,
+    api_key: str,
+    name: str,
+    heartbeat: OrganizationHeartbeat,
+) -> None:
+    """Authenticate the key and record the heartbeat of organization ``name``.
+
+    This is GCC's busiest request, so it is one statement on a driver connection outside any
+    transaction (the statement commits by itself): the update matches the key's hash and the
+    name together. Only when it matches nothing does a second query tell an unknown key
+    (Unauthorized) from another organization's key (Forbidden). The time recorded is the
+    clock's, not the sender's ``timestamp``: a customer's clock may be wrong, and health must
+    not depend on it.
+    """
+    api_key_hash = hash_api_key(api_key)
+    recorded = await repository.record_heartbeat(
+        connection,
+        api_key_hash=api_key_hash,
+        name=name,
+        now=clock.now(),
+        current_version=str(heartbeat.version) if heartbeat.version is not None else None,
+        reported_status=str(heartbeat.status),
+        agent_last_poll_at=heartbeat.agent_last_poll,
+    )
+    if recorded:
+        return
+    if await repository.name_of_key(connection, api_key_hash=api_key_hash) is None:
+        raise Unauthorized("The API key is not valid.")
+    raise Forbidden("This API key does not open that organization.", field="name")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What one classification run changed."""
+
+    organizations_changed: int
+    client_offline_raised: int
+    forced_deadline_raised: int
+
+
+async def classify_health(
+    session: AsyncSession, *, clock: Clock, settings: Settings
+) -> Classification:
+    """Classify every organization from ``lastSeen`` and raise the escalations that follow.
+
+    Online under 10 minutes, degraded under 1 hour, offline under 24 hours, critical beyond,
+    unknown when never seen. Then, set-based and once per organization and release:
+    CLIENT_OFFLINE for a critical organization with a pending forced release, and
+    FORCED_24H_EXCEEDED for a forced release not deployed ``settings.forced_deadline`` after
+    it was published. New escalations are emailed by ``escalations.notify_new``.
+    """
+    now = clock.now()
+    changed = await repository.classify_all(session, now=now)
+    offline = await repository.raise_client_offline(session, now=now)
+    overdue = await repository.raise_forced_deadline_exceeded(
+        session, now=now, deadline=settings.forced_deadline
+    )
+    log.info(
+        "health.classify.succeeded",
+        organizations_changed=changed,
+        client_offline_raised=offline,
+        forced_deadline_raised=overdue,
+    )
+    return Classification(changed, offline, overdue)

@@ -1,0 +1,119 @@
+"""Operator commands: ``gcc org add|list|show``, on the same services as the operator API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts import (
+    DeploymentType,
+    HealthStatus,
+    OrganizationCreateRequest,
+    field_from_location,
+)
+from gcc.db import create_engine, create_session_factory, session_scope
+from gcc.errors import ServiceError
+from gcc.organizations import service
+from gcc.organizations.service import organization_view
+from gcc.settings import get_settings
+from timekeeping import SystemClock
+
+organizations_app = typer.Typer(help="Manage organizations.", no_args_is_help=True)
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction against the configured database."""
+
+    async def main() -> T:
+        engine = create_engine(get_settings().database_url, pool_size=1)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        typer.echo(f"error{where}: {exc.detail}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+@organizations_app.command("add")
+def add(
+    name: str = typer.Option(..., help="Unique name: lowercase letters, digits, hyphens."),
+    deployment_type: DeploymentType = typer.Option(..., help="kubernetes, docker or gitops."),
+    webhook_endpoint: str = typer.Option(..., help="Where release webhooks are posted."),
+    license_expires_at: str | None = typer.Option(
+        None, help="License expiry, ISO 8601 with a time zone (2027-01-31T00:00:00+00:00)."
+    ),
+    current_version: str | None = typer.Option(None, help="Version running today."),
+    spoc_name: str | None = typer.Option(None, help="Customer's single point of contact."),
+    spoc_email: str | None = typer.Option(None, help="Their email."),
+    spoc_phone: str | None = typer.Option(None, help="Their phone."),
+    account_manager_email: str | None = typer.Option(
+        None, help="Account manager who receives escalations."
+    ),
+) -> None:
+    """Add an organization and print its API key and webhook secret (shown only once)."""
+    raw: dict[str, Any] = {
+        "name": name,
+        "deploymentType": deployment_type,
+        "webhookEndpoint": webhook_endpoint,
+        "licenseExpiresAt": license_expires_at,
+        "currentVersion": current_version,
+        "contacts": {"spocName": spoc_name, "spocEmail": spoc_email, "spocPhone": spoc_phone},
+        "accountManagerEmail": account_manager_email,
+    }
+    try:
+        request = OrganizationCreateRequest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        typer.echo(f"error ({field_from_location(first['loc'])}): {first['msg']}", err=True)
+        raise typer.Exit(code=2) from exc
+    settings = get_settings()
+    created = _run(
+        lambda session: service.create_organization(
+            session, clock=SystemClock(), settings=settings, request=request
+        )
+    )
+    typer.echo(f"organization {created.organization.name} added")
+    typer.echo(f"API key:        {created.api_key}")
+    typer.echo(f"webhook secret: {created.webhook_secret}")
+    typer.echo("Store both now: they are not shown again.")
+
+
+@organizations_app.command("list")
+def list_(
+    health: HealthStatus | None = typer.Option(None, help="Only this health state."),
+    deployment_type: DeploymentType | None = typer.Option(None, help="Only this type."),
+) -> None:
+    """List active organizations with their health and version."""
+    organizations = _run(
+        lambda session: service.list_organizations(
+            session, health_status=health, deployment_type=deployment_type
+        )
+    )
+    typer.echo(f"{'NAME':<32} {'TYPE':<11} {'HEALTH':<9} {'VERSION':<16} LAST SEEN")
+    for organization in organizations:
+        seen = organization.last_seen_at.isoformat() if organization.last_seen_at else "never"
+        typer.echo(
+            f"{organization.name:<32} {organization.deployment_type:<11} "
+            f"{organization.health_status:<9} {organization.current_version or '-':<16} {seen}"
+        )
+    typer.echo(f"{len(organizations)} organization(s)")
+
+
+@organizations_app.command("show")
+def show(name: str = typer.Argument(..., help="The organization's name.")) -> None:
+    """Show one organization (never its secrets)."""
+    organization = _run(lambda session: service.get_organization(session, name=name))
+    typer.echo(organization_view(organization).model_dump_json(indent=2))

@@ -1,0 +1,123 @@
+"""Operator routes of organizations and the fleet, under ``/api/operator``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from contracts import (
+    DeploymentType,
+    FleetSummary,
+    HealthStatus,
+    OrganizationCreated,
+    OrganizationCreateRequest,
+    OrganizationList,
+    OrganizationUpdateRequest,
+    OrganizationView,
+    SecretRotated,
+)
+from gcc.deps import ClockDep, OperatorCaller, SessionDep, SettingsDep
+from gcc.organizations import service
+from gcc.organizations.service import organization_view
+
+router = APIRouter(prefix="/api/operator", tags=["operator: organizations"])
+
+OrganizationNamePath = Annotated[str, Path(max_length=100, description="Organization name.")]
+
+
+@router.post(
+    "/organizations", status_code=status.HTTP_201_CREATED, response_model=OrganizationCreated
+)
+async def create_organization(
+    _: OperatorCaller,
+    body: OrganizationCreateRequest,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> OrganizationCreated:
+    """Add an organization; its API key and webhook secret are shown only in this answer."""
+    created = await service.create_organization(
+        session, clock=clock, settings=settings, request=body
+    )
+    return OrganizationCreated(
+        organization=organization_view(created.organization),
+        api_key=created.api_key,
+        webhook_secret=created.webhook_secret,
+    )
+
+
+@router.get("/organizations", response_model=OrganizationList)
+async def list_organizations(
+    _: OperatorCaller,
+    session: SessionDep,
+    health: Annotated[HealthStatus | None, Query(description="Only this health state.")] = None,
+    deployment_type: Annotated[
+        DeploymentType | None, Query(alias="deploymentType", description="Only this type.")
+    ] = None,
+) -> OrganizationList:
+    """Active organizations by name."""
+    organizations = await service.list_organizations(
+        session, health_status=health, deployment_type=deployment_type
+    )
+    return OrganizationList(
+        organizations=[organization_view(organization) for organization in organizations],
+        total=len(organizations),
+    )
+
+
+@router.get("/organizations/{name}", response_model=OrganizationView)
+async def get_organization(
+    _: OperatorCaller, name: OrganizationNamePath, session: SessionDep
+) -> OrganizationView:
+    """One active organization."""
+    return organization_view(await service.get_organization(session, name=name))
+
+
+@router.patch("/organizations/{name}", response_model=OrganizationView)
+async def update_organization(
+    _: OperatorCaller,
+    name: OrganizationNamePath,
+    body: OrganizationUpdateRequest,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> OrganizationView:
+    """Change the fields present in the body."""
+    organization = await service.update_organization(
+        session, clock=clock, settings=settings, name=name, request=body
+    )
+    return organization_view(organization)
+
+
+@router.delete("/organizations/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_organization(
+    _: OperatorCaller, name: OrganizationNamePath, session: SessionDep, clock: ClockDep
+) -> Response:
+    """Soft-delete the organization; its API key stops working at once."""
+    await service.delete_organization(session, clock=clock, name=name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/organizations/{name}/rotate-secret", response_model=SecretRotated)
+async def rotate_secret(
+    _: OperatorCaller,
+    name: OrganizationNamePath,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> SecretRotated:
+    """Issue a new webhook secret; webhooks carry both signatures during the grace period."""
+    rotated = await service.rotate_webhook_secret(
+        session, clock=clock, settings=settings, name=name
+    )
+    return SecretRotated(
+        webhook_secret=rotated.webhook_secret,
+        previous_secret_expires_at=rotated.previous_secret_expires_at,
+    )
+
+
+@router.get("/fleet", response_model=FleetSummary)
+async def fleet(_: OperatorCaller, session: SessionDep) -> FleetSummary:
+    """Active organizations per health state and per current version."""
+    return await service.fleet_summary(session)

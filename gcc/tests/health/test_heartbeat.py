@@ -1,0 +1,165 @@
+"""`POST /api/v1/organizations/{name}/heartbeat` over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from gcc.db import SessionFactory
+from gcc.organizations.models import Organization
+from gcc.organizations.repository import get_by_name
+from timekeeping import ManualClock
+
+
+def heartbeat(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "version": "2.3.0",
+        "status": "healthy",
+        "agentLastPoll": "2026-06-01T11:58:00Z",
+        # a customer clock far off: GCC must record its own time
+        "timestamp": "2020-01-01T00:00:00Z",
+    }
+    body.update(overrides)
+    return body
+
+
+async def load(sessions: SessionFactory, name: str) -> Organization:
+    async with sessions() as session:
+        organization = await get_by_name(session, name)
+    assert organization is not None
+    return organization
+
+
+async def test_heartbeat_records_clock_time_version_status_and_agent_poll(
+    gcc_client: httpx.AsyncClient,
+    organization_factory: Any,
+    gcc_sessions: SessionFactory,
+    gcc_clock: ManualClock,
+) -> None:
+    customer = await organization_factory("customer-x", current_version="2.2.0")
+    gcc_clock.advance(timedelta(seconds=30))
+
+    response = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat", json=heartbeat(), headers=customer.headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": True}
+    row = await load(gcc_sessions, "customer-x")
+    assert row.last_heartbeat_at == gcc_clock.now()
+    assert row.last_seen_at == gcc_clock.now()
+    assert row.current_version == "2.3.0"
+    assert row.reported_status == "healthy"
+    assert row.agent_last_poll_at == datetime(2026, 6, 1, 11, 58, tzinfo=UTC)
+    assert row.health_status == "online"
+    assert row.is_online is True
+
+
+async def test_heartbeat_without_version_keeps_the_known_one(
+    gcc_client: httpx.AsyncClient, organization_factory: Any, gcc_sessions: SessionFactory
+) -> None:
+    customer = await organization_factory("customer-x", current_version="2.2.0")
+
+    response = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat",
+        json=heartbeat(version=None, status="degraded", agentLastPoll=None),
+        headers=customer.headers,
+    )
+
+    assert response.status_code == 200
+    row = await load(gcc_sessions, "customer-x")
+    assert row.current_version == "2.2.0"
+    assert row.reported_status == "degraded"
+    assert row.agent_last_poll_at is None
+
+
+async def test_heartbeat_without_credentials_is_401(
+    gcc_client: httpx.AsyncClient, organization_factory: Any
+) -> None:
+    await organization_factory("customer-x")
+
+    missing = await gcc_client.post("/api/v1/organizations/customer-x/heartbeat", json=heartbeat())
+    not_bearer = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat",
+        json=heartbeat(),
+        headers={"Authorization": "Basic abc"},
+    )
+
+    assert missing.status_code == 401
+    assert missing.json()["error"] == "unauthorized"
+    assert not_bearer.status_code == 401
+
+
+async def test_heartbeat_with_unknown_key_is_401(
+    gcc_client: httpx.AsyncClient, organization_factory: Any, operator_headers: dict[str, str]
+) -> None:
+    await organization_factory("customer-x")
+
+    unknown = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat",
+        json=heartbeat(),
+        headers={"Authorization": "Bearer gcc_not-a-key"},
+    )
+    operator = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat", json=heartbeat(), headers=operator_headers
+    )
+
+    assert unknown.status_code == 401
+    assert operator.status_code == 401
+
+
+async def test_heartbeat_for_another_organization_is_403_and_changes_nothing(
+    gcc_client: httpx.AsyncClient, organization_factory: Any, gcc_sessions: SessionFactory
+) -> None:
+    await organization_factory("customer-x")
+    other = await organization_factory("customer-y", current_version="1.0.0")
+
+    response = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat", json=heartbeat(), headers=other.headers
+    )
+
+    assert response.status_code == 403
+    assert response.json()["field"] == "name"
+    for name in ("customer-x", "customer-y"):
+        row = await load(gcc_sessions, name)
+        assert row.last_heartbeat_at is None
+    assert (await load(gcc_sessions, "customer-y")).current_version == "1.0.0"
+
+
+async def test_heartbeat_of_deleted_organization_is_401(
+    gcc_client: httpx.AsyncClient, organization_factory: Any, gcc_clock: ManualClock
+) -> None:
+    customer = await organization_factory("customer-x", deleted_at=gcc_clock.now())
+
+    response = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat", json=heartbeat(), headers=customer.headers
+    )
+
+    assert response.status_code == 401
+
+
+async def test_bad_heartbeat_body_is_4xx_naming_the_field(
+    gcc_client: httpx.AsyncClient, organization_factory: Any
+) -> None:
+    customer = await organization_factory("customer-x")
+    cases = {
+        "status": heartbeat(status="sleepy"),
+        "version": heartbeat(version="not-a-version"),
+        "timestamp": heartbeat(timestamp="yesterday"),
+        "agentLastPoll": heartbeat(agentLastPoll="2026-06-01T11:58:00"),
+    }
+    for field, body in cases.items():
+        response = await gcc_client.post(
+            "/api/v1/organizations/customer-x/heartbeat", json=body, headers=customer.headers
+        )
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["field"] == field
+
+    malformed = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat",
+        content=b"{",
+        headers={**customer.headers, "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 400
