@@ -55,6 +55,15 @@ class Timeline:
         return "\n".join(["Timeline", *lines, f"  {total:7.1f}s  total"])
 
 
+def _check(response: httpx.Response) -> None:
+    """Raise with the server's own explanation when a call did not succeed."""
+    if not response.is_success:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+
+
 def build_chart(version: str, work: Path) -> Path:
     """Package the sample chart at ``version`` with the real helm binary."""
     chart = work / "wrktalk"
@@ -124,7 +133,7 @@ class Demo:
                             data={"type": artifact_type, "version": version},
                             files={"file": (path.name, file, "application/gzip")},
                         )
-                    response.raise_for_status()
+                    _check(response)
         with self.timeline.step(
             f"CI creates and publishes {version}" + (" (forced)" if forced else "")
         ):
@@ -170,7 +179,7 @@ class Demo:
                 "/api/admin/deployment/schedule",
                 json={"deploymentId": deployment_id, "scheduledFor": scheduled_for},
             )
-        response.raise_for_status()
+        _check(response)
 
     def wait_for_deployment(self, name: str, deployment_id: str) -> dict[str, Any]:
         """Wait until the agent finished the deployment; fail loudly when it failed."""
@@ -216,7 +225,7 @@ class Demo:
                 response = client.post(
                     "/api/admin/deployment/rollback", json={"targetVersion": version}
                 )
-            response.raise_for_status()
+            _check(response)
         with self.timeline.step(f"GCC records {name} back at {version}"):
             self.wait_for_gcc_version(name, version)
 

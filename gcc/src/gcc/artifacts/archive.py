@@ -9,6 +9,7 @@ unbounded amount of work.
 
 from __future__ import annotations
 
+import gzip
 import tarfile
 import zlib
 from pathlib import Path
@@ -69,7 +70,12 @@ def _scan(path: Path, wanted: Any) -> None:
     unpacked = 0
     count = 0
     try:
-        with tarfile.open(path, mode="r|gz") as archive:
+        # gzip, not tarfile's own "r|gz": Python 3.11's stream reader mis-reads the gzip
+        # FEXTRA field that `helm package` writes, and refuses every real chart.
+        with (
+            gzip.open(path, "rb") as compressed,
+            tarfile.open(fileobj=compressed, mode="r|") as archive,
+        ):
             for member in archive:
                 count += 1
                 unpacked += member.size

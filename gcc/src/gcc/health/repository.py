@@ -122,8 +122,10 @@ async def classify_all(session: AsyncSession, *, now: datetime) -> int:
 
 # Both escalation statements first materialize the targets of published forced releases that
 # are not deployed and not escalated yet: in a steady fleet that set is empty, so the cost
-# follows the new work, not the fleet's size, and does not hinge on the planner's estimate of
-# how many organizations are critical. They
+# follows the new work, not the fleet's size. Each of those targets then looks its
+# organization up by primary key ("OFFSET 0" keeps the lateral subquery from being flattened
+# into a join): right after many organizations change state the planner's statistics of
+# health_status are stale, and a join it plans from them can be quadratic. They
 # build the dedupe key exactly as escalations.service.dedupe_key does ("TYPE:<organization
 # id>:<release id>"), so an escalation raised here and one raised by a request never duplicate
 # each other. The anti-join skips known keys; ON CONFLICT covers a concurrent raise.
@@ -151,9 +153,14 @@ _PENDING_FORCED = """
     SELECT gen_random_uuid(), o.id, p.release_id, CAST(:type AS text), p.dedupe_key,
            {reason}, {details}, :now
     FROM pending AS p
-    JOIN organization AS o ON o.id = p.organization_id
-    WHERE o.deleted_at IS NULL
-      {organization_condition}
+    CROSS JOIN LATERAL (
+        SELECT o.id, o.name, o.last_seen_at
+        FROM organization AS o
+        WHERE o.id = p.organization_id
+          AND o.deleted_at IS NULL
+          {organization_condition}
+        OFFSET 0
+    ) AS o
     ON CONFLICT (dedupe_key) DO NOTHING
 """
 
