@@ -241,7 +241,10 @@ class Demo:
                 f"  {customer.name}: current {body.get('currentVersion')}, "
                 f"health {body.get('healthStatus')}"
             )
-            for entry in body.get("versionHistory", [])[:5]:
+            history = self.gcc.get(
+                f"/api/operator/organizations/{customer.name}/versions", headers=self.operator
+            ).json()
+            for entry in history.get("versions", [])[:5]:
                 marker = " (rollback)" if entry.get("isRollback") else ""
                 lines.append(
                     f"    {entry['deployedAt']}  {entry['releaseVersion']}  "

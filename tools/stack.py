@@ -252,7 +252,7 @@ class Stack:
     def start_customer(self, customer: CustomerSpec) -> None:
         """Migrate a customer backend, create its admin, start api, worker, beat and agent."""
         env = self.backend_env(customer)
-        backend = [sys.executable, "-m", "customer_backend.cli"]
+        backend = self.backend_command()
         self.run_command([*backend, "migrate"], env)
         credentials = self.credentials[customer.name]
         if not credentials.admin_token:
@@ -273,6 +273,10 @@ class Stack:
             what=f"{customer.name} api",
         )
         self.start_agent(customer)
+
+    def backend_command(self) -> list[str]:
+        """The ``customer-backend`` command, run with this interpreter."""
+        return [sys.executable, "-m", "customer_backend.cli"]
 
     def start_agent(self, customer: CustomerSpec) -> Process:
         """Start (or restart) a customer's agent."""
@@ -295,7 +299,8 @@ class Stack:
     def start_support(self) -> None:
         """Start the S3 server and the SMTP server that writes to ``var/mail/``."""
         mail = self.config.var / "mail"
-        mail.mkdir(parents=True, exist_ok=True)
+        for folder in ("cur", "new", "tmp"):
+            (mail / folder).mkdir(parents=True, exist_ok=True)
         self.spawn(
             "s3",
             [

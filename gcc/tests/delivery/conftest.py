@@ -79,6 +79,8 @@ class WebhookReceiver:
         self.latency_seconds = 0.0
         """A delay before every answer (a customer that takes its time, not too long)."""
         self.received: list[ReceivedWebhook] = []
+        self.connections = 0
+        """TCP connections accepted so far."""
         self._endpoints: dict[str, _Endpoint] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -136,6 +138,8 @@ class WebhookReceiver:
             return answer, endpoint.secrets
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with self._lock:
+            self.connections += 1
         connection = h11.Connection(h11.SERVER)
         try:
             while True:

@@ -14,6 +14,7 @@ from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
 from gcc.delivery.models import DeploymentTarget
 from gcc.delivery.outcomes import BatchReport
+from gcc.delivery.sender import open_client
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
 from gcc.runtime import Runtime
@@ -567,3 +568,24 @@ async def test_a_broken_organization_fails_alone_and_its_batch_goes_out(
     assert "secret is unusable" in refused.webhook_error
     assert receiver.received_by("unusable-secret") == []
     assert by_organization[bad_host.organization.id].webhook_attempts == 1
+
+
+async def test_a_shared_session_keeps_the_connection_to_a_customer_between_batches(
+    runtime: Runtime,
+    receiver: Any,
+    organization_factory: Any,
+    published_release: Any,
+    gcc_settings: Settings,
+) -> None:
+    runtime.settings = gcc_settings.model_copy(
+        update={"delivery_batch_size": 2, "delivery_concurrency": 1}
+    )
+    customers = [await customer(organization_factory, receiver, f"pooled-{i}") for i in range(4)]
+    await published_release([c.organization.id for c in customers])
+    batches = await dispatch(runtime)
+
+    async with open_client(concurrency=1, timeout_seconds=2) as client:
+        reports = [await service.deliver_batch(runtime, batch, client=client) for batch in batches]
+
+    assert [report.acknowledged for report in reports] == [2, 2]
+    assert receiver.connections == 1

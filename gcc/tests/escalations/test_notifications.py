@@ -224,3 +224,11 @@ async def test_notify_new_task_emails_new_escalations(
     assert result == {"sent": 1, "pending": 0}
     [message] = smtp_sink.messages
     assert sorted(message.recipients) == [ACCOUNT_MANAGER, ADMIN]
+
+
+def test_every_escalation_type_has_a_title_and_advice() -> None:
+    from contracts import EscalationType
+    from gcc.escalations.service import ADVICE, TITLES
+
+    assert set(TITLES) == set(EscalationType)
+    assert set(ADVICE) == set(EscalationType)

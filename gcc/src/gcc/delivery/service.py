@@ -10,6 +10,7 @@ in the middle of a batch loses nothing: the lease of its targets runs out and th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -134,12 +136,19 @@ async def redeliver_failed(
     return RedeliveryResponse(version=Version.parse(version), organizations=names)
 
 
-async def deliver_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID | str]) -> BatchReport:
+async def deliver_batch(
+    runtime: Runtime,
+    target_ids: Sequence[uuid.UUID | str],
+    *,
+    client: aiohttp.ClientSession | None = None,
+) -> BatchReport:
     """Deliver the webhooks of a batch of leased targets and record every outcome.
 
     Idempotent: targets already acknowledged, failed, or rescheduled by another run are
     skipped. Nothing is held open while the requests are in flight: the targets are read (and
-    their lease renewed) in one short transaction, the outcomes written in another.
+    their lease renewed) in one short transaction, the outcomes written in another. Without
+    ``client`` the batch opens its own HTTP session (a process-wide one keeps connections to
+    customers open from one batch to the next).
     """
     settings, clock = runtime.settings, runtime.clock
     started = time.perf_counter()
@@ -161,10 +170,14 @@ async def deliver_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID | str])
         return BatchReport(skipped=skipped)
 
     requests, refusals = _plan_requests(taken, releases, settings=settings, now=now)
-    async with sender.open_client(
-        concurrency=settings.delivery_concurrency,
-        timeout_seconds=settings.webhook_timeout_seconds,
-    ) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(
+                sender.open_client(
+                    concurrency=settings.delivery_concurrency,
+                    timeout_seconds=settings.webhook_timeout_seconds,
+                )
+            )
         results = await sender.send_all(
             requests,
             client=client,

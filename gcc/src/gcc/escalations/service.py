@@ -148,6 +148,7 @@ TITLES = {
     EscalationType.LICENSE_EXPIRED: "License expired, release withheld",
     EscalationType.DEPLOYMENT_FAILED: "Deployment failed",
     EscalationType.CLIENT_OFFLINE: "Organization offline with a forced release pending",
+    EscalationType.WEBHOOK_REJECTED: "Webhook rejected by the customer (401)",
 }
 ADVICE = {
     EscalationType.FORCED_24H_EXCEEDED: "Contact the customer to schedule the deployment now.",
@@ -160,6 +161,11 @@ ADVICE = {
     ),
     EscalationType.CLIENT_OFFLINE: (
         "The customer backend has not reported for over 24 hours; check it is running."
+    ),
+    EscalationType.WEBHOOK_REJECTED: (
+        "The customer backend refuses GCC's signature: check it holds the organization's "
+        "current webhook secret (rotate it if needed), then "
+        "POST /api/operator/releases/{version}/redeliver."
     ),
 }
 

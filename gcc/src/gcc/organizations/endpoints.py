@@ -16,6 +16,7 @@ from contracts import (
     OrganizationUpdateRequest,
     OrganizationView,
     SecretRotated,
+    VersionHistoryList,
 )
 from gcc.deps import ClockDep, OperatorCaller, SessionDep, SettingsDep
 from gcc.organizations import service
@@ -72,6 +73,14 @@ async def get_organization(
 ) -> OrganizationView:
     """One active organization."""
     return organization_view(await service.get_organization(session, name=name))
+
+
+@router.get("/organizations/{name}/versions", response_model=VersionHistoryList)
+async def get_version_history(
+    _: OperatorCaller, name: OrganizationNamePath, session: SessionDep
+) -> VersionHistoryList:
+    """The versions an organization reported running, newest first."""
+    return await service.version_history(session, name=name)
 
 
 @router.patch("/organizations/{name}", response_model=OrganizationView)

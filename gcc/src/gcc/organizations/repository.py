@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gcc.health.models import VersionHistory
 from gcc.organizations.models import Organization
 
 
@@ -81,3 +83,16 @@ async def count_by_version(session: AsyncSession) -> dict[str | None, int]:
         .group_by(col(Organization.current_version))
     )
     return dict(result.all())
+
+
+async def version_history(
+    session: AsyncSession, organization_id: uuid.UUID, *, limit: int
+) -> Sequence[VersionHistory]:
+    """An organization's reported deployments and rollbacks, newest first."""
+    result = await session.exec(
+        select(VersionHistory)
+        .where(VersionHistory.organization_id == organization_id)
+        .order_by(col(VersionHistory.deployed_at).desc(), col(VersionHistory.id))
+        .limit(limit)
+    )
+    return result.all()

@@ -23,6 +23,8 @@ from contracts import (
     OrganizationUpdateRequest,
     OrganizationView,
     Version,
+    VersionHistoryEntry,
+    VersionHistoryList,
 )
 from gcc.errors import Conflict, InvalidInput, NotFound
 from gcc.organizations import repository
@@ -255,4 +257,24 @@ def organization_view(organization: Organization) -> OrganizationView:
         previous_secret_expires_at=organization.previous_secret_expires_at,
         created_at=organization.created_at,
         updated_at=organization.updated_at,
+    )
+
+
+async def version_history(
+    session: AsyncSession, *, name: str, limit: int = 100
+) -> VersionHistoryList:
+    """What an active organization reported running, newest first."""
+    organization = await get_organization(session, name=name)
+    entries = await repository.version_history(session, organization.id, limit=limit)
+    return VersionHistoryList(
+        versions=[
+            VersionHistoryEntry(
+                release_version=Version.parse(entry.release_version),
+                status=entry.status,
+                helm_revision=entry.helm_revision,
+                is_rollback=entry.is_rollback,
+                deployed_at=entry.deployed_at,
+            )
+            for entry in entries
+        ]
     )

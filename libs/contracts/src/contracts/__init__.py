@@ -125,6 +125,8 @@ from contracts.operator_organizations import (
     OrganizationUpdateRequest,
     OrganizationView,
     SecretRotated,
+    VersionHistoryEntry,
+    VersionHistoryList,
 )
 from contracts.operator_releases import (
     OperatorArtifactView,
@@ -290,6 +292,8 @@ __all__ = [
     "TextPattern",
     "UpdatesPollResponse",
     "Version",
+    "VersionHistoryEntry",
+    "VersionHistoryList",
     "compose_image_tag_variable",
     "ensure_unique_env_keys",
     "field_from_location",

@@ -30,6 +30,8 @@ __all__ = [
     "OrganizationUpdateRequest",
     "OrganizationView",
     "SecretRotated",
+    "VersionHistoryEntry",
+    "VersionHistoryList",
 ]
 
 MAX_WEBHOOK_ENDPOINT_LENGTH: Final = 2000
@@ -203,3 +205,25 @@ class FleetSummary(ContractModel):
     """Organizations per health state; every state is present, zero included."""
     versions: list[FleetVersionCount]
     """Organizations per current version, newest version first, unknown last."""
+
+
+class VersionHistoryEntry(ContractModel):
+    """One deployment or rollback an organization reported."""
+
+    release_version: Version
+    """The version that ran afterwards."""
+    status: str
+    """What the organization reported: `success` or `rolledBack`."""
+    helm_revision: int | None = None
+    """The Helm revision it produced (kubernetes)."""
+    is_rollback: bool = False
+    """It was an admin's rollback."""
+    deployed_at: AwareDatetime
+    """When it finished."""
+
+
+class VersionHistoryList(ContractModel):
+    """Answer to `GET /api/operator/organizations/{name}/versions`, newest first."""
+
+    versions: list[VersionHistoryEntry] = Field(default_factory=list)
+    """The organization's deployments and rollbacks."""
