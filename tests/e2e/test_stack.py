@@ -117,17 +117,12 @@ def test_customer_down_during_fan_out_gets_the_release_by_poll(stack: Stack, dem
 
     def webhook_failed() -> bool:
         release = operator_get(stack, "/api/operator/releases/1.2.0").json()
-        targets = {target["organizationName"]: target for target in release["targets"]}
+        targets = {target["organizationName"]: target for target in release["deploymentTargets"]}
         return targets[acme.name]["delivery"]["failed"] is True
 
     wait_until(webhook_failed, timeout=60, what="GCC to give up the webhook to acme")
 
-    backend = stack.backend_env(acme)
-    stack.spawn(
-        f"{acme.name}-api",
-        [*stack.backend_command(), "serve", "--port", str(acme.port)],
-        backend,
-    )
+    stack.restart_backend_api(acme)
     deployment = demo.wait_for_download(acme.name, "1.2.0")
     assert deployment["isChartDownloaded"] is True
 
@@ -143,6 +138,11 @@ def test_rollback_by_version_reaches_gcc_version_history(stack: Stack, demo: Dem
 
     organization = operator_get(stack, f"/api/operator/organizations/{acme.name}").json()
     assert organization["currentVersion"] == "1.1.0"
-    history = operator_get(stack, f"/api/operator/organizations/{acme.name}/versions").json()
-    entries = [(entry["releaseVersion"], entry["isRollback"]) for entry in history["versions"]]
+
+    def history() -> list[tuple[str, bool]] | None:
+        body = operator_get(stack, f"/api/operator/organizations/{acme.name}/versions").json()
+        entries = [(entry["releaseVersion"], entry["isRollback"]) for entry in body["versions"]]
+        return entries if len(entries) >= 3 else None
+
+    entries = wait_until(history, timeout=60, what="the rollback in GCC's version history")
     assert entries[:3] == [("1.1.0", True), ("1.2.0", False), ("1.1.0", False)]

@@ -151,6 +151,7 @@ async def _finish_deploy(
         release=deployment or await repository.latest_deployment_of_version(session, version),
         current_version=running,
         is_rollback=False,
+        send_task=send_task,
     )
     context: dict[str, Any] = {
         "version": version,
@@ -215,6 +216,7 @@ async def _finish_rollback(
         release=release,
         current_version=running,
         is_rollback=True,
+        send_task=send_task,
     )
     context: dict[str, Any] = {
         "target_version": target_version,
@@ -287,6 +289,7 @@ async def _report(
     release: ScheduledDeployment | None,
     current_version: str | None,
     is_rollback: bool,
+    send_task: SendTask | None,
 ) -> None:
     """Queue the status report for GCC; without a known release id there is nothing to say."""
     if release is None:
@@ -305,6 +308,7 @@ async def _report(
             error_message=completion.error,
             is_rollback=is_rollback,
         ),
+        send_task=send_task,
     )
 
 
