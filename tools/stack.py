@@ -210,13 +210,19 @@ class Stack:
     # -- processes ----------------------------------------------------------------------
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
-        """Start a child process in its own group, logging to ``var/logs/<name>.log``."""
+        """Start a child process in its own group, logging to ``var/logs/<name>.log``.
+
+        Each runs in ``var/run/<name>/``, so files a process keeps in its working directory
+        (beat's schedule) stay out of the checkout.
+        """
         self.logs.mkdir(parents=True, exist_ok=True)
+        workdir = self.config.var / "run" / name
+        workdir.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
         log_file = log_path.open("ab")
         popen = subprocess.Popen(
             args,
-            cwd=ROOT,
+            cwd=workdir,
             env={**os.environ, **env},
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -263,16 +269,28 @@ class Stack:
             )
             credentials.admin_token = output.strip().splitlines()[-1]
             self.save_credentials()
-        port = str(customer.port)
-        self.spawn(f"{customer.name}-api", [*backend, "serve", "--port", port], env)
+        self.spawn(f"{customer.name}-api", [*backend, "serve", "--port", str(customer.port)], env)
         self.spawn(f"{customer.name}-worker", [*backend, "worker"], env)
         self.spawn(f"{customer.name}-beat", [*backend, "beat"], env)
+        self.wait_ready(customer)
+        self.start_agent(customer)
+
+    def restart_backend_api(self, customer: CustomerSpec) -> None:
+        """Start a customer's API again (after a test stopped it) and wait until it is ready."""
+        self.spawn(
+            f"{customer.name}-api",
+            [*self.backend_command(), "serve", "--port", str(customer.port)],
+            self.backend_env(customer),
+        )
+        self.wait_ready(customer)
+
+    def wait_ready(self, customer: CustomerSpec) -> None:
+        """Wait until a customer's API answers its readiness probe."""
         wait_until(
             lambda: _answers(f"{self.config.customer_url(customer)}/readyz"),
             timeout=60,
             what=f"{customer.name} api",
         )
-        self.start_agent(customer)
 
     def backend_command(self) -> list[str]:
         """The ``customer-backend`` command, run with this interpreter."""
