@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from customer_backend.settings import Settings
 from objectstore import ObjectStore, build_object_store
 from servicekit.db import SessionFactory, create_engine, create_session_factory
+from servicekit.tasks import celery_sender
 from timekeeping import Clock, SystemClock
 
 SendTask = Callable[..., Any]
@@ -51,14 +52,11 @@ def gcc_client(settings: Settings, *, timeout: float = 30.0) -> httpx.AsyncClien
     )
 
 
-def celery_sender() -> SendTask:
-    """Send tasks by name through the Celery app of this tier."""
+def task_sender(settings: Settings) -> SendTask:
+    """Send tasks by name through this tier's Celery app, to the configured broker."""
     from customer_backend.worker import celery_app
 
-    def send_task(name: str, *args: Any, **kwargs: Any) -> None:
-        celery_app.send_task(name, args=args, kwargs=kwargs)
-
-    return send_task
+    return celery_sender(celery_app, settings.redis_url)
 
 
 @asynccontextmanager
@@ -76,7 +74,7 @@ async def open_runtime(
                 session_factory=create_session_factory(engine),
                 object_store=store,
                 gcc=gcc,
-                send_task=send_task or celery_sender(),
+                send_task=send_task or task_sender(settings),
             )
     finally:
         await engine.dispose()

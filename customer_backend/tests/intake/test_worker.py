@@ -12,7 +12,7 @@ from celery.contrib.testing.worker import start_worker
 from sqlmodel import select
 
 from customer_backend.deployments.models import ScheduledDeployment
-from customer_backend.runtime import celery_sender
+from customer_backend.runtime import task_sender
 from customer_backend.settings import Settings
 from customer_backend.worker import celery_app, configure_celery, use_clock
 from servicekit.db import SessionFactory
@@ -35,7 +35,7 @@ async def test_webhook_download_runs_in_a_real_celery_worker(
     release = await publish_release("2.3.0")
     configure_celery(backend_settings.model_copy(update={"download_retry_base_seconds": 0.01}))
     use_clock(gcc_clock)
-    backend_task_recorder.forward_to = celery_sender()
+    backend_task_recorder.forward_to = task_sender(backend_settings)
     deployment: ScheduledDeployment | None = None
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery.contrib.testing.worker import start_worker
 
 from customer_backend.notifications.service import SEND_PENDING_TASK
-from customer_backend.runtime import celery_sender
+from customer_backend.runtime import task_sender
 from customer_backend.worker import celery_app, configure_celery, use_clock
 
 
@@ -24,7 +24,7 @@ async def test_completed_deployment_emails_the_admins_through_the_worker(
     await task_factory(await release_factory("2.3.0"))
     configure_celery(backend_settings)
     use_clock(gcc_clock)
-    backend_task_recorder.forward_to = celery_sender()
+    backend_task_recorder.forward_to = task_sender(backend_settings)
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             claimed = await backend_client.get("/internal/agent/tasks", headers=agent_headers)

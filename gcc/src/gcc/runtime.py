@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gcc.db import SessionFactory, create_engine, create_session_factory
 from gcc.settings import Settings
 from objectstore import ObjectStore, S3ObjectStore
+from servicekit.tasks import celery_sender
 from timekeeping import Clock, SystemClock
 
 
@@ -43,8 +44,7 @@ async def open_runtime(
             if send_task is None:
                 from gcc.worker import celery_app
 
-                def send_task(name: str, *args: Any, **kwargs: Any) -> None:
-                    celery_app.send_task(name, args=args, kwargs=kwargs)
+                send_task = celery_sender(celery_app, settings.redis_url)
 
             yield Runtime(
                 settings=settings,

@@ -40,6 +40,8 @@ def serve_api(
         workers=workers,
         log_config=None,
         access_log=False,
+        # a worker process imports the whole app before answering its health check
+        timeout_worker_healthcheck=60,
     )
     return 0
 

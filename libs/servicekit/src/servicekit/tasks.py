@@ -81,3 +81,17 @@ class WorkerRuntime(Generic[S, R]):
         if state is not None:
             state.close()
             self._local.state = None
+
+
+def celery_sender(celery: Any, broker_url: str) -> Callable[..., None]:
+    """A ``send_task(name, *args, **kwargs)`` that publishes to ``broker_url``.
+
+    The API processes only send tasks; they never run ``configure_celery``, so the broker is
+    set here, or Celery would publish to its default broker and the task would be lost.
+    """
+    celery.conf.broker_url = broker_url
+
+    def send_task(name: str, *args: Any, **kwargs: Any) -> None:
+        celery.send_task(name, args=args, kwargs=kwargs)
+
+    return send_task
