@@ -3,7 +3,8 @@
 The script creates its own database on the machine's PostgreSQL (dropped at the end) and a
 bucket directory (``WRKTALK_BUCKET_PROVIDER=filesystem``, so no S3 is involved), migrates, starts
 ``customer-backend serve`` as a subprocess, and drives ``GET /internal/agent/tasks`` from load
-generator processes (async httpx, keep-alive connections). Each scenario runs twice:
+generator processes (async httpx, keep-alive connections; ``--client aiohttp`` for a cheaper
+generator). Each scenario runs twice:
 
 * closed loop: ``--concurrency`` connections poll back to back; the rate is the most the server
   answers (latency there includes queueing at saturation);
@@ -19,10 +20,16 @@ Scenarios:
    agent is in, and the one the target is about);
 3. ``10k-due`` (closed loop only): 10,000 due tasks; every poll claims one, marks it in
    progress, adds presigned (``file://``) URLs and queues the "started" email. Reported
-   separately as claims per second.
+   separately as claims per second;
+4. ``healthz`` (closed loop, not run by default): ``GET /healthz``, no database and no
+   dependency, the floor of what uvicorn and FastAPI cost per request on the same machine.
 
-    uv run python bench/backend_poll.py [--workers 2] [--concurrency 32] [--rate 1500]
-        [--duration 10] [--generators 2]
+    uv run python bench/backend_poll.py [--workers 2] [--concurrency 8] [--rate 1500]
+        [--duration 10] [--generators 2] [--client httpx|aiohttp] [--scenarios empty,...]
+
+Besides latency and rate, each row shows the CPU time one answered poll cost in the server, in
+PostgreSQL and in the generators, and the load average: on a machine that other work shares,
+the CPU cost per poll is the steadier figure.
 
 The exit status is 1 when the paced run of ``10k-not-due`` misses the target (1,500 polls/s
 with p99 under 20 ms).
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import multiprocessing
 import os
@@ -43,6 +51,8 @@ import tempfile
 import time
 import uuid
 from array import array
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,6 +132,8 @@ def _fast_failing_sniffio_import() -> None:
 
 
 def generator_process(
+    client_kind: str,
+    path: str,
     base_url: str,
     mode: str,
     concurrency: int,
@@ -138,24 +150,67 @@ def generator_process(
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         pass
-    results.put(asyncio.run(_generate(base_url, mode, concurrency, rate, duration, start_at)))
+    results.put(
+        asyncio.run(
+            _generate(client_kind, path, base_url, mode, concurrency, rate, duration, start_at)
+        )
+    )
+
+
+Poller = Callable[[], Awaitable[tuple[int, bytes]]]
+
+
+@asynccontextmanager
+async def open_poller(
+    client_kind: str, base_url: str, concurrency: int, path: str
+) -> AsyncIterator[Poller]:
+    """``GET /internal/agent/tasks`` over keep-alive connections: httpx (the default, what the
+    agent uses) or aiohttp (cheaper per request, to see how much of a shortfall is the
+    generator's own CPU on a machine it shares with the server)."""
+    headers = {"X-Agent-Secret": AGENT_SECRET}
+    if client_kind == "aiohttp":
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(base_url, headers=headers, connector=connector) as session:
+
+            async def get_aiohttp() -> tuple[int, bytes]:
+                async with session.get(path) as response:
+                    return response.status, await response.read()
+
+            yield get_aiohttp
+        return
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=30
+    ) as client:
+
+        async def get_httpx() -> tuple[int, bytes]:
+            response = await client.get(path)
+            return response.status_code, response.content
+
+        yield get_httpx
 
 
 async def _generate(
-    base_url: str, mode: str, concurrency: int, rate: float, duration: float, start_at: float
+    client_kind: str,
+    path: str,
+    base_url: str,
+    mode: str,
+    concurrency: int,
+    rate: float,
+    duration: float,
+    start_at: float,
 ) -> tuple[bytes, int, int, int, float, float]:
     latencies = array("d")
     counts = {"claimed": 0, "errors": 0, "unsent": 0}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=base_url, headers={"X-Agent-Secret": AGENT_SECRET}, limits=limits, timeout=30
-    ) as client:
+    async with open_poller(client_kind, base_url, concurrency, path) as get:
 
         async def poll() -> None:
-            response = await client.get(POLL_PATH)
-            if response.status_code != 200:
+            status, content = await get()
+            if status != 200:
                 counts["errors"] += 1
-            elif b'"task":null' not in response.content:
+            elif path == POLL_PATH and b'"task":null' not in content:
                 counts["claimed"] += 1
 
         # Open the connections before the clock starts.
@@ -210,6 +265,8 @@ def run_load(
     concurrency: int,
     rate: float,
     duration: float,
+    client_kind: str = "httpx",
+    path: str = POLL_PATH,
 ) -> Measurement:
     """Run the generator processes and merge what they measured."""
     context = multiprocessing.get_context("spawn")
@@ -220,6 +277,8 @@ def run_load(
         context.Process(
             target=generator_process,
             args=(
+                client_kind,
+                path,
                 base_url,
                 mode,
                 per_process_concurrency,
@@ -343,7 +402,6 @@ async def seed_tasks(database: str, bucket_root: Path, *, count: int, due: bool)
         path = bucket_root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    import hashlib
 
     def ref(key: str, data: bytes) -> dict[str, Any]:
         return {
@@ -352,7 +410,7 @@ async def seed_tasks(database: str, bucket_root: Path, *, count: int, due: bool)
             "sizeBytes": len(data),
         }
 
-    payload = {
+    payload: dict[str, Any] = {
         "version": "9.9.9",
         "chart": {
             **ref("artifacts/helm/wrktalk-9.9.9.tgz", chart),
@@ -420,25 +478,32 @@ class CpuMeter:
             total += times.user + times.system
         return total
 
-    async def database_seconds(self) -> float:
+    async def database_seconds(self) -> dict[int, float]:
+        """CPU seconds of each backend connected to the bench database, by pid."""
         connection = await asyncpg.connect(ADMIN_DSN)
         try:
-            pids = await connection.fetch(
+            rows = await connection.fetch(
                 "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database
             )
         finally:
             await connection.close()
-        total = 0.0
-        for row in pids:
+        seconds: dict[int, float] = {}
+        for row in rows:
             try:
                 times = psutil.Process(row["pid"]).cpu_times()
             except psutil.Error:
                 continue
-            total += times.user + times.system
-        return total
+            seconds[row["pid"]] = times.user + times.system
+        return seconds
 
-    def sample(self) -> tuple[float, float]:
+    def sample(self) -> tuple[float, dict[int, float]]:
         return self.server_seconds(), asyncio.run(self.database_seconds())
+
+    @staticmethod
+    def database_difference(before: dict[int, float], after: dict[int, float]) -> float:
+        """What the backends alive at the end spent during the run (one that closed during
+        the run is not counted, so this is a lower bound)."""
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def print_table(measurements: list[Measurement]) -> None:
@@ -452,13 +517,16 @@ def print_table(measurements: list[Measurement]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="server processes")
-    parser.add_argument("--concurrency", type=int, default=32, help="closed-loop connections")
+    parser.add_argument("--concurrency", type=int, default=8, help="connections in all")
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="paced polls per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
     parser.add_argument("--generators", type=int, default=2, help="load generator processes")
     parser.add_argument("--pool-size", type=int, default=10, help="DB connections per worker")
     parser.add_argument(
         "--scenarios", default="empty,10k-not-due,10k-due", help="comma-separated scenarios"
+    )
+    parser.add_argument(
+        "--client", choices=["httpx", "aiohttp"], default="httpx", help="load generator client"
     )
     args = parser.parse_args()
     use_bytecode_cache()
@@ -492,11 +560,16 @@ def main() -> int:
         meter = CpuMeter(server.pid, database)
         print(
             f"customer-backend serve --workers {args.workers} on {os.cpu_count()} CPUs; "
-            f"{args.generators} load generator processes; {args.duration:.0f} s per run; "
+            f"{args.generators} {args.client} load generator processes; "
+            f"{args.duration:.0f} s per run; "
             f"PostgreSQL database {database}"
         )
+        print(HEADER, flush=True)
         for scenario in args.scenarios.split(","):
-            if scenario == "empty":
+            path = POLL_PATH
+            if scenario == "healthz":
+                path = "/healthz"
+            elif scenario == "empty":
                 asyncio.run(seed_tasks(database, bucket_root, count=0, due=False))
             elif scenario == "10k-not-due":
                 asyncio.run(seed_tasks(database, bucket_root, count=QUEUED_TASKS, due=False))
@@ -504,7 +577,7 @@ def main() -> int:
                 asyncio.run(seed_tasks(database, bucket_root, count=QUEUED_TASKS, due=True))
             else:
                 raise SystemExit(f"unknown scenario {scenario!r}")
-            modes = ["closed"] if scenario == "10k-due" else ["closed", "paced"]
+            modes = ["closed"] if scenario in {"10k-due", "healthz"} else ["closed", "paced"]
             for mode in modes:
                 server_before, database_before = meter.sample()
                 measurement = run_load(
@@ -515,12 +588,14 @@ def main() -> int:
                     concurrency=args.concurrency,
                     rate=args.rate,
                     duration=args.duration,
+                    client_kind=args.client,
+                    path=path,
                 )
                 server_after, database_after = meter.sample()
-                # The database backends persist across runs (pooled connections), so the
-                # difference is what the run cost; a backend opened mid-run counts from zero.
                 measurement.server_cpu_seconds = server_after - server_before
-                measurement.database_cpu_seconds = max(0.0, database_after - database_before)
+                measurement.database_cpu_seconds = CpuMeter.database_difference(
+                    database_before, database_after
+                )
                 measurement.load_average = os.getloadavg()[0]
                 measurements.append(measurement)
                 print(measurement.line(), flush=True)

@@ -427,9 +427,10 @@ async def run(arguments: argparse.Namespace) -> int:
             f"acknowledged {acknowledged}/{targets}, failed {state['failed']}, "
             f"retried {state['retried']}"
         )
+        per_delivery = worker_cpu / max(acknowledged, 1)
         print(
-            f"worker CPU: {worker_cpu:.2f} s, {worker_cpu / max(acknowledged, 1) * 1000:.2f} ms "
-            "per delivery"
+            f"worker CPU: {worker_cpu:.2f} s, {per_delivery * 1000:.2f} ms per delivery "
+            f"(one worker with a CPU to itself: about {1 / max(per_delivery, 1e-9):,.0f}/s)"
         )
         print(
             f"receivers: {totals['received']} requests, {totals['distinct']} distinct webhook "

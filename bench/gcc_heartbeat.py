@@ -3,17 +3,23 @@
 Target: 2,000 heartbeats per second with a p99 latency under 50 ms, 100,000 organizations.
 
 The script creates its own database (dropped at the end), migrates it, COPYs in the fleet with
-API keys it can rebuild from an index, and starts ``gcc serve`` as a subprocess. Load comes
-from separate processes, each an asyncio loop with an ``httpx.AsyncClient`` sending
+API keys it can rebuild from an index, and starts ``gcc serve`` as subprocesses (by default
+one per ``--server-workers``, each load process aimed at one; ``--supervisor`` runs a single
+``gcc serve --workers N`` instead). Load comes from separate processes, each an asyncio loop
+keeping ``--connections`` keep-alive connections busy with
 ``POST /api/v1/organizations/{name}/heartbeat`` for random organizations, each with its own
-key. By default the load is open-loop at ``--rate`` requests per second: every request has an
-intended start time, and its latency is measured from that time, so a server that falls
+key. The default client writes HTTP/1.1 by hand: on this 2-core machine httpx costs more CPU
+per request than the server does, and would measure itself (``--client httpx`` shows it).
+
+By default the load is open-loop at ``--rate`` requests per second: every request has an
+intended start time and its latency is measured from that time, so a server that falls
 behind shows it in the latency instead of slowing the generator down. ``--rate 0`` runs
-closed-loop instead (each connection sends its next request when the previous one answers),
-which shows the most the server sustains.
+closed-loop (each connection sends its next request when the previous one is answered), which
+shows the most the server sustains. CPU seconds used by the servers, the load processes and
+PostgreSQL are printed per request, since on a shared 2-core machine they decide the result.
 
     uv run python bench/gcc_heartbeat.py [--organizations 100000] [--rate 2000]
-        [--seconds 12] [--server-workers 2] [--clients 2] [--connections 64]
+        [--seconds 12] [--server-workers 2] [--clients 2] [--connections 32]
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import psutil
 from gcc_fleet import api_key_of, insert_fleet, name_of, scratch_database
 
 TARGET_RATE = 2000
@@ -67,8 +74,68 @@ def heartbeat_body() -> bytes:
     ).encode()
 
 
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection written by hand: a few microseconds of client CPU
+    per request, against milliseconds for httpx on this machine, so that the figures are the
+    server's and not the load generator's."""
+
+    def __init__(self, base_url: str) -> None:
+        self._host, _, port = base_url.removeprefix("http://").partition(":")
+        self._port = int(port or 80)
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, api_key: str, body: bytes) -> int:
+        """Send one POST and read the whole answer; its status code."""
+        if self._writer is None or self._writer.is_closing():
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        assert self._reader is not None
+        self._writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\n"
+                f"Authorization: Bearer {api_key}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self._reader.readexactly(length)
+        return status
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+class HttpxConnection:
+    """One ``httpx.AsyncClient`` per connection (its pool is searched on every request, which
+    costs more than the request itself once it holds dozens of connections)."""
+
+    def __init__(self, base_url: str) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, limits=httpx.Limits(max_connections=1), timeout=30
+        )
+
+    async def post(self, path: str, api_key: str, body: bytes) -> int:
+        response = await self._client.post(
+            path,
+            content=body,
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+        )
+        return response.status_code
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
 async def generate_load(
     base_url: str,
+    client_kind: str,
     organizations: int,
     rate: float,
     connections: int,
@@ -84,56 +151,59 @@ async def generate_load(
     result = LoadResult()
     body = heartbeat_body()
     slots = iter(range(10**12))
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
-        await client.get("/healthz")
+    kind = RawConnection if client_kind == "raw" else HttpxConnection
+    pool = [kind(base_url) for _ in range(connections)]
+
+    async def send(connection: RawConnection | HttpxConnection) -> str | None:
+        index = rng.randrange(organizations)
+        try:
+            status = await connection.post(
+                f"/api/v1/organizations/{name_of(index)}/heartbeat", api_key_of(index), body
+            )
+        except (OSError, asyncio.IncompleteReadError, httpx.HTTPError) as exc:
+            await connection.close()
+            return type(exc).__name__
+        return None if status == 200 else str(status)
+
+    async def worker(connection: RawConnection | HttpxConnection) -> None:
+        while True:
+            if rate > 0:
+                intended = start_at + next(slots) / rate
+                if intended >= stop_at:
+                    return
+                delay = intended - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif time.time() > stop_at + 1.0:
+                    # hopelessly behind: what is left of the schedule is not sent
+                    result.unsent += int((stop_at - intended) * rate / connections)
+                    return
+                elif delay < -0.005 and intended >= measure_from:
+                    result.late_starts += 1
+            else:
+                intended = time.time()
+                if intended >= stop_at:
+                    return
+            outcome = await send(connection)
+            finished = time.time()
+            if intended >= measure_from:
+                if outcome is None:
+                    result.latencies.append(finished - intended)
+                else:
+                    result.errors[outcome] = result.errors.get(outcome, 0) + 1
+
+    try:
+        # one request per connection before the clock starts: connections are open and warm
+        await asyncio.gather(*(send(connection) for connection in pool))
         ready.put(seed)
         await asyncio.to_thread(go.wait)
         start_at = start_value.value
         measure_from = start_at + WARM_UP_SECONDS
         stop_at = measure_from + seconds
         await asyncio.sleep(max(0.0, start_at - time.time()))
-
-        async def worker() -> None:
-            while True:
-                if rate > 0:
-                    intended = start_at + next(slots) / rate
-                    if intended >= stop_at:
-                        return
-                    delay = intended - time.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    elif time.time() > stop_at + 1.0:
-                        # hopelessly behind: what is left of the schedule is not sent
-                        result.unsent += int((stop_at - intended) * rate / connections)
-                        return
-                    elif delay < -0.005 and intended >= measure_from:
-                        result.late_starts += 1
-                else:
-                    intended = time.time()
-                    if intended >= stop_at:
-                        return
-                index = rng.randrange(organizations)
-                try:
-                    response = await client.post(
-                        f"/api/v1/organizations/{name_of(index)}/heartbeat",
-                        content=body,
-                        headers={
-                            "Authorization": f"Bearer {api_key_of(index)}",
-                            "Content-Type": "application/json",
-                        },
-                    )
-                    outcome = None if response.status_code == 200 else str(response.status_code)
-                except httpx.HTTPError as exc:
-                    outcome = type(exc).__name__
-                finished = time.time()
-                if intended >= measure_from:
-                    if outcome is None:
-                        result.latencies.append(finished - intended)
-                    else:
-                        result.errors[outcome] = result.errors.get(outcome, 0) + 1
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
+        await asyncio.gather(*(worker(connection) for connection in pool))
+    finally:
+        await asyncio.gather(*(connection.close() for connection in pool))
     return result
 
 
@@ -196,7 +266,39 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def run_load(base_urls: list[str], options: argparse.Namespace) -> list[LoadResult]:
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU seconds of ``processes`` and their children."""
+    total = 0.0
+    for process in processes:
+        try:
+            family = [process, *process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for member in family:
+            try:
+                times = member.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def postgres_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds spent during the measured window, by party."""
+
+    servers: float
+    load: float
+    postgres: float
+
+
+def run_load(
+    base_urls: list[str], servers: list[subprocess.Popen[bytes]], options: argparse.Namespace
+) -> tuple[list[LoadResult], CpuUse]:
     context = multiprocessing.get_context("spawn")
     results_queue = context.Queue()
     ready = context.Queue()
@@ -209,6 +311,7 @@ def run_load(base_urls: list[str], options: argparse.Namespace) -> list[LoadResu
             args=(
                 (
                     base_urls[number % len(base_urls)],
+                    options.client,
                     options.organizations,
                     per_client_rate,
                     options.connections,
@@ -229,14 +332,29 @@ def run_load(base_urls: list[str], options: argparse.Namespace) -> list[LoadResu
         ready.get(timeout=120)
     start_value.value = time.time() + 0.5
     go.set()
-    timeout = WARM_UP_SECONDS + options.seconds + 120
+    server_processes = [psutil.Process(server.pid) for server in servers]
+    load_processes = [psutil.Process(process.pid) for process in processes if process.pid]
+    time.sleep(max(0.0, start_value.value + WARM_UP_SECONDS - time.time()))
+    before = (
+        cpu_seconds(server_processes),
+        cpu_seconds(load_processes),
+        cpu_seconds(postgres_processes()),
+    )
+    time.sleep(max(0.0, start_value.value + WARM_UP_SECONDS + options.seconds - time.time()))
+    after = (
+        cpu_seconds(server_processes),
+        cpu_seconds(load_processes),
+        cpu_seconds(postgres_processes()),
+    )
+    timeout = options.seconds + 120
     results = [results_queue.get(timeout=timeout) for _ in processes]
     for process in processes:
         process.join()
-    return results
+    # PostgreSQL backends come and go; only the ones alive at both ends are counted
+    return results, CpuUse(*(end - start for start, end in zip(before, after, strict=True)))
 
 
-def report(results: list[LoadResult], options: argparse.Namespace) -> bool:
+def report(results: list[LoadResult], cpu: CpuUse, options: argparse.Namespace) -> bool:
     latencies = sorted(value for result in results for value in result.latencies)
     errors: dict[str, int] = {}
     for result in results:
@@ -255,7 +373,8 @@ def report(results: list[LoadResult], options: argparse.Namespace) -> bool:
     p99 = percentile(latencies, 0.99) * 1000
     mode = f"open loop at {options.rate:,.0f}/s" if options.rate > 0 else "closed loop"
     print(
-        f"heartbeats ({mode}, {options.clients} load processes x {options.connections} "
+        f"heartbeats ({mode}, {options.client} client, "
+        f"{options.clients} load processes x {options.connections} "
         f"connections, {options.seconds:.0f} s measured, {options.server_workers} server "
         f"processes, {options.organizations:,} organizations):"
     )
@@ -263,6 +382,12 @@ def report(results: list[LoadResult], options: argparse.Namespace) -> bool:
         f"  {achieved:,.0f} requests/s sustained; latency p50 {p50:.1f} ms, "
         f"p90 {percentile(latencies, 0.90) * 1000:.1f} ms, p99 {p99:.1f} ms, "
         f"max {latencies[-1] * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms"
+    )
+    served = achieved * options.seconds
+    print(
+        f"  CPU per request: servers {cpu.servers / served * 1000:.2f} ms, load generator "
+        f"{cpu.load / served * 1000:.2f} ms, PostgreSQL {cpu.postgres / served * 1000:.2f} ms "
+        f"({os.cpu_count()} CPUs; load average at the end {os.getloadavg()[0]:.1f})"
     )
     print(
         f"  errors: {errors or 'none'}; requests started late by the generator: {late:,}; "
@@ -298,11 +423,11 @@ def main(options: argparse.Namespace) -> int:
             try:
                 for base_url, server in zip(base_urls, servers, strict=True):
                     wait_until_up(base_url, server)
-                results = await asyncio.to_thread(run_load, base_urls, options)
+                results, cpu = await asyncio.to_thread(run_load, base_urls, servers, options)
             finally:
                 for server in servers:
                     stop_server(server)
-            meets = report(results, options)
+            meets = report(results, cpu, options)
             await check_recorded(url)
             return meets
 
@@ -336,5 +461,12 @@ if __name__ == "__main__":
         "supervisor restarts a worker that takes over 5 s to start, as on a busy machine)",
     )
     parser.add_argument("--clients", type=int, default=2, help="load processes")
-    parser.add_argument("--connections", type=int, default=64, help="per load process")
+    parser.add_argument("--connections", type=int, default=32, help="per load process")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="raw: hand-written HTTP/1.1 on keep-alive sockets (default); httpx: one "
+        "httpx.AsyncClient per connection, which costs more CPU per request than the server",
+    )
     sys.exit(main(parser.parse_args()))

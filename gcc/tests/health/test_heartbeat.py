@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -163,3 +164,38 @@ async def test_bad_heartbeat_body_is_4xx_naming_the_field(
         headers={**customer.headers, "Content-Type": "application/json"},
     )
     assert malformed.status_code == 400
+
+
+async def test_concurrent_heartbeats_each_get_their_own_answer(
+    gcc_client: httpx.AsyncClient,
+    organization_factory: Any,
+    gcc_sessions: SessionFactory,
+    gcc_clock: ManualClock,
+) -> None:
+    customers = [await organization_factory(f"customer-{index}") for index in range(20)]
+    requests = []
+    for index, customer in enumerate(customers):
+        name = customer.organization.name
+        requests.append((name, customer.headers, 200))
+        requests.append((name, customer.headers, 200))  # twice in the same batch
+        if index % 4 == 0:
+            requests.append((customers[index - 1].organization.name, customer.headers, 403))
+        if index % 5 == 0:
+            requests.append((name, {"Authorization": f"Bearer gcc_unknown-{index}"}, 401))
+
+    responses = await asyncio.gather(
+        *(
+            gcc_client.post(
+                f"/api/v1/organizations/{name}/heartbeat", json=heartbeat(), headers=headers
+            )
+            for name, headers, _ in requests
+        )
+    )
+
+    assert [response.status_code for response in responses] == [
+        expected for _, _, expected in requests
+    ]
+    for customer in customers:
+        row = await load(gcc_sessions, customer.organization.name)
+        assert row.last_heartbeat_at == gcc_clock.now()
+        assert row.current_version == "2.3.0"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import asyncpg
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 
 from contracts import (
     DeploymentScheduledReport,
@@ -17,13 +15,14 @@ from contracts import (
 from gcc.deps import AuthorizationHeader, ClockDep, CustomerDep, RuntimeDep, SessionDep
 from gcc.errors import Unauthorized
 from gcc.health import reports, service
+from gcc.health.heartbeats import HeartbeatRecorder
 from gcc.security import bearer_token
 
 router = APIRouter(prefix="/api/v1", tags=["customer: reports"])
 
 
 async def presented_api_key(authorization: AuthorizationHeader = None) -> str:
-    """The bearer token, unchecked: the heartbeat checks it in its own single statement."""
+    """The bearer token, unchecked: the statement that records the heartbeat checks it."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("An 'Authorization: Bearer <token>' header is required.")
@@ -33,22 +32,16 @@ async def presented_api_key(authorization: AuthorizationHeader = None) -> str:
 PresentedApiKey = Annotated[str, Depends(presented_api_key)]
 
 
-async def driver_connection(runtime: RuntimeDep) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled asyncpg connection used outside any transaction, so that each statement
-    commits by itself: the heartbeat's single statement then needs no BEGIN and COMMIT round
-    trips. Returned to the pool before the response is sent."""
-    async with runtime.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection
-        try:
-            yield driver
-        finally:
-            if driver.is_closed():
-                # lost while in use: SQLAlchemy did not see it happen, so tell its pool
-                await connection.invalidate()
+async def heartbeat_recorder(request: Request, runtime: RuntimeDep) -> HeartbeatRecorder:
+    """The process's heartbeat recorder, made on first use (it batches across requests)."""
+    recorder: HeartbeatRecorder | None = getattr(request.app.state, "heartbeat_recorder", None)
+    if recorder is None:
+        recorder = HeartbeatRecorder(runtime.engine)
+        request.app.state.heartbeat_recorder = recorder
+    return recorder
 
 
-DriverConnection = Annotated[asyncpg.Connection, Depends(driver_connection, scope="function")]
+HeartbeatRecorderDep = Annotated[HeartbeatRecorder, Depends(heartbeat_recorder)]
 
 
 @router.post("/organizations/{name}/heartbeat", response_model=ReceivedAck)
@@ -56,17 +49,17 @@ async def heartbeat(
     api_key: PresentedApiKey,
     name: Annotated[str, Path(max_length=100)],
     body: OrganizationHeartbeat,
-    connection: DriverConnection,
+    recorder: HeartbeatRecorderDep,
     clock: ClockDep,
 ) -> ReceivedAck:
     """Record that the organization is alive, what it runs and how it feels.
 
     Authenticated like every customer route (401 for an unknown key, 403 for another
-    organization's name), but in the same statement that records the heartbeat: this is the
-    busiest route of GCC.
+    organization's name), but by the statement that records the heartbeat, which also
+    records the others arriving at the same time: this is the busiest route of GCC.
     """
     await service.record_heartbeat(
-        connection, clock=clock, api_key=api_key, name=name, heartbeat=body
+        recorder, clock=clock, api_key=api_key, name=name, heartbeat=body
     )
     return ReceivedAck()
 

@@ -7,8 +7,9 @@ the hottest path of the API, the second runs every minute over the whole fleet.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Protocol
 
 import asyncpg
 import sqlalchemy as sa
@@ -24,60 +25,74 @@ ONLINE_WITHIN = timedelta(minutes=10)
 DEGRADED_WITHIN = timedelta(hours=1)
 OFFLINE_WITHIN = timedelta(hours=24)
 
-# One statement authenticates and records: it only touches the row whose key hash and name
-# both match, so a heartbeat naming another organization changes nothing even on a
-# connection without a transaction. It runs on the driver's (asyncpg) connection under the
-# pooled SQLAlchemy one: on GCC's busiest request, SQLAlchemy's statement and result layers
-# cost more than the database does, and asyncpg keeps the statement prepared per connection.
-_RECORD_HEARTBEAT = """
-    UPDATE organization
-    SET last_heartbeat_at = $1,
-        last_seen_at = greatest($1, last_webhook_ack_at),
-        current_version = coalesce($2, current_version),
-        reported_status = $3,
-        agent_last_poll_at = $4,
+# One statement authenticates and records a whole batch of heartbeats: it only touches rows
+# whose key hash and name both match, so a heartbeat naming another organization changes
+# nothing. It runs on the driver's (asyncpg) connection under the pooled SQLAlchemy one: on
+# GCC's busiest request SQLAlchemy's statement and result layers cost more than the database
+# does, and asyncpg keeps the statement prepared per connection. When one organization sends
+# two heartbeats in a batch, one of them is written.
+_RECORD_HEARTBEATS = """
+    UPDATE organization AS o
+    SET last_heartbeat_at = b.at,
+        last_seen_at = greatest(b.at, o.last_webhook_ack_at),
+        current_version = coalesce(b.current_version, o.current_version),
+        reported_status = b.reported_status,
+        agent_last_poll_at = b.agent_last_poll_at,
         health_status = 'online',
         is_online = true
-    WHERE api_key_hash = $5
-      AND name = $6
-      AND deleted_at IS NULL
-    RETURNING 1
+    FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                $6::timestamptz[])
+         AS b(api_key_hash, name, at, current_version, reported_status, agent_last_poll_at)
+    WHERE o.api_key_hash = b.api_key_hash
+      AND o.name = b.name
+      AND o.deleted_at IS NULL
+    RETURNING o.api_key_hash, o.name
 """
 
-_NAME_OF_KEY = "SELECT name FROM organization WHERE api_key_hash = $1 AND deleted_at IS NULL"
+_NAMES_OF_KEYS = """
+    SELECT api_key_hash, name FROM organization
+    WHERE api_key_hash = ANY($1::text[]) AND deleted_at IS NULL
+"""
 
 
-async def record_heartbeat(
-    connection: asyncpg.Connection,
-    *,
-    api_key_hash: str,
-    name: str,
-    now: datetime,
-    current_version: str | None,
-    reported_status: str,
-    agent_last_poll_at: datetime | None,
-) -> bool:
-    """Record a heartbeat of organization ``name`` if ``api_key_hash`` is its key; whether it
-    was recorded.
+class HeartbeatRow(Protocol):
+    """What a heartbeat to record carries."""
 
-    A heartbeat at ``now`` makes the organization online by definition, so the health columns
-    are set here too and the operator sees it without waiting for the next classification.
+    api_key_hash: str
+    name: str
+    at: datetime
+    current_version: str | None
+    reported_status: str
+    agent_last_poll_at: datetime | None
+
+
+async def record_heartbeats(
+    connection: asyncpg.Connection, heartbeats: Sequence[HeartbeatRow]
+) -> set[tuple[str, str]]:
+    """Record each heartbeat whose key hash belongs to the organization it names; the
+    ``(api_key_hash, name)`` pairs recorded.
+
+    A heartbeat makes the organization online by definition, so the health columns are set
+    here too and the operator sees it without waiting for the next classification.
     """
-    recorded = await connection.fetchval(
-        _RECORD_HEARTBEAT,
-        now,
-        current_version,
-        reported_status,
-        agent_last_poll_at,
-        api_key_hash,
-        name,
+    rows = await connection.fetch(
+        _RECORD_HEARTBEATS,
+        [heartbeat.api_key_hash for heartbeat in heartbeats],
+        [heartbeat.name for heartbeat in heartbeats],
+        [heartbeat.at for heartbeat in heartbeats],
+        [heartbeat.current_version for heartbeat in heartbeats],
+        [heartbeat.reported_status for heartbeat in heartbeats],
+        [heartbeat.agent_last_poll_at for heartbeat in heartbeats],
     )
-    return recorded is not None
+    return {(row[0], row[1]) for row in rows}
 
 
-async def name_of_key(connection: asyncpg.Connection, *, api_key_hash: str) -> str | None:
-    """The name of the active organization holding that key."""
-    return cast(str | None, await connection.fetchval(_NAME_OF_KEY, api_key_hash))
+async def names_of_keys(
+    connection: asyncpg.Connection, api_key_hashes: Sequence[str]
+) -> dict[str, str]:
+    """The names of the active organizations holding those keys, by key hash."""
+    rows = await connection.fetch(_NAMES_OF_KEYS, list(api_key_hashes))
+    return {row[0]: row[1] for row in rows}
 
 
 # last_seen_at is recomputed from its two sources; rows whose classification does not change

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import OrganizationHeartbeat
 from gcc.errors import Forbidden, Unauthorized
 from gcc.health import repository
+from gcc.health.heartbeats import HeartbeatOutcome, HeartbeatRecorder
 from gcc.security import hash_api_key
 from gcc.settings import Settings
 from timekeeping import Clock
@@ -19,7 +19,7 @@ log = structlog.get_logger(__name__)
 
 
 async def record_heartbeat(
-    connection: asyncpg.Connection,
+    recorder: HeartbeatRecorder,
     *,
     clock: Clock,
     api_key: str,
@@ -28,28 +28,24 @@ async def record_heartbeat(
 ) -> None:
     """Authenticate the key and record the heartbeat of organization ``name``.
 
-    This is GCC's busiest request, so it is one statement on a driver connection outside any
-    transaction (the statement commits by itself): the update matches the key's hash and the
-    name together. Only when it matches nothing does a second query tell an unknown key
-    (Unauthorized) from another organization's key (Forbidden). The time recorded is the
-    clock's, not the sender's ``timestamp``: a customer's clock may be wrong, and health must
-    not depend on it.
+    The key is checked by the statement that records the heartbeat, which matches the key's
+    hash and the name together (see :mod:`gcc.health.heartbeats`); an unknown key raises
+    Unauthorized, another organization's key Forbidden. The time recorded is the clock's,
+    not the sender's ``timestamp``: a customer's clock may be wrong, and health must not
+    depend on it.
     """
-    api_key_hash = hash_api_key(api_key)
-    recorded = await repository.record_heartbeat(
-        connection,
-        api_key_hash=api_key_hash,
+    outcome = await recorder.record(
+        api_key_hash=hash_api_key(api_key),
         name=name,
-        now=clock.now(),
+        at=clock.now(),
         current_version=str(heartbeat.version) if heartbeat.version is not None else None,
         reported_status=str(heartbeat.status),
         agent_last_poll_at=heartbeat.agent_last_poll,
     )
-    if recorded:
-        return
-    if await repository.name_of_key(connection, api_key_hash=api_key_hash) is None:
+    if outcome is HeartbeatOutcome.UNKNOWN_KEY:
         raise Unauthorized("The API key is not valid.")
-    raise Forbidden("This API key does not open that organization.", field="name")
+    if outcome is HeartbeatOutcome.OTHER_ORGANIZATION:
+        raise Forbidden("This API key does not open that organization.", field="name")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""Recording heartbeats in batches: one statement for every heartbeat that arrives meanwhile.
+
+Heartbeats are GCC's busiest request (a whole fleet, every few minutes). Each request hands
+its heartbeat to the process's :class:`HeartbeatRecorder` and waits for the outcome. When no
+flush is running, the recorder starts one; heartbeats that arrive while a flush is running
+wait for the next one. At low load every flush holds one heartbeat, so it costs what a
+statement per request would; under load a flush takes many, which saves a pool checkout, a
+round trip and a commit for each of them. Each heartbeat is answered only after the statement
+holding it has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gcc.health import repository
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 500
+DEADLOCK_ATTEMPTS = 3
+
+
+class HeartbeatOutcome(enum.Enum):
+    """What became of one heartbeat."""
+
+    RECORDED = "recorded"
+    UNKNOWN_KEY = "unknown_key"
+    """No active organization holds the key."""
+    OTHER_ORGANIZATION = "other_organization"
+    """The key belongs to another organization than the one named."""
+
+
+@dataclass
+class PendingHeartbeat:
+    """One heartbeat waiting for its flush."""
+
+    api_key_hash: str
+    name: str
+    at: datetime
+    current_version: str | None
+    reported_status: str
+    agent_last_poll_at: datetime | None
+    outcome: asyncio.Future[HeartbeatOutcome] = field(repr=False)
+
+
+class HeartbeatRecorder:
+    """Writes the heartbeats of one process, batching those that arrive together."""
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
+        """Use ``engine``'s pool for the flushes."""
+        self._engine = engine
+        self._max_batch = max_batch
+        self._pending: list[PendingHeartbeat] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(
+        self,
+        *,
+        api_key_hash: str,
+        name: str,
+        at: datetime,
+        current_version: str | None,
+        reported_status: str,
+        agent_last_poll_at: datetime | None,
+    ) -> HeartbeatOutcome:
+        """Record one heartbeat; returns once the statement holding it has committed."""
+        outcome: asyncio.Future[HeartbeatOutcome] = asyncio.get_running_loop().create_future()
+        self._pending.append(
+            PendingHeartbeat(
+                api_key_hash,
+                name,
+                at,
+                current_version,
+                reported_status,
+                agent_last_poll_at,
+                outcome,
+            )
+        )
+        if self._flusher is None or self._flusher.done():
+            # a task of its own: a request that goes away must not strand the others' flush
+            self._flusher = asyncio.create_task(self._flush_pending())
+        return await outcome
+
+    async def _flush_pending(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            try:
+                outcomes = await self._flush(batch)
+            except Exception as exc:
+                log.warning("health.heartbeat.flush_failed", size=len(batch), error=repr(exc))
+                for heartbeat in batch:
+                    if not heartbeat.outcome.done():
+                        heartbeat.outcome.set_exception(exc)
+                continue
+            for heartbeat, outcome in zip(batch, outcomes, strict=True):
+                if not heartbeat.outcome.done():
+                    heartbeat.outcome.set_result(outcome)
+
+    async def _flush(self, batch: list[PendingHeartbeat]) -> list[HeartbeatOutcome]:
+        async with self._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection
+            try:
+                # the driver connection is used outside any transaction: the statement
+                # commits by itself, no BEGIN and COMMIT round trips
+                recorded = await self._record(driver, batch)
+                missing = {
+                    heartbeat.api_key_hash
+                    for heartbeat in batch
+                    if (heartbeat.api_key_hash, heartbeat.name) not in recorded
+                }
+                owners = await repository.names_of_keys(driver, sorted(missing)) if missing else {}
+            finally:
+                if driver.is_closed():
+                    # lost while in use: SQLAlchemy did not see it happen, so tell its pool
+                    await connection.invalidate()
+        return [_outcome(heartbeat, recorded, owners) for heartbeat in batch]
+
+    async def _record(
+        self, driver: asyncpg.Connection, batch: list[PendingHeartbeat]
+    ) -> set[tuple[str, str]]:
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await repository.record_heartbeats(driver, batch)
+            except asyncpg.DeadlockDetectedError:
+                # two processes' batches holding the same organizations locked in another
+                # order (one organization sending twice at once): PostgreSQL cancelled one
+                # statement, which committed nothing, so it is simply sent again
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                log.info("health.heartbeat.deadlock_retried", size=len(batch), attempt=attempt)
+        raise AssertionError("unreachable")
+
+
+def _outcome(
+    heartbeat: PendingHeartbeat, recorded: set[tuple[str, str]], owners: dict[str, str]
+) -> HeartbeatOutcome:
+    if (heartbeat.api_key_hash, heartbeat.name) in recorded:
+        return HeartbeatOutcome.RECORDED
+    owner = owners.get(heartbeat.api_key_hash)
+    if owner is None:
+        return HeartbeatOutcome.UNKNOWN_KEY
+    return HeartbeatOutcome.OTHER_ORGANIZATION
