@@ -3,10 +3,10 @@
 Target: 2,000 heartbeats per second with a p99 latency under 50 ms, 100,000 organizations.
 
 The script creates its own database (dropped at the end), migrates it, COPYs in the fleet with
-API keys it can rebuild from an index, and starts ``gcc serve`` as subprocesses (by default
-one per ``--server-workers``, each load process aimed at one; ``--supervisor`` runs a single
-``gcc serve --workers N`` instead). Load comes from separate processes, each an asyncio loop
-keeping ``--connections`` keep-alive connections busy with
+API keys it can rebuild from an index, and starts ``gcc serve --workers N`` as a subprocess
+(``--separate-servers`` starts N single-worker ``gcc serve`` instead, each load process aimed
+at one). Load comes from separate processes, each a uvloop event loop keeping
+``--connections`` keep-alive connections busy with
 ``POST /api/v1/organizations/{name}/heartbeat`` for random organizations, each with its own
 key. The default client writes HTTP/1.1 by hand: on this 2-core machine httpx costs more CPU
 per request than the server does, and would measure itself (``--client httpx`` shows it).
@@ -208,8 +208,11 @@ async def generate_load(
 
 
 def load_process(arguments: tuple[Any, ...], queue: Any) -> None:
-    """Entry point of one load process."""
-    queue.put(asyncio.run(generate_load(*arguments)))
+    """Entry point of one load process (on uvloop, as the server: the generator's own CPU
+    per request counts on a 2-core machine)."""
+    import uvloop
+
+    queue.put(uvloop.run(generate_load(*arguments)))
 
 
 def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -283,8 +286,19 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def postgres_processes() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+def postgres_processes(database: str) -> list[psutil.Process]:
+    """The backends serving ``database`` and PostgreSQL's shared background processes (WAL
+    writer, checkpointer...), not other databases' backends."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] != "postgres":
+            continue
+        title = " ".join(process.info["cmdline"] or [])
+        if database in title or not any(
+            state in title for state in (" idle", " active", " authentication", " waiting")
+        ):
+            found.append(process)
+    return found
 
 
 @dataclass
@@ -297,7 +311,10 @@ class CpuUse:
 
 
 def run_load(
-    base_urls: list[str], servers: list[subprocess.Popen[bytes]], options: argparse.Namespace
+    base_urls: list[str],
+    servers: list[subprocess.Popen[bytes]],
+    database: str,
+    options: argparse.Namespace,
 ) -> tuple[list[LoadResult], CpuUse]:
     context = multiprocessing.get_context("spawn")
     results_queue = context.Queue()
@@ -338,19 +355,18 @@ def run_load(
     before = (
         cpu_seconds(server_processes),
         cpu_seconds(load_processes),
-        cpu_seconds(postgres_processes()),
+        cpu_seconds(postgres_processes(database)),
     )
     time.sleep(max(0.0, start_value.value + WARM_UP_SECONDS + options.seconds - time.time()))
     after = (
         cpu_seconds(server_processes),
         cpu_seconds(load_processes),
-        cpu_seconds(postgres_processes()),
+        cpu_seconds(postgres_processes(database)),
     )
     timeout = options.seconds + 120
     results = [results_queue.get(timeout=timeout) for _ in processes]
     for process in processes:
         process.join()
-    # PostgreSQL backends come and go; only the ones alive at both ends are counted
     return results, CpuUse(*(end - start for start, end in zip(before, after, strict=True)))
 
 
@@ -376,7 +392,8 @@ def report(results: list[LoadResult], cpu: CpuUse, options: argparse.Namespace) 
         f"heartbeats ({mode}, {options.client} client, "
         f"{options.clients} load processes x {options.connections} "
         f"connections, {options.seconds:.0f} s measured, {options.server_workers} server "
-        f"processes, {options.organizations:,} organizations):"
+        f"{'processes' if options.separate_servers else 'workers'}, "
+        f"{options.organizations:,} organizations):"
     )
     print(
         f"  {achieved:,.0f} requests/s sustained; latency p50 {p50:.1f} ms, "
@@ -411,19 +428,22 @@ def main(options: argparse.Namespace) -> int:
     async def with_database() -> bool:
         async with scratch_database("heartbeat") as url:
             await prepare(url, options.organizations)
-            if options.supervisor:
-                # one `gcc serve --workers N`: uvicorn's supervisor shares the socket
-                ports = [free_port()]
-                servers = [start_server(url, ports[0], options.server_workers)]
-            else:
+            if options.separate_servers:
                 # N `gcc serve` processes, each load process aimed at one of them
                 ports = [free_port() for _ in range(options.server_workers)]
                 servers = [start_server(url, port, 1) for port in ports]
+            else:
+                # one `gcc serve --workers N`: uvicorn's supervisor shares the socket
+                ports = [free_port()]
+                servers = [start_server(url, ports[0], options.server_workers)]
             base_urls = [f"http://127.0.0.1:{port}" for port in ports]
             try:
                 for base_url, server in zip(base_urls, servers, strict=True):
                     wait_until_up(base_url, server)
-                results, cpu = await asyncio.to_thread(run_load, base_urls, servers, options)
+                database = url.rsplit("/", 1)[1]
+                results, cpu = await asyncio.to_thread(
+                    run_load, base_urls, servers, database, options
+                )
             finally:
                 for server in servers:
                     stop_server(server)
@@ -455,10 +475,10 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--server-workers", type=int, default=2, help="server processes")
     parser.add_argument(
-        "--supervisor",
+        "--separate-servers",
         action="store_true",
-        help="one `gcc serve --workers N` instead of N `gcc serve` processes (uvicorn's "
-        "supervisor restarts a worker that takes over 5 s to start, as on a busy machine)",
+        help="N single-worker `gcc serve` processes, each load process aimed at one, "
+        "instead of one `gcc serve --workers N`",
     )
     parser.add_argument("--clients", type=int, default=2, help="load processes")
     parser.add_argument("--connections", type=int, default=32, help="per load process")

@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 
-from gcc.db import SessionFactory
+from gcc.db import SessionFactory, create_engine
+from gcc.health.heartbeats import HeartbeatOutcome, HeartbeatRecorder
 from gcc.organizations.models import Organization
 from gcc.organizations.repository import get_by_name
 from timekeeping import ManualClock
+from wrktalk_testing.network import free_port
 
 
 def heartbeat(**overrides: Any) -> dict[str, Any]:
@@ -199,3 +201,34 @@ async def test_concurrent_heartbeats_each_get_their_own_answer(
         row = await load(gcc_sessions, customer.organization.name)
         assert row.last_heartbeat_at == gcc_clock.now()
         assert row.current_version == "2.3.0"
+
+
+async def test_recorder_fails_every_waiter_when_the_database_is_unreachable() -> None:
+    engine = create_engine(
+        f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere", pool_size=1
+    )
+    recorder = HeartbeatRecorder(engine)
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+    async def record(index: int) -> HeartbeatOutcome:
+        return await recorder.record(
+            api_key_hash=f"{index:064x}",
+            name=f"customer-{index}",
+            at=now,
+            current_version=None,
+            reported_status="healthy",
+            agent_last_poll_at=None,
+        )
+
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(*(record(index) for index in range(5)), return_exceptions=True),
+            timeout=30,
+        )
+        again = await asyncio.wait_for(
+            asyncio.gather(record(9), return_exceptions=True), timeout=30
+        )
+    finally:
+        await engine.dispose()
+
+    assert all(isinstance(result, OSError) for result in [*results, *again]), results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -12,45 +13,52 @@ from contracts import (
     OrganizationHeartbeat,
     ReceivedAck,
 )
-from gcc.deps import AuthorizationHeader, ClockDep, CustomerDep, RuntimeDep, SessionDep
+from gcc.deps import AuthorizationHeader, ClockDep, CustomerDep, SessionDep
 from gcc.errors import Unauthorized
 from gcc.health import reports, service
 from gcc.health.heartbeats import HeartbeatRecorder
+from gcc.runtime import Runtime
 from gcc.security import bearer_token
+from timekeeping import Clock
 
 router = APIRouter(prefix="/api/v1", tags=["customer: reports"])
 
 
-async def presented_api_key(authorization: AuthorizationHeader = None) -> str:
-    """The bearer token, unchecked: the statement that records the heartbeat checks it."""
+@dataclass(frozen=True)
+class HeartbeatContext:
+    """What recording a heartbeat needs: the presented key, the clock and the recorder."""
+
+    api_key: str
+    clock: Clock
+    recorder: HeartbeatRecorder
+
+
+async def heartbeat_context(
+    request: Request, authorization: AuthorizationHeader = None
+) -> HeartbeatContext:
+    """The bearer token (unchecked: the statement that records the heartbeat checks it), the
+    clock, and the process's heartbeat recorder (made on first use; it batches across
+    requests). One dependency rather than four: on the busiest route, FastAPI's work per
+    dependency is a fair share of the request's cost."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("An 'Authorization: Bearer <token>' header is required.")
-    return token
-
-
-PresentedApiKey = Annotated[str, Depends(presented_api_key)]
-
-
-async def heartbeat_recorder(request: Request, runtime: RuntimeDep) -> HeartbeatRecorder:
-    """The process's heartbeat recorder, made on first use (it batches across requests)."""
+    runtime: Runtime = request.app.state.runtime
     recorder: HeartbeatRecorder | None = getattr(request.app.state, "heartbeat_recorder", None)
     if recorder is None:
         recorder = HeartbeatRecorder(runtime.engine)
         request.app.state.heartbeat_recorder = recorder
-    return recorder
+    return HeartbeatContext(api_key=token, clock=runtime.clock, recorder=recorder)
 
 
-HeartbeatRecorderDep = Annotated[HeartbeatRecorder, Depends(heartbeat_recorder)]
+HeartbeatContextDep = Annotated[HeartbeatContext, Depends(heartbeat_context)]
 
 
 @router.post("/organizations/{name}/heartbeat", response_model=ReceivedAck)
 async def heartbeat(
-    api_key: PresentedApiKey,
+    context: HeartbeatContextDep,
     name: Annotated[str, Path(max_length=100)],
     body: OrganizationHeartbeat,
-    recorder: HeartbeatRecorderDep,
-    clock: ClockDep,
 ) -> ReceivedAck:
     """Record that the organization is alive, what it runs and how it feels.
 
@@ -59,7 +67,11 @@ async def heartbeat(
     records the others arriving at the same time: this is the busiest route of GCC.
     """
     await service.record_heartbeat(
-        recorder, clock=clock, api_key=api_key, name=name, heartbeat=body
+        context.recorder,
+        clock=context.clock,
+        api_key=context.api_key,
+        name=name,
+        heartbeat=body,
     )
     return ReceivedAck()
 

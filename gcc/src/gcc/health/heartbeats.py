@@ -3,10 +3,10 @@
 Heartbeats are GCC's busiest request (a whole fleet, every few minutes). Each request hands
 its heartbeat to the process's :class:`HeartbeatRecorder` and waits for the outcome. When no
 flush is running, the recorder starts one; heartbeats that arrive while a flush is running
-wait for the next one. At low load every flush holds one heartbeat, so it costs what a
-statement per request would; under load a flush takes many, which saves a pool checkout, a
-round trip and a commit for each of them. Each heartbeat is answered only after the statement
-holding it has committed.
+wait for the next one, on the same connection. At low load every flush holds one heartbeat,
+so it costs what a statement per request would; under load a flush takes many, which saves a
+pool checkout, a round trip and a commit for each of them. Each heartbeat is answered only
+after the statement holding it has committed.
 """
 
 from __future__ import annotations
@@ -75,13 +75,13 @@ class HeartbeatRecorder:
         outcome: asyncio.Future[HeartbeatOutcome] = asyncio.get_running_loop().create_future()
         self._pending.append(
             PendingHeartbeat(
-                api_key_hash,
-                name,
-                at,
-                current_version,
-                reported_status,
-                agent_last_poll_at,
-                outcome,
+                api_key_hash=api_key_hash,
+                name=name,
+                at=at,
+                current_version=current_version,
+                reported_status=reported_status,
+                agent_last_poll_at=agent_last_poll_at,
+                outcome=outcome,
             )
         )
         if self._flusher is None or self._flusher.done():
@@ -90,39 +90,52 @@ class HeartbeatRecorder:
         return await outcome
 
     async def _flush_pending(self) -> None:
+        """Flush until nothing is pending, on one pooled connection for as long as heartbeats
+        keep coming (a checkout per flush would cost more than the flush)."""
         while self._pending:
+            try:
+                async with self._engine.connect() as connection:
+                    raw = await connection.get_raw_connection()
+                    driver: asyncpg.Connection = raw.driver_connection
+                    try:
+                        await self._flush_batches(driver)
+                    finally:
+                        if driver.is_closed():
+                            # lost while in use: SQLAlchemy did not see it, so tell its pool
+                            await connection.invalidate()
+            except Exception as exc:
+                log.warning(
+                    "health.heartbeat.flush_failed", size=len(self._pending), error=repr(exc)
+                )
+                failed, self._pending = self._pending, []
+                _fail(failed, exc)
+
+    async def _flush_batches(self, driver: asyncpg.Connection) -> None:
+        # The driver connection is used outside any transaction: each statement commits by
+        # itself, no BEGIN and COMMIT round trips.
+        while self._pending and not driver.is_closed():
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             try:
-                outcomes = await self._flush(batch)
+                outcomes = await self._flush(driver, batch)
             except Exception as exc:
                 log.warning("health.heartbeat.flush_failed", size=len(batch), error=repr(exc))
-                for heartbeat in batch:
-                    if not heartbeat.outcome.done():
-                        heartbeat.outcome.set_exception(exc)
+                _fail(batch, exc)
                 continue
             for heartbeat, outcome in zip(batch, outcomes, strict=True):
                 if not heartbeat.outcome.done():
                     heartbeat.outcome.set_result(outcome)
 
-    async def _flush(self, batch: list[PendingHeartbeat]) -> list[HeartbeatOutcome]:
-        async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection
-            try:
-                # the driver connection is used outside any transaction: the statement
-                # commits by itself, no BEGIN and COMMIT round trips
-                recorded = await self._record(driver, batch)
-                missing = {
-                    heartbeat.api_key_hash
-                    for heartbeat in batch
-                    if (heartbeat.api_key_hash, heartbeat.name) not in recorded
-                }
-                owners = await repository.names_of_keys(driver, sorted(missing)) if missing else {}
-            finally:
-                if driver.is_closed():
-                    # lost while in use: SQLAlchemy did not see it happen, so tell its pool
-                    await connection.invalidate()
+    async def _flush(
+        self, driver: asyncpg.Connection, batch: list[PendingHeartbeat]
+    ) -> list[HeartbeatOutcome]:
+        recorded = await self._record(driver, batch)
+        missing = {
+            heartbeat.api_key_hash
+            for heartbeat in batch
+            if (heartbeat.api_key_hash, heartbeat.name) not in recorded
+        }
+        owners = await repository.names_of_keys(driver, sorted(missing)) if missing else {}
         return [_outcome(heartbeat, recorded, owners) for heartbeat in batch]
 
     async def _record(
@@ -139,6 +152,12 @@ class HeartbeatRecorder:
                     raise
                 log.info("health.heartbeat.deadlock_retried", size=len(batch), attempt=attempt)
         raise AssertionError("unreachable")
+
+
+def _fail(heartbeats: list[PendingHeartbeat], exc: Exception) -> None:
+    for heartbeat in heartbeats:
+        if not heartbeat.outcome.done():
+            heartbeat.outcome.set_exception(exc)
 
 
 def _outcome(

@@ -31,6 +31,11 @@ OFFLINE_WITHIN = timedelta(hours=24)
 # GCC's busiest request SQLAlchemy's statement and result layers cost more than the database
 # does, and asyncpg keeps the statement prepared per connection. When one organization sends
 # two heartbeats in a batch, one of them is written.
+# The statement also turns synchronous_commit off for its own transaction (set_config with
+# is_local): it then returns without waiting for the WAL to reach the disk, which removed the
+# fsync stalls from the heartbeat's latency. A database crash can lose the last fraction of
+# a second of heartbeats; the next heartbeat, minutes later, restores them, long before
+# the health classification could notice the gap.
 _RECORD_HEARTBEATS = """
     UPDATE organization AS o
     SET last_heartbeat_at = b.at,
@@ -42,7 +47,8 @@ _RECORD_HEARTBEATS = """
         is_online = true
     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
                 $6::timestamptz[])
-         AS b(api_key_hash, name, at, current_version, reported_status, agent_last_poll_at)
+         AS b(api_key_hash, name, at, current_version, reported_status, agent_last_poll_at),
+         (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit
     WHERE o.api_key_hash = b.api_key_hash
       AND o.name = b.name
       AND o.deleted_at IS NULL
