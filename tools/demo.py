@@ -119,6 +119,11 @@ class Demo:
 
     def release(self, version: str, *, forced: bool) -> None:
         """Upload both artifacts, create the release and publish it, as CI does."""
+        self.upload_artifacts(version)
+        self.publish(version, forced=forced)
+
+    def upload_artifacts(self, version: str) -> None:
+        """Build the sample Helm chart and Compose bundle of ``version`` and upload both."""
         with tempfile.TemporaryDirectory() as work_dir:
             work = Path(work_dir)
             with self.timeline.step(f"CI uploads the Helm chart and Compose bundle of {version}"):
@@ -134,6 +139,9 @@ class Demo:
                             files={"file": (path.name, file, "application/gzip")},
                         )
                     _check(response)
+
+    def publish(self, version: str, *, forced: bool) -> None:
+        """Create the release of the uploaded artifacts and publish it."""
         with self.timeline.step(
             f"CI creates and publishes {version}" + (" (forced)" if forced else "")
         ):

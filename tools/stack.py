@@ -50,6 +50,11 @@ class CustomerSpec:
     port: int
     redis_db: int
     deployment_type: str = "gitops"
+    gcc_url: str | None = None
+    """How this customer's backend reaches GCC (default: GCC's own URL; a test puts a relay
+    there to cut the link)."""
+    webhook_url: str | None = None
+    """Where GCC sends this customer's webhooks (default: the backend's own URL)."""
 
 
 @dataclass
@@ -174,7 +179,7 @@ class Stack:
             "WRKTALK_DEPLOYMENT_TYPE": customer.deployment_type,
             "WRKTALK_DATABASE_URL": config.database_url(customer.name),
             "WRKTALK_REDIS_URL": f"{REDIS_BASE}/{customer.redis_db}",
-            "WRKTALK_GCC_ENDPOINT": config.gcc_url,
+            "WRKTALK_GCC_ENDPOINT": customer.gcc_url or config.gcc_url,
             "WRKTALK_GCC_API_KEY": credentials.api_key,
             "WRKTALK_GCC_POLL_INTERVAL": str(config.gcc_poll_interval),
             "WRKTALK_WEBHOOK_SECRET": credentials.webhook_secret,
@@ -402,7 +407,8 @@ class Stack:
                         "name": customer.name,
                         "deploymentType": customer.deployment_type,
                         "webhookEndpoint": (
-                            f"{self.config.customer_url(customer)}/api/deployment/webhook"
+                            f"{customer.webhook_url or self.config.customer_url(customer)}"
+                            "/api/deployment/webhook"
                         ),
                         "currentVersion": "1.0.0",
                         "accountManagerEmail": f"am-{customer.name}@wrktalk.local",

@@ -8,11 +8,17 @@ order against one stack: each builds on the versions the previous one published.
 from __future__ import annotations
 
 import mailbox
+import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import boto3
 import httpx
 import pytest
 
@@ -21,29 +27,72 @@ from tools.stack import OPERATOR_TOKEN, CustomerSpec, Stack, StackConfig
 from tools.waiting import wait_until
 from wrktalk_testing.network import free_port
 from wrktalk_testing.redis_db import RedisClaim, claim_redis_db, release_redis_db
+from wrktalk_testing.relay import TcpRelay, relay
 
 REDIS_BASE = "redis://127.0.0.1:6379"
+TASK_TIMEOUT_SECONDS = 30.0
+"""The stack's task timeout: long beside the agent's 2 s heartbeats, short for a test."""
+
+
+@dataclass
+class Partition:
+    """The two relays between GCC and globex: GCC's webhooks to globex, globex's calls to GCC."""
+
+    to_customer: TcpRelay
+    to_gcc: TcpRelay
+
+    def cut(self) -> None:
+        self.to_customer.cut()
+        self.to_gcc.cut()
+
+    def restore(self) -> None:
+        self.to_customer.restore()
+        self.to_gcc.restore()
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def partition() -> Iterator[Partition]:
+    gcc_port, globex_port = free_port(), free_port()
+    with (
+        relay(free_port(), globex_port) as to_customer,
+        relay(free_port(), gcc_port) as to_gcc,
+    ):
+        # the relays remember their targets' ports; the stack fixture gives those ports to
+        # GCC and globex
+        yield Partition(to_customer=to_customer, to_gcc=to_gcc)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, partition: Partition) -> Iterator[Stack]:
     claims: list[RedisClaim] = [claim_redis_db(REDIS_BASE) for _ in range(3)]
     config = StackConfig(
         var=tmp_path_factory.mktemp("stack"),
         prefix=f"wrktalk_e2e_{uuid.uuid4().hex[:8]}",
-        gcc_port=free_port(),
+        gcc_port=partition.to_gcc.target_port,
         s3_port=free_port(),
         smtp_port=free_port(),
         gcc_redis_db=claims[0].db,
         customers=(
             CustomerSpec("acme", free_port(), claims[1].db),
-            CustomerSpec("globex", free_port(), claims[2].db),
+            # globex talks to GCC, and GCC to globex, through relays a test can cut
+            CustomerSpec(
+                "globex",
+                partition.to_customer.target_port,
+                claims[2].db,
+                gcc_url=f"http://127.0.0.1:{partition.to_gcc.listen_port}",
+                webhook_url=f"http://127.0.0.1:{partition.to_customer.listen_port}",
+            ),
         ),
         poll_interval=1.0,
         heartbeat_interval=2.0,
         gcc_poll_interval=3.0,
         dispatch_interval=1.0,
         webhook_retry_delay=1.0,
+        extra_backend_env={
+            "WRKTALK_TASK_TIMEOUT_MINUTES": str(TASK_TIMEOUT_SECONDS / 60),
+            "WRKTALK_TIMELINE_INTERVAL_SECONDS": "2",
+            "WRKTALK_DOWNLOAD_RETRY_BASE_SECONDS": "0.5",
+        },
     )
     running = Stack(config)
     try:
@@ -146,3 +195,178 @@ def test_rollback_by_version_reaches_gcc_version_history(stack: Stack, demo: Dem
 
     entries = wait_until(history, timeout=60, what="the rollback in GCC's version history")
     assert entries[:3] == [("1.1.0", True), ("1.2.0", False), ("1.1.0", False)]
+
+
+def release_targets(stack: Stack, version: str) -> dict[str, dict[str, Any]]:
+    release = operator_get(stack, f"/api/operator/releases/{version}").json()
+    return {target["organizationName"]: target for target in release["deploymentTargets"]}
+
+
+def control_tower(stack: Stack, demo: Demo, name: str, path: str) -> Any:
+    with demo.backend(name) as client:
+        response = client.get(path)
+    response.raise_for_status()
+    return response.json()
+
+
+def pending_deployment(stack: Stack, demo: Demo, name: str, version: str) -> dict[str, Any] | None:
+    body = control_tower(stack, demo, name, "/api/admin/deployment/releases")
+    for deployment in body["pending"]:
+        if deployment["version"] == version:
+            return dict(deployment)
+    return None
+
+
+def test_gcc_unreachable_while_publishing_the_poll_picks_the_release_up(
+    stack: Stack, demo: Demo, partition: Partition
+) -> None:
+    acme, globex = stack.config.customers
+    partition.cut()
+    try:
+        demo.release("1.3.0", forced=False)
+
+        def webhook_failed() -> bool:
+            return bool(release_targets(stack, "1.3.0")[globex.name]["delivery"]["failed"])
+
+        wait_until(webhook_failed, timeout=60, what="GCC to give up the webhook to globex")
+        # acme was not cut off: its webhook arrived
+        demo.wait_for_download(acme.name, "1.3.0")
+        # globex polls GCC every 3 s, but cannot reach it
+        time.sleep(4)
+        assert pending_deployment(stack, demo, globex.name, "1.3.0") is None
+    finally:
+        partition.restore()
+
+    deployment = demo.wait_for_download(globex.name, "1.3.0")
+    assert deployment["isChartDownloaded"] is True
+    targets = release_targets(stack, "1.3.0")
+    assert targets[globex.name]["delivery"]["acked"] is False
+    assert targets[acme.name]["delivery"]["acked"] is True
+
+
+def test_agent_killed_during_a_task_times_out_and_is_not_run_again(
+    stack: Stack, demo: Demo
+) -> None:
+    globex = stack.config.customers[1]
+    repository = stack.gitops_repo(globex)
+    hook = repository / ".git" / "hooks" / "pre-commit"
+    # the agent's commit of the rendered manifests waits here until the agent is killed
+    hook.write_text("#!/bin/sh\nsleep 600\n")
+    hook.chmod(0o755)
+    deployment = demo.wait_for_download(globex.name, "1.3.0")
+    commits_before = git_log(repository)
+
+    demo.schedule_now(globex.name, deployment["id"])
+
+    def in_progress() -> bool:
+        body = control_tower(stack, demo, globex.name, f"/api/admin/deployment/{deployment['id']}")
+        return bool(body["deployment"]["status"] == "inProgress")
+
+    wait_until(in_progress, timeout=60, what="globex's agent to pick the task up")
+    stack.processes[f"{globex.name}-agent"].stop(signal.SIGKILL)
+    hook.unlink()
+
+    def timed_out() -> dict[str, Any] | None:
+        body = control_tower(stack, demo, globex.name, f"/api/admin/deployment/{deployment['id']}")
+        return dict(body) if body["deployment"]["status"] == "failed" else None
+
+    detail = wait_until(timed_out, timeout=TASK_TIMEOUT_SECONDS + 60, what="the task timeout")
+    assert detail["deployment"]["errorMessage"] == "Task timeout - no heartbeat received"
+
+    def reported_to_gcc() -> bool:
+        target = release_targets(stack, "1.3.0")[globex.name]
+        return bool(target["deployment"]["status"] == "failed")
+
+    wait_until(reported_to_gcc, timeout=60, what="GCC to record the failed deployment")
+    escalations = operator_get(
+        stack, f"/api/operator/escalations?type=DEPLOYMENT_FAILED&organization={globex.name}"
+    ).json()["escalations"]
+    assert [entry["releaseVersion"] for entry in escalations] == ["1.3.0"]
+    wait_until(
+        lambda: any(
+            to == "admin@globex.local" and "timed out" in subject
+            for to, subject, _ in emails(stack)
+        ),
+        timeout=60,
+        what="the admin's email about the timeout",
+    )
+
+    restarted_at = time.time()
+    stack.start_agent(globex)
+
+    def polled_since_restart() -> bool:
+        status = control_tower(stack, demo, globex.name, "/api/admin/agent/status")
+        last = status.get("lastPollAt")
+        return bool(last) and _epoch(last) > restarted_at + 2
+
+    wait_until(polled_since_restart, timeout=60, what="the restarted agent to poll")
+    time.sleep(3)
+    body = control_tower(stack, demo, globex.name, f"/api/admin/deployment/{deployment['id']}")
+    assert body["deployment"]["status"] == "failed"
+    assert git_log(repository) == commits_before
+    gcc_org = operator_get(stack, f"/api/operator/organizations/{globex.name}").json()
+    assert gcc_org["currentVersion"] == "1.1.0"
+
+
+def test_corrupted_artifact_is_never_deployed(stack: Stack, demo: Demo) -> None:
+    demo.upload_artifacts("1.4.0")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.config.s3_url,
+        aws_access_key_id="stack",
+        aws_secret_access_key="stack",
+        region_name="us-east-1",
+    )
+    key = "charts/helm/wrktalk-1.4.0.tgz"
+    original = s3.get_object(Bucket="gcc-artifacts", Key=key)["Body"].read()
+    s3.put_object(Bucket="gcc-artifacts", Key=key, Body=original[:-64] + bytes(64))
+    demo.publish("1.4.0", forced=False)
+
+    for customer in stack.config.customers:
+
+        def download_failed(name: str = customer.name) -> dict[str, Any] | None:
+            deployment = pending_deployment(stack, demo, name, "1.4.0")
+            if deployment is not None and deployment["status"] == "downloadFailed":
+                return deployment
+            return None
+
+        deployment = wait_until(
+            download_failed, timeout=90, what=f"{customer.name} to give up the download"
+        )
+        assert deployment["isChartDownloaded"] is False
+        with demo.backend(customer.name) as client:
+            refused = client.post(
+                "/api/admin/deployment/schedule",
+                json={
+                    "deploymentId": deployment["id"],
+                    "scheduledFor": time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60)
+                    ),
+                },
+            )
+        assert refused.status_code == 422, refused.text
+        stored = s3.list_objects_v2(Bucket=f"{customer.name}-bucket").get("Contents", [])
+        assert not [item["Key"] for item in stored if "1.4.0" in item["Key"]]
+        assert "1.4.0" not in git_log(stack.gitops_repo(customer))
+
+    def admins_told() -> bool:
+        recipients = {
+            to
+            for to, subject, _ in emails(stack)
+            if subject.endswith("Download of WrkTalk 1.4.0 failed")
+        }
+        return {"admin@acme.local", "admin@globex.local"} <= recipients
+
+    wait_until(admins_told, timeout=60, what="the admins' emails about the failed download")
+
+    def reported_to_gcc() -> bool:
+        targets = release_targets(stack, "1.4.0")
+        return all(
+            target["deployment"]["status"] == "downloadFailed" for target in targets.values()
+        )
+
+    wait_until(reported_to_gcc, timeout=60, what="GCC to record the failed downloads")
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()

@@ -67,6 +67,18 @@ class Settings(BaseSettings):
         description="Minutes after its scheduled time a deployment may still start; later it "
         "becomes `missedSchedule` and must be rescheduled.",
     )
+    task_timeout_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="Minutes an in-progress task may go without pick-up or agent heartbeat "
+        "before it is failed with 'Task timeout - no heartbeat received'.",
+    )
+    timeline_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between two runs of the timelines (task timeout, missed schedule, "
+        "forced-update reminders and deadline) and of the download retries.",
+    )
     download_retry_base_seconds: float = Field(
         2.0,
         ge=0,

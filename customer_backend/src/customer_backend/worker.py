@@ -18,8 +18,6 @@ TASK_MODULES = [
     "customer_backend.reporting.tasks",
 ]
 
-TIMELINE_INTERVAL_SECONDS = 60.0
-
 
 def configure_celery(settings: Settings) -> Celery:
     """Point the Celery app at the broker and set the beat schedule from ``settings``."""
@@ -44,11 +42,11 @@ def configure_celery(settings: Settings) -> Celery:
             },
             "intake.retry_downloads": {
                 "task": "intake.retry_downloads",
-                "schedule": TIMELINE_INTERVAL_SECONDS,
+                "schedule": settings.timeline_interval_seconds,
             },
             "deployments.run_timelines": {
                 "task": "deployments.run_timelines",
-                "schedule": TIMELINE_INTERVAL_SECONDS,
+                "schedule": settings.timeline_interval_seconds,
             },
             "notifications.send_pending": {
                 "task": "notifications.send_pending",

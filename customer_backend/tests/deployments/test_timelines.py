@@ -89,6 +89,27 @@ async def test_task_with_a_recent_heartbeat_does_not_time_out(
     assert await rows.notifications() == []
 
 
+async def test_task_timeout_follows_the_configured_minutes(
+    release_factory: Any,
+    task_factory: Any,
+    gcc_clock: ManualClock,
+    backend_sessions: SessionFactory,
+    backend_settings: Settings,
+) -> None:
+    settings = backend_settings.model_copy(update={"task_timeout_minutes": 5.0})
+    release = await release_factory("2.3.0", status="inProgress")
+    await task_factory(deployment_id=release.id, status="inProgress", picked_up_at=gcc_clock.now())
+
+    gcc_clock.advance(timedelta(minutes=4))
+    early = await run_timelines(
+        session_factory=backend_sessions, clock=gcc_clock, settings=settings
+    )
+    gcc_clock.advance(timedelta(minutes=2))
+    late = await run_timelines(session_factory=backend_sessions, clock=gcc_clock, settings=settings)
+
+    assert (early.as_dict()["timedOutTasks"], late.as_dict()["timedOutTasks"]) == (0, 1)
+
+
 async def test_task_timeout_is_reported_once_when_the_timelines_run_twice(
     release_factory: Any, task_factory: Any, gcc_clock: ManualClock, rows: Any, run: Any
 ) -> None:
