@@ -3,8 +3,10 @@
 The script creates its own database on the machine's PostgreSQL (dropped at the end) and a
 bucket directory (``WRKTALK_BUCKET_PROVIDER=filesystem``, so no S3 is involved), migrates, starts
 ``customer-backend serve`` as a subprocess, and drives ``GET /internal/agent/tasks`` from load
-generator processes (async httpx, keep-alive connections; ``--client aiohttp`` for a cheaper
-generator). Each scenario runs twice:
+generator processes (aiohttp, keep-alive connections; ``--client httpx`` for the client the
+agent itself uses). The generators share the machine's CPUs with the server and PostgreSQL, so
+the default is the cheaper client: httpx costs about three times the CPU per request, and on
+two CPUs that CPU is taken from the server being measured. Each scenario runs twice:
 
 * closed loop: ``--concurrency`` connections poll back to back; the rate is the most the server
   answers (latency there includes queueing at saturation);
@@ -25,7 +27,7 @@ Scenarios:
    dependency, the floor of what uvicorn and FastAPI cost per request on the same machine.
 
     uv run python bench/backend_poll.py [--workers 2] [--concurrency 8] [--rate 1500]
-        [--duration 10] [--generators 2] [--client httpx|aiohttp] [--scenarios empty,...]
+        [--duration 10] [--generators 2] [--client aiohttp|httpx] [--scenarios empty,...]
 
 Besides latency and rate, each row shows the CPU time one answered poll cost in the server, in
 PostgreSQL and in the generators, and the load average: on a machine that other work shares,
@@ -526,7 +528,7 @@ def main() -> int:
         "--scenarios", default="empty,10k-not-due,10k-due", help="comma-separated scenarios"
     )
     parser.add_argument(
-        "--client", choices=["httpx", "aiohttp"], default="httpx", help="load generator client"
+        "--client", choices=["httpx", "aiohttp"], default="aiohttp", help="load generator client"
     )
     args = parser.parse_args()
     use_bytecode_cache()
