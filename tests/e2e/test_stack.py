@@ -251,7 +251,8 @@ def test_agent_killed_during_a_task_times_out_and_is_not_run_again(
     repository = stack.gitops_repo(globex)
     hook = repository / ".git" / "hooks" / "pre-commit"
     # the agent's commit of the rendered manifests waits here until the agent is killed
-    hook.write_text("#!/bin/sh\nsleep 600\n")
+    committing = stack.config.var / "globex-committing"
+    hook.write_text(f"#!/bin/sh\ntouch {committing}\nsleep 600\n")
     hook.chmod(0o755)
     deployment = demo.wait_for_download(globex.name, "1.3.0")
     commits_before = git_log(repository)
@@ -263,6 +264,8 @@ def test_agent_killed_during_a_task_times_out_and_is_not_run_again(
         return bool(body["deployment"]["status"] == "inProgress")
 
     wait_until(in_progress, timeout=60, what="globex's agent to pick the task up")
+    wait_until(committing.exists, timeout=60, what="globex's agent to commit")
+    # killed in the middle of `git commit`: the working copy keeps git's index.lock
     stack.processes[f"{globex.name}-agent"].stop(signal.SIGKILL)
     hook.unlink()
 
@@ -306,6 +309,12 @@ def test_agent_killed_during_a_task_times_out_and_is_not_run_again(
     assert git_log(repository) == commits_before
     gcc_org = operator_get(stack, f"/api/operator/organizations/{globex.name}").json()
     assert gcc_org["currentVersion"] == "1.1.0"
+
+    # the admin schedules the release again, and the restarted agent deploys it
+    demo.schedule_now(globex.name, deployment["id"])
+    demo.wait_for_deployment(globex.name, deployment["id"])
+    demo.wait_for_gcc_version(globex.name, "1.3.0")
+    assert "1.3.0" in git_log(repository)
 
 
 def test_corrupted_artifact_is_never_deployed(stack: Stack, demo: Demo) -> None:

@@ -96,6 +96,33 @@ async def test_a_deploy_renders_commits_and_pushes_the_manifests(
     assert git(working_copy, "status", "--porcelain") == ""
 
 
+async def test_a_deploy_after_a_killed_commit_removes_the_stale_locks(
+    backend_tasks: BackendTasks,
+    helm_charts: dict[str, Path],
+    make_agent: AgentFactory,
+    working_copy: Path,
+) -> None:
+    # what an agent killed in the middle of `git commit` leaves behind
+    (working_copy / ".git" / "index.lock").write_bytes(b"")
+    (working_copy / ".git" / "refs" / "heads" / "main.lock").write_text("0" * 40 + "\n")
+    with pytest.raises(subprocess.CalledProcessError):
+        git(working_copy, "add", "README.md")
+    task_id = await backend_tasks.add_task(
+        "deploy", await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
+    )
+
+    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
+    assert await agent.run_once() is OnceExit.COMPLETED
+
+    task = await backend_tasks.task(task_id)
+    assert task.status == "completed", task.error_message
+    assert task.result is not None
+    assert git(working_copy, "rev-parse", "HEAD") == task.result["commitId"]
+    assert not list((working_copy / ".git").rglob("*.lock"))
+    logged = "\n".join(entry.line for entry in await backend_tasks.log_lines(task_id))
+    assert "index.lock left behind by an interrupted git command" in logged
+
+
 async def test_a_rollback_renders_the_older_version_and_commits_it(
     backend_tasks: BackendTasks,
     helm_charts: dict[str, Path],

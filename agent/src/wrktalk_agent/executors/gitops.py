@@ -6,8 +6,10 @@ directory; its output replaces the whole content of ``GITOPS_PATH`` in the worki
 pushed when the working copy has the configured remote. The commit id is the result. Rolling
 back renders the older version and commits that. The agent holds no cluster credentials.
 
-Git credentials, when pushing needs them, belong in the working copy's configuration or a
-credential helper, never on a command line; prompts are disabled so a push cannot hang.
+The working copy belongs to the agent: lock files a killed git command left behind are removed
+when the next task starts. Git credentials, when pushing needs them, belong in the working
+copy's configuration or a credential helper, never on a command line; prompts are disabled so a
+push cannot hang.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class GitOpsExecutor:
         self, release: LocalRelease, message: str, context: ExecutionContext
     ) -> tuple[str, bool]:
         runner = context.runner
+        await self._clear_stale_locks(runner, context)
         has_remote = await self._has_remote(runner)
         branch = await self._branch(runner)
         if has_remote:
@@ -201,6 +204,21 @@ class GitOpsExecutor:
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(charts[0], target)
+
+    async def _clear_stale_locks(self, runner: CommandRunner, context: ExecutionContext) -> None:
+        """Remove the lock files of a git command that was killed (an agent stopped by SIGKILL
+        in the middle of ``git commit`` leaves ``index.lock``, and every later git command
+        would refuse to run). The working copy belongs to the agent, which runs one git
+        command at a time and none between tasks, so a lock present when a task starts is
+        always stale."""
+        located = await self._git(runner, "rev-parse", "--absolute-git-dir")
+        git_dir = Path(located.stdout.strip())
+        candidates = [git_dir / "index.lock", git_dir / "HEAD.lock"]
+        candidates += sorted((git_dir / "refs" / "heads").rglob("*.lock"))
+        for lock in candidates:
+            if lock.is_file():
+                lock.unlink(missing_ok=True)
+                context.note(f"removed {lock} left behind by an interrupted git command")
 
     async def _has_remote(self, runner: CommandRunner) -> bool:
         remotes = await self._git(runner, "remote")
