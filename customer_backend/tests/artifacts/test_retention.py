@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from contracts import ArtifactType
+from contracts import AgentTaskStatus, AgentTaskType, ArtifactType, DeploymentType
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.artifacts.service import (
     ArtifactFetchError,
@@ -21,9 +21,13 @@ from customer_backend.artifacts.service import (
     record_artifact,
     set_current_artifact,
 )
+from customer_backend.config.models import EssentialConfigVersion
+from customer_backend.config.service import config_kind, essential_config_key
+from customer_backend.deployments.bundles import release_bundle
 from customer_backend.deployments.models import InstallationState, ScheduledDeployment
 from customer_backend.runtime import build_store, gcc_client
 from customer_backend.settings import Settings
+from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
@@ -76,6 +80,59 @@ def _deployment(version: str, status: str, clock: ManualClock) -> ScheduledDeplo
         created_at=now,
         updated_at=now,
     )
+
+
+async def _rollback_task(
+    sessions: SessionFactory,
+    clock: ManualClock,
+    *,
+    version: str,
+    deployment_type: DeploymentType,
+    status: str,
+) -> AgentTask:
+    """A rollback to ``version`` as the rollback endpoint queues it: the payload names the
+    version's artifact and the essential configuration revision it ran with."""
+    now = clock.now()
+    async with session_scope(sessions) as session:
+        artifact = (
+            await session.exec(
+                select(LocalArtifact).where(
+                    LocalArtifact.version == version,
+                    LocalArtifact.type == str(deployment_type.artifact_type),
+                )
+            )
+        ).one()
+        kind = config_kind(deployment_type)
+        config = EssentialConfigVersion(
+            revision=1,
+            kind=kind,
+            bucket_key=essential_config_key(kind, 1),
+            sha256="0" * 64,
+            created_by="ops@acme.example",
+            created_at=now,
+            is_current=True,
+        )
+        task = AgentTask(
+            type=AgentTaskType.ROLLBACK,
+            status=status,
+            payload={
+                "targetRevision": None,
+                "targetVersion": version,
+                "release": release_bundle(
+                    artifact=artifact,
+                    image_tags={},
+                    config=config,
+                    deployment_type=deployment_type,
+                ),
+            },
+            execute_after=now,
+            created_by="ops@acme.example",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(config)
+        session.add(task)
+    return task
 
 
 def test_bucket_keys_follow_the_customer_bucket_layout() -> None:
@@ -200,3 +257,68 @@ async def test_fetching_a_version_gcc_does_not_have_stores_nothing(
                 expected_sha256=hashlib.sha256(b"x").hexdigest(),
             )
     assert await store.list() == []
+
+
+@pytest.mark.parametrize(
+    "deployment_type", [DeploymentType.KUBERNETES, DeploymentType.DOCKER], ids=str
+)
+@pytest.mark.parametrize("status", [AgentTaskStatus.PENDING, AgentTaskStatus.IN_PROGRESS], ids=str)
+async def test_retention_keeps_the_artifact_a_rollback_has_yet_to_deploy(
+    store: ObjectStore,
+    backend_sessions: SessionFactory,
+    gcc_clock: ManualClock,
+    deployment_type: DeploymentType,
+    status: AgentTaskStatus,
+) -> None:
+    artifact_type = deployment_type.artifact_type
+    await _put_artifacts(store, backend_sessions, gcc_clock, ["2.10.0"], artifact_type)
+    await _rollback_task(
+        backend_sessions,
+        gcc_clock,
+        version="2.10.0",
+        deployment_type=deployment_type,
+        status=status,
+    )
+    # Eleven newer releases arrive before the agent has run the rollback.
+    newer = [f"2.{minor}.0" for minor in range(11, 22)]
+    await _put_artifacts(store, backend_sessions, gcc_clock, newer, artifact_type)
+
+    async with session_scope(backend_sessions) as session:
+        removed = await apply_retention(
+            session, clock=gcc_clock, object_store=store, artifact_type=artifact_type, keep=10
+        )
+
+    assert removed == [artifact_key(artifact_type, "2.11.0")]
+    remaining = {info.key for info in await store.list(f"artifacts/{artifact_type}/")}
+    assert artifact_key(artifact_type, "2.10.0") in remaining
+    async with backend_sessions() as session:
+        target = (
+            await session.exec(select(LocalArtifact).where(LocalArtifact.version == "2.10.0"))
+        ).one()
+    assert target.removed_at is None
+
+
+@pytest.mark.parametrize(
+    "status",
+    [AgentTaskStatus.COMPLETED, AgentTaskStatus.FAILED, AgentTaskStatus.CANCELLED],
+    ids=str,
+)
+async def test_a_finished_rollback_no_longer_keeps_its_artifact(
+    store: ObjectStore, backend_sessions: SessionFactory, gcc_clock: ManualClock, status: str
+) -> None:
+    await _put_artifacts(store, backend_sessions, gcc_clock, ["2.10.0"])
+    await _rollback_task(
+        backend_sessions,
+        gcc_clock,
+        version="2.10.0",
+        deployment_type=DeploymentType.KUBERNETES,
+        status=status,
+    )
+    await _put_artifacts(store, backend_sessions, gcc_clock, [f"2.{m}.0" for m in range(11, 21)])
+
+    async with session_scope(backend_sessions) as session:
+        removed = await apply_retention(
+            session, clock=gcc_clock, object_store=store, artifact_type=ArtifactType.HELM, keep=10
+        )
+
+    assert removed == [artifact_key(ArtifactType.HELM, "2.10.0")]

@@ -125,6 +125,43 @@ async def test_deployment_detail_shows_its_tasks_results_and_timings(
     assert body["tasks"][1]["attempts"] == 1
 
 
+async def test_deployment_detail_shows_whether_a_failed_task_is_retryable(
+    backend_client: httpx.AsyncClient,
+    admin_factory: Any,
+    release_factory: Any,
+    task_factory: Any,
+    gcc_clock: ManualClock,
+) -> None:
+    admin = await admin_factory()
+    release = await release_factory("2.3.0", status="failed")
+    first = await task_factory(
+        deployment_id=release.id,
+        status="failed",
+        error_message="pulling registry.example/wrktalk:2.3.0: connection reset",
+        retryable=True,
+    )
+    gcc_clock.advance(1)
+    second = await task_factory(
+        deployment_id=release.id,
+        status="failed",
+        error_message="Error: chart requires kubeVersion >=1.29",
+        retryable=False,
+    )
+    gcc_clock.advance(1)
+    pending = await task_factory(deployment_id=release.id)
+
+    response = await backend_client.get(
+        f"/api/admin/deployment/{release.id}", headers=admin.headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert [(task["id"], task["retryable"]) for task in response.json()["tasks"]] == [
+        (str(first.id), True),
+        (str(second.id), False),
+        (str(pending.id), None),
+    ]
+
+
 async def test_deployment_detail_of_an_unknown_id_is_404(
     backend_client: httpx.AsyncClient, admin_factory: Any
 ) -> None:

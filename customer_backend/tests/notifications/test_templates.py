@@ -31,6 +31,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "error": "Error: UPGRADE FAILED: context deadline exceeded",
     "rolled_back_to": "2.2.0",
     "deployment_type": "kubernetes",
+    "retryable": True,
     "requested_by": "ada@acme.example",
     "requested_at": "2026-06-01T12:00:00+00:00",
     "target_version": "2.2.0",
@@ -155,6 +156,23 @@ def test_compose_failure_warns_of_a_partial_update():
     )
 
     assert "Manual intervention is needed" in text
+
+
+def test_a_retryable_failure_says_the_release_can_be_scheduled_again():
+    context = {"version": "2.3.0", "error": "download failed: connection reset"}
+
+    _, retryable_text, retryable_html = render("deployment_failed", {**context, "retryable": True})
+    _, final_text, final_html = render("deployment_failed", {**context, "retryable": False})
+    _, unknown_text, unknown_html = render("deployment_failed", context)
+
+    assert retryable_text != final_text
+    for text in (retryable_text, retryable_html):
+        assert "running the deployment again could succeed" in text
+        assert "schedule the release again" in text
+        assert "fix the cause first" not in text
+    for text in (final_text, final_html, unknown_text, unknown_html):
+        assert "fix the cause first" in text
+        assert "could succeed" not in text
 
 
 def test_camel_case_keys_render_like_snake_case():

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col
 
 from contracts import DeploymentStatusReport
@@ -16,6 +17,7 @@ from customer_backend.deployments.models import (
     ScheduledDeployment,
 )
 from customer_backend.notifications.models import Notification
+from customer_backend.notifications.rendering import render
 from customer_backend.reporting.models import GccOutboxMessage
 from customer_backend.tasks.models import AgentTask
 
@@ -172,6 +174,52 @@ async def test_failed_deployment_records_the_error_and_reports_failure(
     assert outbox.payload["currentVersion"] == "2.2.0"
     failed = [n for n in await fetch_all(Notification) if n.event == "deployment_failed"]
     assert [n.context["error"] for n in failed] == [FAILURE["errorMessage"]]
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+async def test_failed_status_stores_whether_the_task_is_retryable_and_the_email_says_so(
+    backend_client, agent_headers, release_factory, task_factory, fetch, fetch_all, retryable
+):
+    await task_factory(await release_factory("2.3.0"))
+    task_id = await claim(backend_client, agent_headers)
+
+    response = await report(
+        backend_client, agent_headers, task_id, {**FAILURE, "retryable": retryable}
+    )
+
+    assert response.status_code == 200
+    assert (await fetch(AgentTask, task_id)).retryable is retryable
+    [failed] = [n for n in await fetch_all(Notification) if n.event == "deployment_failed"]
+    assert failed.context["retryable"] is retryable
+    _, text, html = render(failed.event, failed.context)
+    for body in (text, html):
+        assert ("running the deployment again could succeed" in body) is retryable
+        assert ("fix the cause first" in body) is not retryable
+
+
+async def test_failed_status_without_retryable_is_stored_as_not_retryable(
+    backend_client, agent_headers, release_factory, task_factory, fetch
+):
+    await task_factory(await release_factory())
+    task_id = await claim(backend_client, agent_headers)
+
+    response = await report(backend_client, agent_headers, task_id, FAILURE)
+
+    assert response.status_code == 200
+    assert (await fetch(AgentTask, task_id)).retryable is False
+
+
+async def test_retryable_is_not_stored_for_a_task_that_succeeded(
+    backend_client, agent_headers, release_factory, task_factory, fetch
+):
+    await task_factory(await release_factory())
+    task_id = await claim(backend_client, agent_headers)
+    assert (await fetch(AgentTask, task_id)).retryable is None
+
+    response = await report(backend_client, agent_headers, task_id, {**SUCCESS, "retryable": True})
+
+    assert response.status_code == 200
+    assert (await fetch(AgentTask, task_id)).retryable is None
 
 
 async def test_deployment_rolled_back_by_helm_is_rolled_back_and_keeps_the_running_version(

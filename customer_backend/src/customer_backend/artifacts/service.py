@@ -158,8 +158,9 @@ async def apply_retention(
     """Keep the ``keep`` newest artifacts of a type; return the keys deleted, oldest first.
 
     Never deleted, whatever their age: the current and previous artifacts, the version the
-    installation runs, the artifacts of scheduled, running or missed-schedule deployments, and
-    ``protect``. Rows of deleted artifacts get ``removed_at``.
+    installation runs, the artifacts of scheduled, running or missed-schedule deployments, those
+    named by pending or in-progress agent tasks (a queued rollback by version), and ``protect``.
+    Rows of deleted artifacts get ``removed_at``.
     """
     protected = set(protect) | await repository.protected_keys(session, artifact_type=artifact_type)
     running = await repository.current_version(session)

@@ -52,6 +52,7 @@ PENDING_LIST_STATUSES = frozenset(
         LocalDeploymentStatus.MISSED_SCHEDULE,
         LocalDeploymentStatus.DEADLINE_EXCEEDED,
         LocalDeploymentStatus.FAILED,
+        LocalDeploymentStatus.ROLLED_BACK,
         LocalDeploymentStatus.CANCELLED,
     }
 )
@@ -62,12 +63,14 @@ SCHEDULABLE_STATUSES = frozenset(
         LocalDeploymentStatus.PENDING,
         LocalDeploymentStatus.MISSED_SCHEDULE,
         LocalDeploymentStatus.FAILED,
+        LocalDeploymentStatus.ROLLED_BACK,
         LocalDeploymentStatus.DEADLINE_EXCEEDED,
         LocalDeploymentStatus.CANCELLED,
     }
 )
 """Statuses from which an admin may schedule: a forced release past its deadline can still be
-deployed (spec 10.2), and a cancelled schedule can be set again."""
+deployed (spec 10.2), a cancelled schedule can be set again, and a deployment that failed
+(whether or not the previous version was restored) can be tried again once its cause is fixed."""
 
 
 async def list_releases(

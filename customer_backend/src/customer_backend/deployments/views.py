@@ -108,6 +108,7 @@ def task_view(task: AgentTask) -> AgentTaskView:
         max_attempts=max(task.max_attempts, 1),
         result=result,
         error_message=tail(task.error_message),
+        retryable=task.retryable,
     )
 
 

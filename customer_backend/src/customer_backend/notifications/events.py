@@ -94,12 +94,14 @@ EMAIL_EVENTS: Mapping[str, EmailEvent] = {
         ),
         _event(
             "deployment_failed",
-            "A deployment failed; rolled_back_to names the version restored, if any.",
+            "A deployment failed; rolled_back_to names the version restored, if any, and "
+            "retryable whether scheduling the release again could succeed as it is.",
             {"version", "error"},
             {
                 "completed_at",
                 "rolled_back_to",
                 "deployment_type",
+                "retryable",
                 "helm_revision",
                 "deployment_id",
                 "task_id",

@@ -84,6 +84,8 @@ async def complete_task(
     task.completed_at = now
     task.result = result.model_dump(mode="json") if result is not None else None
     task.error_message = error
+    # Whether running it again could succeed means something only for a task that did not succeed.
+    task.retryable = update.retryable if outcome is not LocalDeploymentStatus.SUCCESS else None
     task.updated_at = now
     session.add(task)
     completion = Completion(
@@ -169,6 +171,7 @@ async def _finish_deploy(
             error=completion.error,
             rolled_back_to=completion.rolled_back_to,
             deployment_type=str(settings.deployment_type),
+            retryable=task.retryable,
         )
     await notify_admins(
         session,

@@ -32,6 +32,9 @@ class AgentTask(TableBase, table=True):
     completed_at: datetime | None = timestamp_field()
     result: dict[str, Any] | None = json_field()
     error_message: str | None = text_field()
+    # Whether running a task that did not succeed again could succeed, as the agent reported;
+    # None until it ends, after a success, and for a task cancelled or timed out.
+    retryable: bool | None = None
     attempts: int = 0
     max_attempts: int = 3
     created_by: str | None = Field(default=None, max_length=320)

@@ -197,6 +197,10 @@ class AgentTaskView(ContractModel):
     """What it achieved."""
     error_message: str | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_LENGTH)
     """Why it failed."""
+    retryable: bool | None = None
+    """For a task that did not succeed, whether the agent reported that running it again could
+    succeed (a download failed) rather than not (a bad chart); null until it ends, after a
+    success, and for a task that was cancelled or timed out."""
 
 
 class DeploymentDetailView(ContractModel):
