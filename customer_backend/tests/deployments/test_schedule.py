@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from contracts import (
     AgentTaskStatus,
@@ -18,10 +20,12 @@ from customer_backend.config.models import EssentialConfigVersion
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
+from testsupport.backend_fixtures import AdminFactory, CreatedAdmin
 from timekeeping import ManualClock
 from wrktalk_testing.servers import ServedApp
 
 SCHEDULE = "/api/admin/deployment/schedule"
+ADMIN_EMAIL = "ops@acme.example"
 
 
 async def schedule(
@@ -37,20 +41,48 @@ async def schedule(
     )
 
 
-async def test_schedule_creates_a_pending_deploy_task_for_the_agent(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
-    rows: Any,
-    backend_store: ObjectStore,
-    claimable: Any,
-) -> None:
-    admin = await admin_factory("ops@acme.example")
-    release = await release_factory("2.3.0", new_envs=[{"key": "NEW_FLAG", "value": "false"}])
-    when = gcc_clock.now() + timedelta(hours=2)
+@dataclass
+class ControlTower:
+    """One admin's scheduling and cancelling calls, timed by the test's clock."""
 
-    response = await schedule(backend_client, admin.headers, release.id, when)
+    client: httpx.AsyncClient
+    admin: CreatedAdmin
+    clock: ManualClock
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.admin.headers
+
+    def in_an_hour(self) -> datetime:
+        return self.clock.now() + timedelta(hours=1)
+
+    async def schedule(
+        self, deployment_id: uuid.UUID | str, when: datetime | None = None
+    ) -> httpx.Response:
+        """Schedule a deployment, by default an hour from now."""
+        return await schedule(self.client, self.headers, deployment_id, when or self.in_an_hour())
+
+    async def cancel(self, deployment_id: uuid.UUID | str) -> httpx.Response:
+        return await self.client.post(
+            f"/api/admin/deployment/{deployment_id}/cancel", headers=self.headers
+        )
+
+
+@pytest.fixture
+async def tower(
+    backend_client: httpx.AsyncClient, admin_factory: AdminFactory, gcc_clock: ManualClock
+) -> ControlTower:
+    """The Control Tower as the admin ``ADMIN_EMAIL``."""
+    return ControlTower(backend_client, await admin_factory(ADMIN_EMAIL), gcc_clock)
+
+
+async def test_schedule_creates_a_pending_deploy_task_for_the_agent(
+    tower: ControlTower, release_factory: Any, rows: Any, claimable: Any
+) -> None:
+    release = await release_factory("2.3.0", new_envs=[{"key": "NEW_FLAG", "value": "false"}])
+    when = tower.clock.now() + timedelta(hours=2)
+
+    response = await tower.schedule(release.id, when)
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -58,11 +90,11 @@ async def test_schedule_creates_a_pending_deploy_task_for_the_agent(
     task = await rows.get(AgentTask, uuid.UUID(body["taskId"]))
     assert (task.type, task.status, task.deployment_id) == ("deploy", "pending", release.id)
     assert task.execute_after == when
-    assert task.created_by == "ops@acme.example"
+    assert task.created_by == ADMIN_EMAIL
     deployment = await rows.get(ScheduledDeployment, release.id)
     assert deployment.status == LocalDeploymentStatus.SCHEDULED
     assert deployment.scheduled_for == when
-    assert deployment.scheduled_by == "ops@acme.example"
+    assert deployment.scheduled_by == ADMIN_EMAIL
     payload = task.payload
     assert payload["version"] == "2.3.0"
     assert payload["chart"] == {
@@ -81,20 +113,15 @@ async def test_schedule_creates_a_pending_deploy_task_for_the_agent(
 
 
 async def test_first_schedule_creates_an_empty_essential_configuration_revision(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
+    tower: ControlTower,
     release_factory: Any,
-    gcc_clock: ManualClock,
     rows: Any,
     backend_store: ObjectStore,
     backend_sessions: Any,
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0")
 
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(minutes=5)
-    )
+    response = await tower.schedule(release.id, tower.clock.now() + timedelta(minutes=5))
 
     assert response.status_code == 200, response.text
     task = await rows.get(AgentTask, uuid.UUID(response.json()["taskId"]))
@@ -110,34 +137,29 @@ async def test_first_schedule_creates_an_empty_essential_configuration_revision(
 
 
 async def test_schedule_carries_the_running_version_as_previous_with_its_configuration(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
+    tower: ControlTower,
     release_factory: Any,
     record_history: Any,
-    gcc_clock: ManualClock,
     rows: Any,
     claimable: Any,
 ) -> None:
-    admin = await admin_factory()
     running = await release_factory("2.2.0", status="success", is_current=True)
-    first = await backend_client.put(
+    first = await tower.client.put(
         "/api/admin/config/essential",
         json={"content": "domain: a.example\n"},
-        headers=admin.headers,
+        headers=tower.headers,
     )
     assert first.status_code == 200, first.text
     await record_history(running, config_revision=1, is_current=True, helm_revision=4)
-    second = await backend_client.put(
+    second = await tower.client.put(
         "/api/admin/config/essential",
         json={"content": "domain: b.example\n"},
-        headers=admin.headers,
+        headers=tower.headers,
     )
     assert second.json()["revision"] == 2
     release = await release_factory("2.3.0")
 
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(minutes=5)
-    )
+    response = await tower.schedule(release.id, tower.clock.now() + timedelta(minutes=5))
 
     assert response.status_code == 200, response.text
     task = await rows.get(AgentTask, uuid.UUID(response.json()["taskId"]))
@@ -151,17 +173,12 @@ async def test_schedule_carries_the_running_version_as_previous_with_its_configu
 
 
 async def test_schedule_reports_to_gcc_and_emails_admins(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
-    rows: Any,
+    tower: ControlTower, release_factory: Any, rows: Any
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0")
-    when = gcc_clock.now() + timedelta(hours=1)
+    when = tower.in_an_hour()
 
-    response = await schedule(backend_client, admin.headers, release.id, when)
+    response = await tower.schedule(release.id, when)
 
     assert response.status_code == 200, response.text
     [report] = await rows.outbox()
@@ -173,35 +190,22 @@ async def test_schedule_reports_to_gcc_and_emails_admins(
     }
     [email] = await rows.notifications("deployment_scheduled")
     assert email.context["version"] == "2.3.0"
-    assert email.context["scheduled_by"] == admin.admin.email
+    assert email.context["scheduled_by"] == tower.admin.admin.email
 
 
-async def test_schedule_of_an_unknown_deployment_is_404(
-    backend_client: httpx.AsyncClient, admin_factory: Any, gcc_clock: ManualClock
-) -> None:
-    admin = await admin_factory()
-
-    response = await schedule(
-        backend_client, admin.headers, uuid.uuid4(), gcc_clock.now() + timedelta(hours=1)
-    )
+async def test_schedule_of_an_unknown_deployment_is_404(tower: ControlTower) -> None:
+    response = await tower.schedule(uuid.uuid4())
 
     assert response.status_code == 404
     assert response.json()["field"] == "deploymentId"
 
 
 async def test_schedule_for_a_time_in_the_past_is_422(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
-    rows: Any,
+    tower: ControlTower, release_factory: Any, rows: Any
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0")
 
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() - timedelta(seconds=1)
-    )
+    response = await tower.schedule(release.id, tower.clock.now() - timedelta(seconds=1))
 
     assert response.status_code == 422
     assert response.json()["field"] == "scheduledFor"
@@ -209,148 +213,90 @@ async def test_schedule_for_a_time_in_the_past_is_422(
     assert await rows.tasks() == []
 
 
-async def test_schedule_of_a_release_whose_download_failed_is_422(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
+@pytest.mark.parametrize(
+    ("release_fields", "artifact_deleted", "detail"),
+    [
+        pytest.param(
+            {"downloaded": False, "status": "downloadFailed"},
+            False,
+            "not downloaded",
+            id="download-failed",
+        ),
+        pytest.param({}, True, "no longer in the bucket", id="artifact-left-the-bucket"),
+        pytest.param(
+            {"downloaded": False}, False, "not downloaded", id="pending-chart-not-downloaded"
+        ),
+        pytest.param({"status": "success"}, False, "success", id="deployment-succeeded"),
+    ],
+)
+async def test_schedule_of_a_release_that_cannot_be_deployed_is_422(
+    tower: ControlTower,
     release_factory: Any,
-    gcc_clock: ManualClock,
+    backend_store: ObjectStore,
+    release_fields: dict[str, Any],
+    artifact_deleted: bool,
+    detail: str,
 ) -> None:
-    admin = await admin_factory()
-    release = await release_factory("2.3.0", downloaded=False, status="downloadFailed")
+    release = await release_factory("2.3.0", **release_fields)
+    if artifact_deleted:
+        await backend_store.delete(release.artifact.bucket_key)
 
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(hours=1)
-    )
+    response = await tower.schedule(release.id)
 
     assert response.status_code == 422
     assert response.json()["field"] == "deploymentId"
-    assert "not downloaded" in response.json()["detail"]
+    assert detail in response.json()["detail"]
 
 
-async def test_schedule_of_a_release_whose_artifact_left_the_bucket_is_422(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    backend_store: ObjectStore,
-    gcc_clock: ManualClock,
-) -> None:
-    admin = await admin_factory()
-    release = await release_factory("2.3.0")
-    await backend_store.delete(release.artifact.bucket_key)
-
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(hours=1)
-    )
-
-    assert response.status_code == 422
-    assert "no longer in the bucket" in response.json()["detail"]
-
-
-async def test_schedule_of_a_pending_release_whose_chart_is_not_downloaded_is_422(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
-) -> None:
-    admin = await admin_factory()
-    release = await release_factory("2.3.0", downloaded=False)
-
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(hours=1)
-    )
-
-    assert response.status_code == 422
-    assert "not downloaded" in response.json()["detail"]
-
-
-async def test_schedule_of_a_deployment_that_succeeded_is_422(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
-) -> None:
-    admin = await admin_factory()
-    release = await release_factory("2.3.0", status="success")
-
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(hours=1)
-    )
-
-    assert response.status_code == 422
-    assert "success" in response.json()["detail"]
-
-
+@pytest.mark.parametrize("status", ["missedSchedule", "failed", "rolledBack", "deadlineExceeded"])
 async def test_schedule_of_a_missed_or_failed_deployment_is_accepted(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
+    tower: ControlTower, release_factory: Any, status: str
 ) -> None:
-    admin = await admin_factory()
-    missed = await release_factory("2.3.0", status="missedSchedule")
+    earlier = await release_factory("2.3.0", status=status)
 
-    response = await schedule(
-        backend_client, admin.headers, missed.id, gcc_clock.now() + timedelta(hours=1)
-    )
+    response = await tower.schedule(earlier.id)
 
     assert response.status_code == 200, response.text
 
 
 async def test_schedule_while_another_is_scheduled_is_409(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
+    tower: ControlTower, release_factory: Any
 ) -> None:
-    admin = await admin_factory()
     first = await release_factory("2.3.0")
     second = await release_factory("2.4.0")
-    when = gcc_clock.now() + timedelta(hours=1)
-    assert (await schedule(backend_client, admin.headers, first.id, when)).status_code == 200
+    when = tower.in_an_hour()
+    assert (await tower.schedule(first.id, when)).status_code == 200
 
-    response = await schedule(backend_client, admin.headers, second.id, when)
+    response = await tower.schedule(second.id, when)
 
     assert response.status_code == 409
     assert "v2.3.0" in response.json()["detail"]
 
 
 async def test_schedule_while_a_rollback_task_is_in_progress_is_409(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    task_factory: Any,
-    gcc_clock: ManualClock,
+    tower: ControlTower, release_factory: Any, task_factory: Any
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0")
     await task_factory(type="rollback", status="inProgress", payload={"targetRevision": 3})
 
-    response = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(hours=1)
-    )
+    response = await tower.schedule(release.id)
 
     assert response.status_code == 409
     assert "rollback" in response.json()["detail"]
 
 
 async def test_fifty_concurrent_schedule_requests_have_exactly_one_winner(
-    backend_server: ServedApp,
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
-    rows: Any,
+    backend_server: ServedApp, tower: ControlTower, release_factory: Any, rows: Any
 ) -> None:
-    admin = await admin_factory()
     releases = [await release_factory(f"2.{minor}.0") for minor in range(3, 8)]
-    when = gcc_clock.now() + timedelta(hours=1)
+    when = tower.in_an_hour()
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
     async with httpx.AsyncClient(
         base_url=backend_server.base_url, timeout=60, limits=limits
     ) as client:
         responses = await asyncio.gather(
             *(
-                schedule(client, admin.headers, releases[index % len(releases)].id, when)
+                schedule(client, tower.headers, releases[index % len(releases)].id, when)
                 for index in range(50)
             )
         )
@@ -368,22 +314,13 @@ async def test_fifty_concurrent_schedule_requests_have_exactly_one_winner(
 
 
 async def test_cancel_of_a_scheduled_deployment_cancels_its_task(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
-    rows: Any,
+    tower: ControlTower, release_factory: Any, rows: Any
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0")
-    scheduled = await schedule(
-        backend_client, admin.headers, release.id, gcc_clock.now() + timedelta(hours=1)
-    )
+    scheduled = await tower.schedule(release.id)
     task_id = uuid.UUID(scheduled.json()["taskId"])
 
-    response = await backend_client.post(
-        f"/api/admin/deployment/{release.id}/cancel", headers=admin.headers
-    )
+    response = await tower.cancel(release.id)
 
     assert response.status_code == 200, response.text
     assert response.json() == {"cancelled": True, "deploymentId": str(release.id)}
@@ -394,63 +331,43 @@ async def test_cancel_of_a_scheduled_deployment_cancels_its_task(
 
 
 async def test_cancelled_deployment_can_be_scheduled_again(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    gcc_clock: ManualClock,
+    tower: ControlTower, release_factory: Any
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0")
-    when = gcc_clock.now() + timedelta(hours=1)
-    await schedule(backend_client, admin.headers, release.id, when)
-    await backend_client.post(f"/api/admin/deployment/{release.id}/cancel", headers=admin.headers)
+    when = tower.in_an_hour()
+    await tower.schedule(release.id, when)
+    await tower.cancel(release.id)
 
-    response = await schedule(backend_client, admin.headers, release.id, when)
+    response = await tower.schedule(release.id, when)
 
     assert response.status_code == 200, response.text
 
 
 async def test_cancel_of_a_deployment_that_is_not_scheduled_is_409(
-    backend_client: httpx.AsyncClient, admin_factory: Any, release_factory: Any
+    tower: ControlTower, release_factory: Any
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0")
 
-    response = await backend_client.post(
-        f"/api/admin/deployment/{release.id}/cancel", headers=admin.headers
-    )
+    response = await tower.cancel(release.id)
 
     assert response.status_code == 409
     assert "pending" in response.json()["detail"]
 
 
 async def test_cancel_after_the_agent_picked_the_task_up_is_409(
-    backend_client: httpx.AsyncClient,
-    admin_factory: Any,
-    release_factory: Any,
-    task_factory: Any,
-    rows: Any,
+    tower: ControlTower, release_factory: Any, task_factory: Any, rows: Any
 ) -> None:
-    admin = await admin_factory()
     release = await release_factory("2.3.0", status="scheduled")
     task = await task_factory(deployment_id=release.id, status="inProgress")
 
-    response = await backend_client.post(
-        f"/api/admin/deployment/{release.id}/cancel", headers=admin.headers
-    )
+    response = await tower.cancel(release.id)
 
     assert response.status_code == 409
     assert (await rows.get(AgentTask, task.id)).status == AgentTaskStatus.IN_PROGRESS
 
 
-async def test_cancel_of_an_unknown_deployment_is_404(
-    backend_client: httpx.AsyncClient, admin_factory: Any
-) -> None:
-    admin = await admin_factory()
-
-    response = await backend_client.post(
-        f"/api/admin/deployment/{uuid.uuid4()}/cancel", headers=admin.headers
-    )
+async def test_cancel_of_an_unknown_deployment_is_404(tower: ControlTower) -> None:
+    response = await tower.cancel(uuid.uuid4())
 
     assert response.status_code == 404
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,32 +19,14 @@ from gcc.delivery.outcomes import BatchReport
 from gcc.delivery.sender import open_client
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
+from gcc.releases.models import Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
 from signing import WebhookVerificationError, generate_secret, verify
+from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 
 RETRY_DELAY = timedelta(seconds=60)
-
-
-async def dispatch(runtime: Runtime) -> list[list[uuid.UUID]]:
-    async with session_scope(runtime.session_factory) as session:
-        return await service.dispatch_due(session, clock=runtime.clock, settings=runtime.settings)
-
-
-async def dispatch_and_deliver(runtime: Runtime) -> list[BatchReport]:
-    """What beat and the worker do together: lease the due targets, deliver every batch."""
-    return [await service.deliver_batch(runtime, batch) for batch in await dispatch(runtime)]
-
-
-async def customer(
-    organization_factory: Any, receiver: Any, name: str, *script: str, then: str = "ok"
-) -> Any:
-    """An organization whose endpoint on the receiver answers as ``script`` says."""
-    endpoint = receiver.endpoint(name, *script, then=then)
-    created = await organization_factory(name, webhook_endpoint=endpoint)
-    receiver.trust(name, created.webhook_secret)
-    return created
 
 
 async def organization_row(sessions: SessionFactory, organization_id: uuid.UUID) -> Organization:
@@ -52,25 +36,105 @@ async def organization_row(sessions: SessionFactory, organization_id: uuid.UUID)
         return organization
 
 
-async def test_batch_sends_each_target_its_signed_webhook_and_records_the_ack(
+@dataclass
+class Delivery:
+    """Customers on the receiver, releases published to them, and the worker's delivery."""
+
+    runtime: Runtime
+    receiver: Any
+    organization_factory: OrganizationFactory
+    published_release: Any
+    read_targets: Any
+
+    def configure(self, **settings: Any) -> None:
+        """Deliver with these settings changed (the rest as the session's)."""
+        self.runtime.settings = self.runtime.settings.model_copy(update=settings)
+
+    async def customer(
+        self, name: str, *script: str, then: str = "ok", **organization_fields: Any
+    ) -> CreatedOrganization:
+        """An organization whose endpoint on the receiver answers as ``script`` says.
+
+        The endpoint trusts the organization's current secret.
+        """
+        endpoint = self.receiver.endpoint(name, *script, then=then)
+        created = await self.organization_factory(
+            name, webhook_endpoint=endpoint, **organization_fields
+        )
+        self.receiver.trust(name, created.webhook_secret)
+        return created
+
+    async def customers(self, prefix: str, count: int) -> list[CreatedOrganization]:
+        """``count`` customers that acknowledge, named ``prefix-0`` onwards."""
+        return [await self.customer(f"{prefix}-{index}") for index in range(count)]
+
+    async def publish(
+        self, organizations: Sequence[CreatedOrganization], **release_fields: Any
+    ) -> Release:
+        """A published release with a due target at each of ``organizations``."""
+        return await self.published_release(
+            [created.organization.id for created in organizations], **release_fields
+        )
+
+    async def publish_to(
+        self, name: str, *script: str, then: str = "ok", **release_fields: Any
+    ) -> tuple[CreatedOrganization, Release]:
+        """One customer answering as ``script`` says, and a release published to it alone."""
+        created = await self.customer(name, *script, then=then)
+        return created, await self.publish([created], **release_fields)
+
+    async def dispatch(self) -> list[list[uuid.UUID]]:
+        async with session_scope(self.runtime.session_factory) as session:
+            return await service.dispatch_due(
+                session, clock=self.runtime.clock, settings=self.runtime.settings
+            )
+
+    async def deliver(self) -> list[BatchReport]:
+        """What beat and the worker do together: lease the due targets, deliver every batch."""
+        return [await service.deliver_batch(self.runtime, batch) for batch in await self.dispatch()]
+
+    async def only_target(self, release: Release) -> DeploymentTarget:
+        """The release's one target, as stored now."""
+        (target,) = await self.read_targets(release.id)
+        return target
+
+
+@pytest.fixture
+def delivery(
     runtime: Runtime,
     receiver: Any,
-    organization_factory: Any,
+    organization_factory: OrganizationFactory,
     published_release: Any,
     read_targets: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
-) -> None:
-    customers = [
-        await customer(organization_factory, receiver, f"acme-{index}") for index in range(3)
-    ]
-    release = await published_release([c.organization.id for c in customers])
+) -> Delivery:
+    """Delivery to customers on the test's receiver, by a runtime like a worker's."""
+    return Delivery(runtime, receiver, organization_factory, published_release, read_targets)
 
-    reports = await dispatch_and_deliver(runtime)
+
+async def rotated_customer(
+    delivery: Delivery, name: str, previous_secret_expires_at: datetime
+) -> tuple[str, CreatedOrganization]:
+    """A customer whose secret was rotated: its previous secret, valid until the given time."""
+    old_secret = generate_secret()
+    created = await delivery.customer(
+        name,
+        previous_webhook_secret=old_secret,
+        previous_secret_expires_at=previous_secret_expires_at,
+    )
+    return old_secret, created
+
+
+async def test_batch_sends_each_target_its_signed_webhook_and_records_the_ack(
+    delivery: Delivery, gcc_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    customers = await delivery.customers("acme", 3)
+    release = await delivery.publish(customers)
+
+    reports = await delivery.deliver()
 
     assert sum(report.acknowledged for report in reports) == 3
     for created in customers:
-        (received,) = receiver.received_by(created.organization.name)
+        (received,) = delivery.receiver.received_by(created.organization.name)
         assert received.verified
         verify(created.webhook_secret, received.headers, received.body, now=gcc_clock.now())
         body = ReleasePublishedWebhook.model_validate_json(received.body)
@@ -81,8 +145,8 @@ async def test_batch_sends_each_target_its_signed_webhook_and_records_the_ack(
         organization = await organization_row(gcc_sessions, created.organization.id)
         assert organization.last_webhook_ack_at == gcc_clock.now()
         assert organization.last_seen_at == gcc_clock.now()
-    targets = await read_targets(release.id)
-    assert {target.webhook_id for target in targets} == set(receiver.acknowledged_ids())
+    targets = await delivery.read_targets(release.id)
+    assert {target.webhook_id for target in targets} == set(delivery.receiver.acknowledged_ids())
     for target in targets:
         assert target.webhook_acked
         assert target.webhook_sent
@@ -93,66 +157,49 @@ async def test_batch_sends_each_target_its_signed_webhook_and_records_the_ack(
         assert target.lease_expires_at is None
 
 
-async def test_every_target_of_a_release_receives_the_same_body_bytes(
-    runtime: Runtime, receiver: Any, organization_factory: Any, published_release: Any
-) -> None:
-    customers = [await customer(organization_factory, receiver, f"same-{i}") for i in range(4)]
-    await published_release([c.organization.id for c in customers])
+async def test_every_target_of_a_release_receives_the_same_body_bytes(delivery: Delivery) -> None:
+    await delivery.publish(await delivery.customers("same", 4))
 
-    await dispatch_and_deliver(runtime)
+    await delivery.deliver()
 
-    assert len({hook.body for hook in receiver.received}) == 1
-    assert len(receiver.received) == 4
+    assert len({hook.body for hook in delivery.receiver.received}) == 1
+    assert len(delivery.receiver.received) == 4
 
 
 async def test_dispatch_leases_due_targets_in_batches_of_the_configured_size(
-    runtime: Runtime,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_settings: Settings,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_settings: Settings, gcc_clock: ManualClock
 ) -> None:
-    runtime.settings = gcc_settings.model_copy(update={"delivery_batch_size": 3})
-    organizations = [await organization_factory() for _ in range(7)]
-    release = await published_release([created.organization.id for created in organizations])
+    delivery.configure(delivery_batch_size=3)
+    organizations = [await delivery.organization_factory() for _ in range(7)]
+    release = await delivery.publish(organizations)
 
-    batches = await dispatch(runtime)
+    batches = await delivery.dispatch()
 
     assert sorted(len(batch) for batch in batches) == [1, 3, 3]
-    targets = await read_targets(release.id)
+    targets = await delivery.read_targets(release.id)
     assert {target.id for target in targets} == {target for batch in batches for target in batch}
     lease = gcc_clock.now() + timedelta(seconds=gcc_settings.delivery_lease_seconds)
     assert all(target.lease_expires_at == lease for target in targets)
 
 
 async def test_leased_targets_are_handed_out_again_only_after_the_lease_runs_out(
-    runtime: Runtime,
-    organization_factory: Any,
-    published_release: Any,
-    gcc_settings: Settings,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_settings: Settings, gcc_clock: ManualClock
 ) -> None:
-    created = await organization_factory()
-    await published_release([created.organization.id])
-    (first,) = await dispatch(runtime)
+    await delivery.publish([await delivery.organization_factory()])
+    (first,) = await delivery.dispatch()
 
-    assert await dispatch(runtime) == []
+    assert await delivery.dispatch() == []
     gcc_clock.advance(timedelta(seconds=gcc_settings.delivery_lease_seconds))
-    assert await dispatch(runtime) == []
+    assert await delivery.dispatch() == []
     gcc_clock.advance(timedelta(seconds=1))
-    assert await dispatch(runtime) == [first]
+    assert await delivery.dispatch() == [first]
 
 
 async def test_dispatch_ignores_acknowledged_failed_and_future_targets(
-    runtime: Runtime,
-    organization_factory: Any,
-    published_release: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_sessions: SessionFactory, gcc_clock: ManualClock
 ) -> None:
-    organizations = [await organization_factory() for _ in range(4)]
-    release = await published_release([created.organization.id for created in organizations])
+    organizations = [await delivery.organization_factory() for _ in range(4)]
+    release = await delivery.publish(organizations)
     async with gcc_sessions() as session:
         targets = (
             await session.exec(
@@ -165,21 +212,16 @@ async def test_dispatch_ignores_acknowledged_failed_and_future_targets(
         due = targets[3].id
         await session.commit()
 
-    assert await dispatch(runtime) == [[due]]
+    assert await delivery.dispatch() == [[due]]
 
 
 async def test_run_dispatch_enqueues_one_deliver_batch_task_per_batch(
-    runtime: Runtime,
-    organization_factory: Any,
-    published_release: Any,
-    task_recorder: Any,
-    gcc_settings: Settings,
+    delivery: Delivery, task_recorder: Any
 ) -> None:
-    runtime.settings = gcc_settings.model_copy(update={"delivery_batch_size": 2})
-    organizations = [await organization_factory() for _ in range(5)]
-    await published_release([created.organization.id for created in organizations])
+    delivery.configure(delivery_batch_size=2)
+    await delivery.publish([await delivery.organization_factory() for _ in range(5)])
 
-    assert await service.run_dispatch(runtime) == 3
+    assert await service.run_dispatch(delivery.runtime) == 3
 
     assert task_recorder.names() == ["delivery.deliver_batch"] * 3
     sent_ids = [target for _, (batch,), _ in task_recorder.sent for target in batch]
@@ -188,20 +230,14 @@ async def test_run_dispatch_enqueues_one_deliver_batch_task_per_batch(
 
 
 async def test_server_error_is_retried_after_the_retry_delay_and_not_before(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_clock: ManualClock
 ) -> None:
-    created = await customer(organization_factory, receiver, "flaky", "fail")
-    release = await published_release([created.organization.id])
+    _, release = await delivery.publish_to("flaky", "fail")
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert report.retrying == 1
-    (target,) = await read_targets(release.id)
+    target = await delivery.only_target(release)
     assert not target.webhook_acked
     assert not target.webhook_failed
     assert target.webhook_attempts == 1
@@ -211,14 +247,14 @@ async def test_server_error_is_retried_after_the_retry_delay_and_not_before(
     assert target.status == "pending"
 
     gcc_clock.advance(RETRY_DELAY - timedelta(seconds=1))
-    assert await dispatch_and_deliver(runtime) == []
-    assert len(receiver.received_by("flaky")) == 1
+    assert await delivery.deliver() == []
+    assert len(delivery.receiver.received_by("flaky")) == 1
 
     gcc_clock.advance(timedelta(seconds=1))
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert report.acknowledged == 1
-    (target,) = await read_targets(release.id)
+    target = await delivery.only_target(release)
     assert target.webhook_acked
     assert target.status == "notified"
     assert target.webhook_attempts == 2
@@ -226,22 +262,16 @@ async def test_server_error_is_retried_after_the_retry_delay_and_not_before(
 
 
 async def test_retries_carry_the_same_webhook_id_with_a_fresh_timestamp(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_clock: ManualClock
 ) -> None:
-    created = await customer(organization_factory, receiver, "retried", "fail", "fail")
-    release = await published_release([created.organization.id])
+    _, release = await delivery.publish_to("retried", "fail", "fail")
 
     for _ in range(3):
-        await dispatch_and_deliver(runtime)
+        await delivery.deliver()
         gcc_clock.advance(RETRY_DELAY)
 
-    first, second, third = receiver.received_by("retried")
-    (target,) = await read_targets(release.id)
+    first, second, third = delivery.receiver.received_by("retried")
+    target = await delivery.only_target(release)
     assert first.webhook_id == second.webhook_id == third.webhook_id == target.webhook_id
     assert [int(hook.timestamp) - int(first.timestamp) for hook in (first, second, third)] == [
         0,
@@ -255,24 +285,18 @@ async def test_retries_carry_the_same_webhook_id_with_a_fresh_timestamp(
 
 
 async def test_three_failed_attempts_mark_the_target_webhook_failed(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_clock: ManualClock
 ) -> None:
-    created = await customer(organization_factory, receiver, "down", then="fail")
-    release = await published_release([created.organization.id])
+    _, release = await delivery.publish_to("down", then="fail")
 
     reports = []
     for _ in range(4):
-        reports += await dispatch_and_deliver(runtime)
+        reports += await delivery.deliver()
         gcc_clock.advance(RETRY_DELAY)
 
     assert [(report.retrying, report.failed) for report in reports] == [(1, 0), (1, 0), (0, 1)]
-    assert len(receiver.received_by("down")) == 3
-    (target,) = await read_targets(release.id)
+    assert len(delivery.receiver.received_by("down")) == 3
+    target = await delivery.only_target(release)
     assert target.webhook_failed
     assert not target.webhook_acked
     assert target.status == "webhookFailed"
@@ -282,24 +306,17 @@ async def test_three_failed_attempts_mark_the_target_webhook_failed(
 
 
 async def test_unauthorized_is_not_retried_and_raises_an_escalation(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_sessions: SessionFactory, gcc_clock: ManualClock
 ) -> None:
-    created = await customer(organization_factory, receiver, "wrong-secret", then="reject")
-    release = await published_release([created.organization.id])
+    created, release = await delivery.publish_to("wrong-secret", then="reject")
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
     gcc_clock.advance(RETRY_DELAY * 5)
-    assert await dispatch_and_deliver(runtime) == []
+    assert await delivery.deliver() == []
 
     assert report.rejected == 1
-    assert len(receiver.received_by("wrong-secret")) == 1
-    (target,) = await read_targets(release.id)
+    assert len(delivery.receiver.received_by("wrong-secret")) == 1
+    target = await delivery.only_target(release)
     assert target.webhook_failed
     assert target.status == "webhookFailed"
     assert target.webhook_attempts == 1
@@ -317,90 +334,64 @@ async def test_unauthorized_is_not_retried_and_raises_an_escalation(
 
 
 async def test_an_answer_slower_than_the_timeout_is_retried(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_settings: Settings,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_clock: ManualClock
 ) -> None:
-    runtime.settings = gcc_settings.model_copy(update={"webhook_timeout_seconds": 0.3})
-    receiver.slow_seconds = 1.0
-    created = await customer(organization_factory, receiver, "sluggish", "slow")
-    release = await published_release([created.organization.id])
+    delivery.configure(webhook_timeout_seconds=0.3)
+    delivery.receiver.slow_seconds = 1.0
+    _, release = await delivery.publish_to("sluggish", "slow")
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert report.retrying == 1
-    (target,) = await read_targets(release.id)
+    target = await delivery.only_target(release)
     assert target.webhook_error == "no answer within 0.3 s"
     assert target.next_attempt_at == gcc_clock.now() + RETRY_DELAY
 
     gcc_clock.advance(RETRY_DELAY)
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
     assert report.acknowledged == 1
 
 
-async def test_a_closed_connection_is_retried(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_clock: ManualClock,
-) -> None:
-    created = await customer(organization_factory, receiver, "hangs-up", "close")
-    release = await published_release([created.organization.id])
+async def test_a_closed_connection_is_retried(delivery: Delivery, gcc_clock: ManualClock) -> None:
+    _, release = await delivery.publish_to("hangs-up", "close")
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert report.retrying == 1
-    (target,) = await read_targets(release.id)
+    target = await delivery.only_target(release)
     assert target.webhook_error.startswith("connection error: ServerDisconnectedError")
     gcc_clock.advance(RETRY_DELAY)
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
     assert report.acknowledged == 1
-    assert [hook.answer for hook in receiver.received_by("hangs-up")] == ["close", "ok"]
+    assert [hook.answer for hook in delivery.receiver.received_by("hangs-up")] == ["close", "ok"]
 
 
-async def test_an_unreachable_endpoint_is_retried(
-    runtime: Runtime,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-) -> None:
-    created = await organization_factory(webhook_endpoint="http://127.0.0.1:9/hooks/nobody")
-    release = await published_release([created.organization.id])
+async def test_an_unreachable_endpoint_is_retried(delivery: Delivery) -> None:
+    created = await delivery.organization_factory(
+        webhook_endpoint="http://127.0.0.1:9/hooks/nobody"
+    )
+    release = await delivery.publish([created])
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert report.retrying == 1
-    (target,) = await read_targets(release.id)
+    target = await delivery.only_target(release)
     assert target.webhook_error.startswith("connection error: ClientConnectorError")
 
 
 async def test_during_secret_rotation_both_the_old_and_the_new_secret_verify(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_clock: ManualClock
 ) -> None:
-    old_secret = generate_secret()
-    created = await organization_factory(
-        "rotating",
-        webhook_endpoint=receiver.endpoint("rotating"),
-        previous_webhook_secret=old_secret,
-        previous_secret_expires_at=gcc_clock.now() + timedelta(hours=24),
+    old_secret, created = await rotated_customer(
+        delivery, "rotating", gcc_clock.now() + timedelta(hours=24)
     )
     new_secret = created.webhook_secret
-    receiver.trust("rotating", old_secret)
-    await published_release([created.organization.id])
+    delivery.receiver.trust("rotating", old_secret)  # a backend that still has the old one only
+    await delivery.publish([created])
 
-    await dispatch_and_deliver(runtime)
+    await delivery.deliver()
 
-    (received,) = receiver.received_by("rotating")
+    (received,) = delivery.receiver.received_by("rotating")
     assert received.answer == "ok"
     assert len(received.signature.split(" ")) == 2
     now = gcc_clock.now()
@@ -409,26 +400,18 @@ async def test_during_secret_rotation_both_the_old_and_the_new_secret_verify(
 
 
 async def test_after_the_rotation_grace_only_the_new_secret_signs(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_clock: ManualClock
 ) -> None:
-    old_secret = generate_secret()
-    created = await organization_factory(
-        "rotated",
-        webhook_endpoint=receiver.endpoint("rotated"),
-        previous_webhook_secret=old_secret,
-        previous_secret_expires_at=gcc_clock.now() - timedelta(seconds=1),
+    old_secret, created = await rotated_customer(
+        delivery, "rotated", gcc_clock.now() - timedelta(seconds=1)
     )
     new_secret = created.webhook_secret
-    receiver.trust("rotated", new_secret)
-    await published_release([created.organization.id])
+    delivery.receiver.trust("rotated", new_secret)
+    await delivery.publish([created])
 
-    await dispatch_and_deliver(runtime)
+    await delivery.deliver()
 
-    (received,) = receiver.received_by("rotated")
+    (received,) = delivery.receiver.received_by("rotated")
     now = gcc_clock.now()
     verify(new_secret, received.headers, received.body, now=now)
     with pytest.raises(WebhookVerificationError, match="no webhook signature matches"):
@@ -436,101 +419,69 @@ async def test_after_the_rotation_grace_only_the_new_secret_signs(
 
 
 async def test_a_plain_http_endpoint_is_refused_unless_http_is_allowed(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_settings: Settings,
+    delivery: Delivery,
 ) -> None:
-    runtime.settings = gcc_settings.model_copy(update={"allow_http_webhooks": False})
-    created = await customer(organization_factory, receiver, "plain-http")
-    release = await published_release([created.organization.id])
+    delivery.configure(allow_http_webhooks=False)
+    _, release = await delivery.publish_to("plain-http")
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert report.failed == 1
-    assert receiver.received == []
-    (target,) = await read_targets(release.id)
+    assert delivery.receiver.received == []
+    target = await delivery.only_target(release)
     assert target.webhook_failed
     assert not target.webhook_sent
     assert target.status == "webhookFailed"
     assert "https" in target.webhook_error
 
 
-async def test_delivering_a_batch_twice_sends_each_webhook_once(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-) -> None:
-    customers = [await customer(organization_factory, receiver, f"twice-{i}") for i in range(3)]
-    await published_release([c.organization.id for c in customers])
-    (batch,) = await dispatch(runtime)
+async def test_delivering_a_batch_twice_sends_each_webhook_once(delivery: Delivery) -> None:
+    await delivery.publish(await delivery.customers("twice", 3))
+    (batch,) = await delivery.dispatch()
 
-    first = await service.deliver_batch(runtime, batch)
-    again = await service.deliver_batch(runtime, [str(target) for target in batch])
+    first = await service.deliver_batch(delivery.runtime, batch)
+    again = await service.deliver_batch(delivery.runtime, [str(target) for target in batch])
 
     assert first.acknowledged == 3
     assert again == BatchReport(skipped=3)
-    assert len(receiver.received) == 3
+    assert len(delivery.receiver.received) == 3
 
 
 async def test_a_stale_batch_does_not_send_a_target_before_its_retry_is_due(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
+    delivery: Delivery,
 ) -> None:
-    created = await customer(organization_factory, receiver, "rescheduled", "fail")
-    await published_release([created.organization.id])
-    (batch,) = await dispatch(runtime)
-    await service.deliver_batch(runtime, batch)
+    await delivery.publish_to("rescheduled", "fail")
+    (batch,) = await delivery.dispatch()
+    await service.deliver_batch(delivery.runtime, batch)
 
-    report = await service.deliver_batch(runtime, batch)
+    report = await service.deliver_batch(delivery.runtime, batch)
 
     assert report == BatchReport(skipped=1)
-    assert len(receiver.received_by("rescheduled")) == 1
+    assert len(delivery.receiver.received_by("rescheduled")) == 1
 
 
-async def test_a_deprecated_release_is_not_sent(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-) -> None:
-    created = await customer(organization_factory, receiver, "late")
-    release = await published_release([created.organization.id], status=ReleaseStatus.DEPRECATED)
+async def test_a_deprecated_release_is_not_sent(delivery: Delivery) -> None:
+    _, release = await delivery.publish_to("late", status=ReleaseStatus.DEPRECATED)
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert report.failed == 1
-    assert receiver.received == []
-    (target,) = await read_targets(release.id)
+    assert delivery.receiver.received == []
+    target = await delivery.only_target(release)
     assert target.webhook_failed
     assert "deprecated" in target.webhook_error
 
 
 async def test_an_ack_keeps_the_newer_heartbeat_as_last_seen(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
+    delivery: Delivery, gcc_sessions: SessionFactory, gcc_clock: ManualClock
 ) -> None:
     heartbeat = gcc_clock.now() + timedelta(minutes=5)
-    created = await organization_factory(
-        "beating",
-        webhook_endpoint=receiver.endpoint("beating"),
-        last_heartbeat_at=heartbeat,
-        last_seen_at=heartbeat,
+    created = await delivery.customer(
+        "beating", last_heartbeat_at=heartbeat, last_seen_at=heartbeat
     )
-    receiver.trust("beating", created.webhook_secret)
-    await published_release([created.organization.id])
+    await delivery.publish([created])
 
-    await dispatch_and_deliver(runtime)
+    await delivery.deliver()
 
     organization = await organization_row(gcc_sessions, created.organization.id)
     assert organization.last_webhook_ack_at == gcc_clock.now()
@@ -538,54 +489,44 @@ async def test_an_ack_keeps_the_newer_heartbeat_as_last_seen(
 
 
 async def test_a_broken_organization_fails_alone_and_its_batch_goes_out(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    read_targets: Any,
-    gcc_sessions: SessionFactory,
+    delivery: Delivery, gcc_sessions: SessionFactory
 ) -> None:
-    healthy = await customer(organization_factory, receiver, "healthy")
-    unusable_secret = await customer(organization_factory, receiver, "unusable-secret")
-    bad_host = await organization_factory(webhook_endpoint="http://exa mple.test/hook")
+    healthy = await delivery.customer("healthy")
+    unusable_secret = await delivery.customer("unusable-secret")
+    bad_host = await delivery.organization_factory(webhook_endpoint="http://exa mple.test/hook")
     async with gcc_sessions() as session:
         row = await session.get(Organization, unusable_secret.organization.id)
         assert row is not None
         row.webhook_secret = "whsec_not*base64"
         await session.commit()
-    release = await published_release(
-        [created.organization.id for created in (healthy, unusable_secret, bad_host)]
-    )
+    release = await delivery.publish([healthy, unusable_secret, bad_host])
 
-    (report,) = await dispatch_and_deliver(runtime)
+    (report,) = await delivery.deliver()
 
     assert (report.acknowledged, report.failed, report.retrying) == (1, 1, 1)
-    by_organization = {target.organization_id: target for target in await read_targets(release.id)}
+    by_organization = {
+        target.organization_id: target for target in await delivery.read_targets(release.id)
+    }
     assert by_organization[healthy.organization.id].webhook_acked
     refused = by_organization[unusable_secret.organization.id]
     assert refused.webhook_failed
     assert not refused.webhook_sent
     assert "secret is unusable" in refused.webhook_error
-    assert receiver.received_by("unusable-secret") == []
+    assert delivery.receiver.received_by("unusable-secret") == []
     assert by_organization[bad_host.organization.id].webhook_attempts == 1
 
 
 async def test_a_shared_session_keeps_the_connection_to_a_customer_between_batches(
-    runtime: Runtime,
-    receiver: Any,
-    organization_factory: Any,
-    published_release: Any,
-    gcc_settings: Settings,
+    delivery: Delivery,
 ) -> None:
-    runtime.settings = gcc_settings.model_copy(
-        update={"delivery_batch_size": 2, "delivery_concurrency": 1}
-    )
-    customers = [await customer(organization_factory, receiver, f"pooled-{i}") for i in range(4)]
-    await published_release([c.organization.id for c in customers])
-    batches = await dispatch(runtime)
+    delivery.configure(delivery_batch_size=2, delivery_concurrency=1)
+    await delivery.publish(await delivery.customers("pooled", 4))
+    batches = await delivery.dispatch()
 
     async with open_client(concurrency=1, timeout_seconds=2) as client:
-        reports = [await service.deliver_batch(runtime, batch, client=client) for batch in batches]
+        reports = [
+            await service.deliver_batch(delivery.runtime, batch, client=client) for batch in batches
+        ]
 
     assert [report.acknowledged for report in reports] == [2, 2]
-    assert receiver.connections == 1
+    assert delivery.receiver.connections == 1

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from gcc.escalations.service import NotifyResult, notify_new_escalations, raise_
 from gcc.notifications.email import SmtpMailer
 from gcc.settings import Settings
 from gcc.worker import celery_app, close_task_runtime, configure_celery, use_clock
+from testsupport.gcc_fixtures import OrganizationFactory
 from timekeeping import ManualClock
 from wrktalk_testing.network import free_port
 from wrktalk_testing.smtp import SmtpSink
@@ -26,171 +28,154 @@ ACCOUNT_MANAGER = "am@wrktalk.example.com"
 ADMIN = "gcc-ops@example.com"
 
 
-async def escalate(
-    sessions: SessionFactory,
-    clock: ManualClock,
-    organization_id: uuid.UUID,
-    escalation_type: EscalationType = EscalationType.DEPLOYMENT_FAILED,
-    reason: str = "Deployment of 2.3.0 at customer-x failed: ImagePullBackOff",
-) -> None:
-    async with session_scope(sessions) as session:
-        await raise_escalation(
-            session,
-            clock=clock,
-            escalation_type=escalation_type,
-            organization_id=organization_id,
-            reason=reason,
-            details={"errorMessage": "ImagePullBackOff"},
-        )
+@dataclass
+class EscalationDesk:
+    """Escalations raised at organizations, and the runs that email them to the SMTP sink."""
+
+    sessions: SessionFactory
+    clock: ManualClock
+    settings: Settings
+    organization_factory: OrganizationFactory
+    smtp_sink: SmtpSink
+
+    async def escalate(
+        self,
+        organization_id: uuid.UUID,
+        escalation_type: EscalationType = EscalationType.DEPLOYMENT_FAILED,
+        reason: str = "Deployment of 2.3.0 at customer-x failed: ImagePullBackOff",
+    ) -> None:
+        async with session_scope(self.sessions) as session:
+            await raise_escalation(
+                session,
+                clock=self.clock,
+                escalation_type=escalation_type,
+                organization_id=organization_id,
+                reason=reason,
+                details={"errorMessage": "ImagePullBackOff"},
+            )
+
+    async def escalated(self, name: str = "customer-x", **organization_fields: Any) -> uuid.UUID:
+        """An organization with a new ``DEPLOYMENT_FAILED`` escalation; its id."""
+        created = await self.organization_factory(name, **organization_fields)
+        await self.escalate(created.organization.id)
+        return created.organization.id
+
+    async def notify(self, **settings: Any) -> NotifyResult:
+        """One run of the notifier, with these settings changed (the rest as the test's)."""
+        changed = self.settings.model_copy(update=settings)
+        async with session_scope(self.sessions) as session:
+            return await notify_new_escalations(
+                session, clock=self.clock, settings=changed, mailer=SmtpMailer(changed, timeout=5)
+            )
+
+    async def stored(self) -> list[Escalation]:
+        async with self.sessions() as session:
+            return list((await session.exec(select(Escalation))).all())
 
 
-async def notify(sessions: SessionFactory, clock: ManualClock, settings: Settings) -> NotifyResult:
-    async with session_scope(sessions) as session:
-        return await notify_new_escalations(
-            session, clock=clock, settings=settings, mailer=SmtpMailer(settings, timeout=5)
-        )
-
-
-async def stored_escalations(sessions: SessionFactory) -> list[Escalation]:
-    async with sessions() as session:
-        return list((await session.exec(select(Escalation))).all())
-
-
-async def test_new_escalation_is_emailed_to_account_manager_and_admins(
-    organization_factory: Any,
+@pytest.fixture
+def desk(
+    organization_factory: OrganizationFactory,
     gcc_sessions: SessionFactory,
     gcc_clock: ManualClock,
     gcc_settings: Settings,
     smtp_sink: SmtpSink,
-) -> None:
-    customer = await organization_factory(
-        "customer-x",
-        account_manager_email=ACCOUNT_MANAGER,
-        spoc_name="Ada Admin",
-        spoc_phone="+1 555 0100",
-    )
-    await escalate(gcc_sessions, gcc_clock, customer.organization.id)
+) -> EscalationDesk:
+    """The test's database, clock, settings and SMTP sink (emptied), together."""
+    return EscalationDesk(gcc_sessions, gcc_clock, gcc_settings, organization_factory, smtp_sink)
 
-    result = await notify(gcc_sessions, gcc_clock, gcc_settings)
+
+async def test_new_escalation_is_emailed_to_account_manager_and_admins(
+    desk: EscalationDesk,
+) -> None:
+    await desk.escalated(
+        account_manager_email=ACCOUNT_MANAGER, spoc_name="Ada Admin", spoc_phone="+1 555 0100"
+    )
+
+    result = await desk.notify()
 
     assert result == NotifyResult(sent=1, pending=0)
-    [message] = smtp_sink.messages
+    [message] = desk.smtp_sink.messages
     assert sorted(message.recipients) == [ACCOUNT_MANAGER, ADMIN]
-    assert message.mail_from == gcc_settings.smtp_from
+    assert message.mail_from == desk.settings.smtp_from
     assert message.subject == "[GCC] Deployment failed: customer-x"
     assert "ImagePullBackOff" in message.text
     assert "Ada Admin" in message.text
     assert "+1 555 0100" in message.text
-    [escalation] = await stored_escalations(gcc_sessions)
-    assert escalation.notified_at == gcc_clock.now()
+    [escalation] = await desk.stored()
+    assert escalation.notified_at == desk.clock.now()
     assert str(escalation.id) in message.text
 
 
-async def test_an_escalation_is_never_emailed_twice(
-    organization_factory: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
-    gcc_settings: Settings,
-    smtp_sink: SmtpSink,
-) -> None:
-    customer = await organization_factory("customer-x", account_manager_email=ACCOUNT_MANAGER)
-    await escalate(gcc_sessions, gcc_clock, customer.organization.id)
-    await notify(gcc_sessions, gcc_clock, gcc_settings)
+async def test_an_escalation_is_never_emailed_twice(desk: EscalationDesk) -> None:
+    organization_id = await desk.escalated(account_manager_email=ACCOUNT_MANAGER)
+    await desk.notify()
     # raised again (deduplicated) and a second run
-    await escalate(gcc_sessions, gcc_clock, customer.organization.id)
+    await desk.escalate(organization_id)
 
-    second = await notify(gcc_sessions, gcc_clock, gcc_settings)
+    second = await desk.notify()
 
     assert second == NotifyResult(sent=0, pending=0)
-    assert len(smtp_sink.messages) == 1
+    assert len(desk.smtp_sink.messages) == 1
 
 
-async def test_overlapping_runs_email_each_escalation_once(
-    organization_factory: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
-    gcc_settings: Settings,
-    smtp_sink: SmtpSink,
-) -> None:
+async def test_overlapping_runs_email_each_escalation_once(desk: EscalationDesk) -> None:
     for index in range(6):
-        customer = await organization_factory(f"customer-{index}")
-        await escalate(gcc_sessions, gcc_clock, customer.organization.id)
+        await desk.escalated(f"customer-{index}")
 
-    results = await asyncio.gather(
-        *(notify(gcc_sessions, gcc_clock, gcc_settings) for _ in range(3))
-    )
+    results = await asyncio.gather(*(desk.notify() for _ in range(3)))
 
     assert sum(result.sent for result in results) == 6
-    subjects = [message.subject for message in smtp_sink.messages]
+    subjects = [message.subject for message in desk.smtp_sink.messages]
     assert len(subjects) == 6
     assert len(set(subjects)) == 6
 
 
 async def test_mail_server_down_leaves_it_pending_and_the_next_run_sends_it(
-    organization_factory: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
-    gcc_settings: Settings,
-    smtp_sink: SmtpSink,
+    desk: EscalationDesk,
 ) -> None:
-    customer = await organization_factory("customer-x", account_manager_email=ACCOUNT_MANAGER)
-    await escalate(gcc_sessions, gcc_clock, customer.organization.id)
-    down = gcc_settings.model_copy(update={"smtp_port": free_port()})
+    await desk.escalated(account_manager_email=ACCOUNT_MANAGER)
 
-    failed = await notify(gcc_sessions, gcc_clock, down)
+    failed = await desk.notify(smtp_port=free_port())
 
     assert failed == NotifyResult(sent=0, pending=1)
-    [escalation] = await stored_escalations(gcc_sessions)
+    [escalation] = await desk.stored()
     assert escalation.notified_at is None
-    assert smtp_sink.messages == []
+    assert desk.smtp_sink.messages == []
 
-    retried = await notify(gcc_sessions, gcc_clock, gcc_settings)
+    retried = await desk.notify()
 
     assert retried == NotifyResult(sent=1, pending=0)
-    assert len(smtp_sink.messages) == 1
-    [escalation] = await stored_escalations(gcc_sessions)
+    assert len(desk.smtp_sink.messages) == 1
+    [escalation] = await desk.stored()
     assert escalation.notified_at is not None
 
 
-async def test_without_account_manager_only_the_admins_are_emailed(
-    organization_factory: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
-    gcc_settings: Settings,
-    smtp_sink: SmtpSink,
-) -> None:
-    customer = await organization_factory("customer-x")
-    await escalate(
-        gcc_sessions,
-        gcc_clock,
+async def test_without_account_manager_only_the_admins_are_emailed(desk: EscalationDesk) -> None:
+    customer = await desk.organization_factory("customer-x")
+    await desk.escalate(
         customer.organization.id,
         EscalationType.CLIENT_OFFLINE,
         reason="Organization customer-x has not been seen for more than 24 hours.",
     )
 
-    await notify(gcc_sessions, gcc_clock, gcc_settings)
+    await desk.notify()
 
-    [message] = smtp_sink.messages
+    [message] = desk.smtp_sink.messages
     assert message.recipients == [ADMIN]
     assert message.subject == "[GCC] Organization offline with a forced release pending: customer-x"
 
 
 async def test_escalation_with_nobody_to_tell_is_marked_without_email(
-    organization_factory: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
-    gcc_settings: Settings,
-    smtp_sink: SmtpSink,
+    desk: EscalationDesk,
 ) -> None:
-    customer = await organization_factory("customer-x")
-    await escalate(gcc_sessions, gcc_clock, customer.organization.id)
-    nobody = gcc_settings.model_copy(update={"admin_emails": []})
+    await desk.escalated()
 
-    result = await notify(gcc_sessions, gcc_clock, nobody)
+    result = await desk.notify(admin_emails=[])
 
     assert result == NotifyResult(sent=0, pending=0)
-    assert smtp_sink.messages == []
-    [escalation] = await stored_escalations(gcc_sessions)
+    assert desk.smtp_sink.messages == []
+    [escalation] = await desk.stored()
     assert escalation.notified_at is not None
 
 
@@ -207,14 +192,9 @@ def task_thread(gcc_settings: Settings, gcc_clock: ManualClock) -> Iterator[Thre
 
 
 async def test_notify_new_task_emails_new_escalations(
-    task_thread: ThreadPoolExecutor,
-    organization_factory: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
-    smtp_sink: SmtpSink,
+    task_thread: ThreadPoolExecutor, desk: EscalationDesk
 ) -> None:
-    customer = await organization_factory("customer-x", account_manager_email=ACCOUNT_MANAGER)
-    await escalate(gcc_sessions, gcc_clock, customer.organization.id)
+    await desk.escalated(account_manager_email=ACCOUNT_MANAGER)
     task = celery_app.tasks["escalations.notify_new"]
 
     result = await asyncio.get_running_loop().run_in_executor(
@@ -222,7 +202,7 @@ async def test_notify_new_task_emails_new_escalations(
     )
 
     assert result == {"sent": 1, "pending": 0}
-    [message] = smtp_sink.messages
+    [message] = desk.smtp_sink.messages
     assert sorted(message.recipients) == [ACCOUNT_MANAGER, ADMIN]
 
 

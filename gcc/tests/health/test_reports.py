@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from gcc.db import SessionFactory
@@ -14,8 +17,14 @@ from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
 from gcc.health.models import VersionHistory
 from gcc.organizations.models import Organization
+from gcc.releases.models import Release
+from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 
+CUSTOMER = "customer-x"
+SCHEDULED = "/api/v1/deployments/scheduled"
+STATUS = "/api/v1/deployments/status"
+SCHEDULED_FOR = "2026-06-02T02:00:00Z"
 DEPLOYED_AT = "2026-06-01T12:30:00Z"
 
 
@@ -29,28 +38,12 @@ def status_report(organization: str, release_id: uuid.UUID, **fields: Any) -> di
     return body
 
 
-async def target_of(sessions: SessionFactory, target_id: uuid.UUID) -> DeploymentTarget:
-    async with sessions() as session:
-        target = await session.get(DeploymentTarget, target_id)
-    assert target is not None
-    return target
-
-
-async def organization_of(sessions: SessionFactory, organization_id: uuid.UUID) -> Organization:
-    async with sessions() as session:
-        organization = await session.get(Organization, organization_id)
-    assert organization is not None
-    return organization
-
-
-async def history_of(sessions: SessionFactory, organization_id: uuid.UUID) -> list[VersionHistory]:
-    async with sessions() as session:
-        rows = await session.exec(
-            select(VersionHistory)
-            .where(VersionHistory.organization_id == organization_id)
-            .order_by(col(VersionHistory.deployed_at))
-        )
-        return list(rows.all())
+def scheduled_report(organization: str, release_id: uuid.UUID | str) -> dict[str, Any]:
+    return {
+        "organizationName": organization,
+        "releaseId": str(release_id),
+        "scheduledFor": SCHEDULED_FOR,
+    }
 
 
 async def escalations(sessions: SessionFactory) -> list[Escalation]:
@@ -58,51 +51,110 @@ async def escalations(sessions: SessionFactory) -> list[Escalation]:
         return list((await session.exec(select(Escalation))).all())
 
 
-async def test_scheduled_report_marks_the_target_scheduled(
+@dataclass
+class Customer:
+    """An organization's backend reporting to GCC with its own key, and what GCC stored of it."""
+
+    client: httpx.AsyncClient
+    sessions: SessionFactory
+    created: CreatedOrganization
+    release_factory: Any
+    target_factory: Any
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.created.organization.id
+
+    async def deploying(
+        self, version: str = "2.3.0", *, status: str = "notified", **release_fields: Any
+    ) -> tuple[Release, DeploymentTarget]:
+        """A release of ``version`` and this organization's target of it, in ``status``."""
+        release = await self.release_factory(version, **release_fields)
+        target = await self.target_factory(release, self.id, status=status)
+        return release, target
+
+    async def report_scheduled(
+        self, release_id: uuid.UUID | str, organization: str = CUSTOMER
+    ) -> httpx.Response:
+        return await self.client.post(
+            SCHEDULED,
+            json=scheduled_report(organization, release_id),
+            headers=self.created.headers,
+        )
+
+    async def report_status(
+        self, release_id: uuid.UUID, organization: str = CUSTOMER, **fields: Any
+    ) -> httpx.Response:
+        return await self.post_status(status_report(organization, release_id, **fields))
+
+    async def post_status(self, body: dict[str, Any]) -> httpx.Response:
+        return await self.client.post(STATUS, json=body, headers=self.created.headers)
+
+    async def target(self, target_id: uuid.UUID) -> DeploymentTarget:
+        async with self.sessions() as session:
+            target = await session.get(DeploymentTarget, target_id)
+        assert target is not None
+        return target
+
+    async def current_version(self) -> str | None:
+        async with self.sessions() as session:
+            organization = await session.get(Organization, self.id)
+        assert organization is not None
+        return organization.current_version
+
+    async def history(self) -> list[VersionHistory]:
+        async with self.sessions() as session:
+            rows = await session.exec(
+                select(VersionHistory)
+                .where(VersionHistory.organization_id == self.id)
+                .order_by(col(VersionHistory.deployed_at))
+            )
+            return list(rows.all())
+
+
+CustomerFactory = Callable[..., Awaitable[Customer]]
+
+
+@pytest.fixture
+def customer_factory(
     gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
+    gcc_sessions: SessionFactory,
+    organization_factory: OrganizationFactory,
     release_factory: Any,
     target_factory: Any,
-    gcc_sessions: SessionFactory,
-) -> None:
-    customer = await organization_factory("customer-x")
-    release = await release_factory("2.3.0")
-    target = await target_factory(release, customer.organization.id)
+) -> CustomerFactory:
+    """Insert an organization (``customer-x`` unless named) that reports over HTTP."""
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/scheduled",
-        json={
-            "organizationName": "customer-x",
-            "releaseId": str(release.id),
-            "scheduledFor": "2026-06-02T02:00:00Z",
-        },
-        headers=customer.headers,
-    )
+    async def create(name: str = CUSTOMER, **organization_fields: Any) -> Customer:
+        created = await organization_factory(name, **organization_fields)
+        return Customer(gcc_client, gcc_sessions, created, release_factory, target_factory)
+
+    return create
+
+
+async def test_scheduled_report_marks_the_target_scheduled(
+    customer_factory: CustomerFactory,
+) -> None:
+    customer = await customer_factory()
+    release, target = await customer.deploying("2.3.0")
+
+    response = await customer.report_scheduled(release.id)
 
     assert response.status_code == 200, response.text
     assert response.json() == {"received": True}
-    stored = await target_of(gcc_sessions, target.id)
+    stored = await customer.target(target.id)
     assert stored.status == "scheduled"
     assert stored.scheduled_for == datetime(2026, 6, 2, 2, 0, tzinfo=UTC)
 
 
 async def test_scheduled_report_for_unknown_release_or_missing_target_is_404(
-    gcc_client: httpx.AsyncClient, organization_factory: Any, release_factory: Any
+    customer_factory: CustomerFactory, release_factory: Any
 ) -> None:
-    customer = await organization_factory("customer-x")
+    customer = await customer_factory()
     release = await release_factory("2.3.0")
-    body = {"organizationName": "customer-x", "scheduledFor": "2026-06-02T02:00:00Z"}
 
-    unknown = await gcc_client.post(
-        "/api/v1/deployments/scheduled",
-        json={**body, "releaseId": str(uuid.uuid4())},
-        headers=customer.headers,
-    )
-    no_target = await gcc_client.post(
-        "/api/v1/deployments/scheduled",
-        json={**body, "releaseId": str(release.id)},
-        headers=customer.headers,
-    )
+    unknown = await customer.report_scheduled(uuid.uuid4())
+    no_target = await customer.report_scheduled(release.id)
 
     assert unknown.status_code == 404
     assert unknown.json()["field"] == "releaseId"
@@ -111,30 +163,14 @@ async def test_scheduled_report_for_unknown_release_or_missing_target_is_404(
 
 
 async def test_reports_for_another_organization_are_403(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    target_factory: Any,
+    customer_factory: CustomerFactory,
 ) -> None:
-    await organization_factory("customer-x")
-    other = await organization_factory("customer-y")
-    release = await release_factory("2.3.0")
-    await target_factory(release, other.organization.id)
+    await customer_factory()
+    other = await customer_factory("customer-y")
+    release, _ = await other.deploying("2.3.0")
 
-    scheduled = await gcc_client.post(
-        "/api/v1/deployments/scheduled",
-        json={
-            "organizationName": "customer-x",
-            "releaseId": str(release.id),
-            "scheduledFor": "2026-06-02T02:00:00Z",
-        },
-        headers=other.headers,
-    )
-    status = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report("customer-x", release.id),
-        headers=other.headers,
-    )
+    scheduled = await other.report_scheduled(release.id, organization=CUSTOMER)
+    status = await other.report_status(release.id, organization=CUSTOMER)
 
     assert scheduled.status_code == 403
     assert scheduled.json()["field"] == "organizationName"
@@ -148,8 +184,8 @@ async def test_reports_without_valid_key_are_401(
     release = await release_factory("2.3.0")
 
     response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report("customer-x", release.id),
+        STATUS,
+        json=status_report(CUSTOMER, release.id),
         headers={"Authorization": "Bearer gcc_wrong"},
     )
 
@@ -157,57 +193,36 @@ async def test_reports_without_valid_key_are_401(
 
 
 async def test_in_progress_report_sets_started_at(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    target_factory: Any,
-    gcc_sessions: SessionFactory,
-    gcc_clock: ManualClock,
+    customer_factory: CustomerFactory, gcc_clock: ManualClock
 ) -> None:
-    customer = await organization_factory("customer-x")
-    release = await release_factory("2.3.0")
-    target = await target_factory(release, customer.organization.id, status="scheduled")
+    customer = await customer_factory()
+    release, target = await customer.deploying("2.3.0", status="scheduled")
     gcc_clock.advance(timedelta(minutes=7))
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report("customer-x", release.id, status="inProgress"),
-        headers=customer.headers,
-    )
+    response = await customer.report_status(release.id, status="inProgress")
 
     assert response.status_code == 200, response.text
-    stored = await target_of(gcc_sessions, target.id)
+    stored = await customer.target(target.id)
     assert stored.status == "inProgress"
     assert stored.started_at == gcc_clock.now()
-    assert await history_of(gcc_sessions, customer.organization.id) == []
+    assert await customer.history() == []
 
 
 async def test_success_report_moves_version_target_and_history(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    target_factory: Any,
-    gcc_sessions: SessionFactory,
+    customer_factory: CustomerFactory, gcc_sessions: SessionFactory
 ) -> None:
-    customer = await organization_factory("customer-x", current_version="2.2.0")
-    release = await release_factory("2.3.0")
-    target = await target_factory(release, customer.organization.id, status="inProgress")
+    customer = await customer_factory(current_version="2.2.0")
+    release, target = await customer.deploying("2.3.0", status="inProgress")
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report("customer-x", release.id, deployedAt=DEPLOYED_AT, helmRevision=5),
-        headers=customer.headers,
-    )
+    response = await customer.report_status(release.id, deployedAt=DEPLOYED_AT, helmRevision=5)
 
     assert response.status_code == 200, response.text
-    stored = await target_of(gcc_sessions, target.id)
+    stored = await customer.target(target.id)
     assert stored.status == "success"
     assert stored.completed_at == datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
     assert stored.helm_revision == 5
-    assert (await organization_of(gcc_sessions, customer.organization.id)).current_version == (
-        "2.3.0"
-    )
-    [history] = await history_of(gcc_sessions, customer.organization.id)
+    assert await customer.current_version() == "2.3.0"
+    [history] = await customer.history()
     assert history.release_version == "2.3.0"
     assert history.release_id == release.id
     assert history.status == "success"
@@ -218,191 +233,133 @@ async def test_success_report_moves_version_target_and_history(
 
 
 async def test_retried_success_report_records_history_once(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    target_factory: Any,
-    gcc_sessions: SessionFactory,
+    customer_factory: CustomerFactory,
 ) -> None:
-    customer = await organization_factory("customer-x")
-    release = await release_factory("2.3.0")
-    await target_factory(release, customer.organization.id, status="inProgress")
-    body = status_report("customer-x", release.id, deployedAt=DEPLOYED_AT)
+    customer = await customer_factory()
+    release, _ = await customer.deploying("2.3.0", status="inProgress")
 
     for _ in range(2):
-        response = await gcc_client.post(
-            "/api/v1/deployments/status", json=body, headers=customer.headers
-        )
+        response = await customer.report_status(release.id, deployedAt=DEPLOYED_AT)
         assert response.status_code == 200
 
-    assert len(await history_of(gcc_sessions, customer.organization.id)) == 1
+    assert len(await customer.history()) == 1
 
 
 async def test_current_version_of_the_report_wins_over_the_release_version(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    target_factory: Any,
-    gcc_sessions: SessionFactory,
+    customer_factory: CustomerFactory,
 ) -> None:
-    customer = await organization_factory("customer-x", current_version="2.2.0")
-    release = await release_factory("2.3.0")
-    target = await target_factory(release, customer.organization.id, status="inProgress")
+    customer = await customer_factory(current_version="2.2.0")
+    release, target = await customer.deploying("2.3.0", status="inProgress")
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report(
-            "customer-x",
-            release.id,
-            status="rolledBack",
-            currentVersion="2.2.0",
-            errorMessage="migration failed; helm --atomic restored 2.2.0",
-            deployedAt=DEPLOYED_AT,
-        ),
-        headers=customer.headers,
+    response = await customer.report_status(
+        release.id,
+        status="rolledBack",
+        currentVersion="2.2.0",
+        errorMessage="migration failed; helm --atomic restored 2.2.0",
+        deployedAt=DEPLOYED_AT,
     )
 
     assert response.status_code == 200, response.text
-    stored = await target_of(gcc_sessions, target.id)
+    stored = await customer.target(target.id)
     assert stored.status == "rolledBack"
     assert stored.error_message == "migration failed; helm --atomic restored 2.2.0"
-    assert (await organization_of(gcc_sessions, customer.organization.id)).current_version == (
-        "2.2.0"
-    )
-    [history] = await history_of(gcc_sessions, customer.organization.id)
+    assert await customer.current_version() == "2.2.0"
+    [history] = await customer.history()
     assert history.status == "rolledBack"
     assert history.is_rollback is True
 
 
 async def test_rollback_to_a_release_without_target_records_history_and_version(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    gcc_sessions: SessionFactory,
+    customer_factory: CustomerFactory, release_factory: Any
 ) -> None:
-    customer = await organization_factory("customer-x", current_version="2.3.0")
+    customer = await customer_factory(current_version="2.3.0")
     older = await release_factory("2.1.0")
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report(
-            "customer-x", older.id, isRollback=True, helmRevision=7, deployedAt=DEPLOYED_AT
-        ),
-        headers=customer.headers,
+    response = await customer.report_status(
+        older.id, isRollback=True, helmRevision=7, deployedAt=DEPLOYED_AT
     )
 
     assert response.status_code == 200, response.text
-    assert (await organization_of(gcc_sessions, customer.organization.id)).current_version == (
-        "2.1.0"
-    )
-    [history] = await history_of(gcc_sessions, customer.organization.id)
+    assert await customer.current_version() == "2.1.0"
+    [history] = await customer.history()
     assert history.release_version == "2.1.0"
     assert history.is_rollback is True
     assert history.helm_revision == 7
 
 
 async def test_status_report_for_unknown_release_is_404(
-    gcc_client: httpx.AsyncClient, organization_factory: Any
+    customer_factory: CustomerFactory,
 ) -> None:
-    customer = await organization_factory("customer-x")
+    customer = await customer_factory()
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report("customer-x", uuid.uuid4()),
-        headers=customer.headers,
-    )
+    response = await customer.report_status(uuid.uuid4())
 
     assert response.status_code == 404
     assert response.json()["field"] == "releaseId"
 
 
 async def test_in_progress_report_without_target_is_404(
-    gcc_client: httpx.AsyncClient, organization_factory: Any, release_factory: Any
+    customer_factory: CustomerFactory, release_factory: Any
 ) -> None:
-    customer = await organization_factory("customer-x")
+    customer = await customer_factory()
     release = await release_factory("2.3.0")
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report("customer-x", release.id, status="inProgress"),
-        headers=customer.headers,
-    )
+    response = await customer.report_status(release.id, status="inProgress")
 
     assert response.status_code == 404
 
 
 async def test_failed_report_raises_deployment_failed_once(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    target_factory: Any,
-    gcc_sessions: SessionFactory,
+    customer_factory: CustomerFactory, gcc_sessions: SessionFactory
 ) -> None:
-    customer = await organization_factory("customer-x", current_version="2.2.0")
-    release = await release_factory("2.3.0")
-    target = await target_factory(release, customer.organization.id, status="inProgress")
-    body = status_report(
-        "customer-x", release.id, status="failed", errorMessage="ImagePullBackOff: media"
-    )
+    customer = await customer_factory(current_version="2.2.0")
+    release, target = await customer.deploying("2.3.0", status="inProgress")
 
     for _ in range(2):
-        response = await gcc_client.post(
-            "/api/v1/deployments/status", json=body, headers=customer.headers
+        response = await customer.report_status(
+            release.id, status="failed", errorMessage="ImagePullBackOff: media"
         )
         assert response.status_code == 200, response.text
 
-    stored = await target_of(gcc_sessions, target.id)
+    stored = await customer.target(target.id)
     assert stored.status == "failed"
     assert stored.error_message == "ImagePullBackOff: media"
-    assert (await organization_of(gcc_sessions, customer.organization.id)).current_version == (
-        "2.2.0"
-    )
+    assert await customer.current_version() == "2.2.0"
     [escalation] = await escalations(gcc_sessions)
     assert escalation.type == "DEPLOYMENT_FAILED"
-    assert escalation.organization_id == customer.organization.id
+    assert escalation.organization_id == customer.id
     assert escalation.release_id == release.id
     assert "ImagePullBackOff" in escalation.reason
     assert escalation.notified_at is None
 
 
 async def test_deadline_exceeded_report_raises_forced_24h_exceeded(
-    gcc_client: httpx.AsyncClient,
-    organization_factory: Any,
-    release_factory: Any,
-    target_factory: Any,
-    gcc_sessions: SessionFactory,
+    customer_factory: CustomerFactory, gcc_sessions: SessionFactory
 ) -> None:
-    customer = await organization_factory("customer-x")
-    release = await release_factory("2.3.0", is_forced=True)
-    target = await target_factory(release, customer.organization.id)
+    customer = await customer_factory()
+    release, target = await customer.deploying("2.3.0", is_forced=True)
 
-    response = await gcc_client.post(
-        "/api/v1/deployments/status",
-        json=status_report("customer-x", release.id, status="deadlineExceeded"),
-        headers=customer.headers,
-    )
+    response = await customer.report_status(release.id, status="deadlineExceeded")
 
     assert response.status_code == 200, response.text
-    assert (await target_of(gcc_sessions, target.id)).status == "deadlineExceeded"
+    assert (await customer.target(target.id)).status == "deadlineExceeded"
     [escalation] = await escalations(gcc_sessions)
     assert escalation.type == "FORCED_24H_EXCEEDED"
 
 
 async def test_bad_status_reports_are_4xx_naming_the_field(
-    gcc_client: httpx.AsyncClient, organization_factory: Any, release_factory: Any
+    customer_factory: CustomerFactory, release_factory: Any
 ) -> None:
-    customer = await organization_factory("customer-x")
+    customer = await customer_factory()
     release = await release_factory("2.3.0")
     cases = {
-        "status": status_report("customer-x", release.id, status="notified"),
-        "releaseId": status_report("customer-x", release.id, releaseId="rel-1"),
+        "status": status_report(CUSTOMER, release.id, status="notified"),
+        "releaseId": status_report(CUSTOMER, release.id, releaseId="rel-1"),
         "organizationName": status_report("Customer X", release.id),
-        "helmRevision": status_report("customer-x", release.id, helmRevision=0),
-        "currentVersion": status_report("customer-x", release.id, currentVersion="latest"),
+        "helmRevision": status_report(CUSTOMER, release.id, helmRevision=0),
+        "currentVersion": status_report(CUSTOMER, release.id, currentVersion="latest"),
     }
     for field, body in cases.items():
-        response = await gcc_client.post(
-            "/api/v1/deployments/status", json=body, headers=customer.headers
-        )
+        response = await customer.post_status(body)
         assert response.status_code == 422, (field, response.text)
         assert response.json()["field"] == field
