@@ -48,5 +48,6 @@ def _mount_routers(app: FastAPI) -> None:
     from customer_backend.intake.endpoints import router as intake_router
     from customer_backend.tasks.endpoints import router as tasks_router
 
-    for router in (intake_router, deployments_router, config_router, tasks_router):
+    # Requests are matched against the routes in order: the busiest route (agent polls) first.
+    for router in (tasks_router, intake_router, deployments_router, config_router):
         app.include_router(router)

@@ -53,12 +53,13 @@ def _mount_routers(app: FastAPI) -> None:
     from gcc.organizations.endpoints import router as organizations_router
     from gcc.releases.endpoints import router as releases_router
 
+    # Requests are matched against the routes in order: the busiest route (heartbeats) first.
     for router in (
+        health_router,
         artifacts_router,
         releases_router,
         organizations_router,
         delivery_router,
-        health_router,
         escalations_router,
     ):
         app.include_router(router)
