@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -14,6 +15,7 @@ from logconfig import configure_logging
 from servicekit import processes
 from servicekit.db import create_engine, create_session_factory, session_scope
 from servicekit.errors import ServiceError
+from servicekit.files import write_private_file
 from timekeeping import SystemClock
 
 T = TypeVar("T")
@@ -117,15 +119,35 @@ def admin_add(
     email: str = typer.Option(..., help="Address that receives deployment email."),
     name: str = typer.Option(..., help="The admin's name."),
     role: str = typer.Option("admin", help="Role shown in the Control Tower."),
+    token_file: Path | None = typer.Option(
+        None, help="Also write the token to this file (mode 0600), for a setup script."
+    ),
+    if_absent: bool = typer.Option(
+        False,
+        help="When an admin with this email exists, change nothing and exit 0 (with "
+        "--token-file, only if the file is there).",
+    ),
 ) -> None:
     """Create an admin; the last line printed is the Control Tower token, shown only now."""
-    from customer_backend.admins.service import create_admin
+    from customer_backend.admins.service import create_admin, find_admin
 
+    if if_absent and _in_session(lambda session: find_admin(session, email=email)) is not None:
+        if token_file is not None and not token_file.is_file():
+            typer.echo(
+                f"error: admin {email} exists, but {token_file} is missing and the token is "
+                "not stored anywhere else: deactivate the admin and add one again",
+                err=True,
+            )
+            raise typer.Exit(code=1)
+        typer.echo(f"admin {email} exists already; nothing changed")
+        return
     admin, token = _in_session(
         lambda session: create_admin(
             session, clock=SystemClock(), email=email, name=name, role=role
         )
     )
+    if token_file is not None:
+        write_private_file(token_file, token)
     typer.echo(f"created admin {admin.email} ({admin.role})")
     typer.echo(token)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, Field, SecretStr, model_validator
@@ -117,7 +119,16 @@ class Settings(BaseSettings):
         return self
 
 
+SECRETS_DIR_VARIABLE = "WRKTALK_SECRETS_DIR"
+"""Names a directory of files, one per setting (``wrktalk_gcc_api_key``,
+``wrktalk_webhook_secret``, ...), each holding that setting's value: how Docker and Kubernetes
+secrets mounted as files reach the settings. An environment variable of the same name wins."""
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment (and the secrets directory)."""
+    secrets_dir = os.environ.get(SECRETS_DIR_VARIABLE) or None
+    if secrets_dir is not None and not Path(secrets_dir).is_dir():
+        raise ValueError(f"{SECRETS_DIR_VARIABLE}={secrets_dir} is not a directory")
+    return Settings(_secrets_dir=secrets_dir)

@@ -40,6 +40,12 @@ async def create_admin(
     return admin, token
 
 
+async def find_admin(session: AsyncSession, *, email: str) -> Admin | None:
+    """The admin with this email (active or not), if any."""
+    result = await session.exec(select(Admin).where(Admin.email == email.strip().lower()))
+    return result.first()
+
+
 async def list_admins(session: AsyncSession) -> Sequence[Admin]:
     """Every admin, active first, then by email."""
     result = await session.exec(

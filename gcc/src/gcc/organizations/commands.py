@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -18,10 +19,15 @@ from contracts import (
 )
 from gcc.db import create_engine, create_session_factory, session_scope
 from gcc.errors import ServiceError
-from gcc.organizations import service
+from gcc.organizations import repository, service
 from gcc.organizations.service import organization_view
 from gcc.settings import get_settings
+from servicekit.files import write_private_file
 from timekeeping import SystemClock
+
+API_KEY_FILE = "wrktalk_gcc_api_key"
+WEBHOOK_SECRET_FILE = "wrktalk_webhook_secret"  # noqa: S105 - a file name
+"""File names of ``--credentials-dir``: the customer backend's settings of the same names."""
 
 organizations_app = typer.Typer(help="Manage organizations.", no_args_is_help=True)
 
@@ -62,6 +68,17 @@ def add(
     account_manager_email: str | None = typer.Option(
         None, help="Account manager who receives escalations."
     ),
+    credentials_dir: Path | None = typer.Option(
+        None,
+        help="Also write the API key and webhook secret to files in this directory (mode "
+        f"0600), named {API_KEY_FILE} and {WEBHOOK_SECRET_FILE}: the customer backend reads "
+        "them when WRKTALK_SECRETS_DIR names the directory.",
+    ),
+    if_absent: bool = typer.Option(
+        False,
+        help="When the organization exists already, change nothing and exit 0 (with "
+        "--credentials-dir, only if its files are there).",
+    ),
 ) -> None:
     """Add an organization and print its API key and webhook secret (shown only once)."""
     raw: dict[str, Any] = {
@@ -80,6 +97,18 @@ def add(
         typer.echo(f"error ({field_from_location(first['loc'])}): {first['msg']}", err=True)
         raise typer.Exit(code=2) from exc
     settings = get_settings()
+    if if_absent and _run(lambda session: repository.get_by_name(session, name)) is not None:
+        missing = _missing_credential_files(credentials_dir)
+        if missing:
+            typer.echo(
+                f"error: organization {name} exists, but {', '.join(missing)} is missing and "
+                "the API key is not stored anywhere else: rotate the webhook secret and issue "
+                "a new key, or delete the organization and add it again",
+                err=True,
+            )
+            raise typer.Exit(code=1)
+        typer.echo(f"organization {name} exists already; nothing changed")
+        return
     created = _run(
         lambda session: service.create_organization(
             session, clock=SystemClock(), settings=settings, request=request
@@ -88,7 +117,21 @@ def add(
     typer.echo(f"organization {created.organization.name} added")
     typer.echo(f"API key:        {created.api_key}")
     typer.echo(f"webhook secret: {created.webhook_secret}")
+    if credentials_dir is not None:
+        write_private_file(credentials_dir / API_KEY_FILE, created.api_key)
+        write_private_file(credentials_dir / WEBHOOK_SECRET_FILE, created.webhook_secret)
+        typer.echo(f"written to {credentials_dir / API_KEY_FILE} and {WEBHOOK_SECRET_FILE}")
     typer.echo("Store both now: they are not shown again.")
+
+
+def _missing_credential_files(credentials_dir: Path | None) -> list[str]:
+    if credentials_dir is None:
+        return []
+    return [
+        str(credentials_dir / file)
+        for file in (API_KEY_FILE, WEBHOOK_SECRET_FILE)
+        if not (credentials_dir / file).is_file()
+    ]
 
 
 @organizations_app.command("list")

@@ -1,0 +1,137 @@
+"""`customer-backend admin add|list|deactivate` as a setup script or an operator runs them, and
+settings read from a secrets directory."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from customer_backend.cli import app
+from customer_backend.settings import Settings, get_settings
+from servicekit.db import SessionFactory
+
+
+@pytest.fixture
+def command_environment(
+    backend_settings: Settings, backend_sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Point the command at the test database, emptied for each test."""
+    monkeypatch.setenv("WRKTALK_DATABASE_URL", backend_settings.database_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def run(*arguments: str) -> Result:
+    """Invoke the command in a thread: it runs its own event loop, as from a terminal."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(arguments))
+
+
+ADD_ADMIN = ["admin", "add", "--email", "Ops@Acme.example", "--name", "Ops"]
+
+
+async def releases_as(backend_client: httpx.AsyncClient, token: str) -> int:
+    response = await backend_client.get(
+        "/api/admin/deployment/releases", headers={"Authorization": f"Bearer {token}"}
+    )
+    return response.status_code
+
+
+async def test_admin_add_prints_a_token_that_opens_the_control_tower(
+    command_environment: None, backend_client: httpx.AsyncClient
+) -> None:
+    result = await run(*ADD_ADMIN)
+
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert await releases_as(backend_client, token) == 200
+    listed = await run("admin", "list")
+    assert "ops@acme.example\tOps\tadmin\tactive" in listed.output
+    assert token not in listed.output
+
+
+async def test_admin_add_writes_the_token_file_once(
+    command_environment: None, backend_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "handoff" / "acme-admin-token"
+
+    first = await run(*ADD_ADMIN, "--token-file", str(token_file), "--if-absent")
+    again = await run(*ADD_ADMIN, "--token-file", str(token_file), "--if-absent")
+
+    assert first.exit_code == 0, first.output
+    token = token_file.read_text()
+    assert first.output.strip().splitlines()[-1] == token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert again.exit_code == 0, again.output
+    assert "exists already; nothing changed" in again.output
+    assert token_file.read_text() == token
+    assert await releases_as(backend_client, token) == 200
+
+
+async def test_admin_add_if_absent_fails_when_the_token_file_is_lost(
+    command_environment: None, tmp_path: Path
+) -> None:
+    assert (await run(*ADD_ADMIN)).exit_code == 0
+
+    result = await run(*ADD_ADMIN, "--token-file", str(tmp_path / "gone"), "--if-absent")
+
+    assert result.exit_code == 1
+    assert "not stored anywhere else" in result.output
+
+
+async def test_admin_add_of_an_existing_email_is_refused(command_environment: None) -> None:
+    assert (await run(*ADD_ADMIN)).exit_code == 0
+
+    result = await run(*ADD_ADMIN)
+
+    assert result.exit_code == 1
+    assert "exists already" in result.output
+
+
+async def test_deactivated_admin_token_no_longer_opens_the_control_tower(
+    command_environment: None, backend_client: httpx.AsyncClient
+) -> None:
+    token = (await run(*ADD_ADMIN)).output.strip().splitlines()[-1]
+
+    result = await run("admin", "deactivate", "ops@acme.example")
+
+    assert result.exit_code == 0, result.output
+    assert await releases_as(backend_client, token) == 401
+
+
+def test_settings_read_secret_files_from_the_secrets_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "wrktalk_gcc_api_key").write_text("gcc_from_file")
+    (tmp_path / "wrktalk_webhook_secret").write_text("whsec_from_file")
+    monkeypatch.setenv("WRKTALK_SECRETS_DIR", str(tmp_path))
+    monkeypatch.delenv("WRKTALK_GCC_API_KEY", raising=False)
+    monkeypatch.setenv("WRKTALK_WEBHOOK_SECRET", "whsec_from_environment")
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    assert settings.gcc_api_key.get_secret_value() == "gcc_from_file"
+    # an environment variable wins over the file
+    assert settings.webhook_secret.get_secret_value() == "whsec_from_environment"
+
+
+def test_a_secrets_directory_that_does_not_exist_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WRKTALK_SECRETS_DIR", str(tmp_path / "missing"))
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="WRKTALK_SECRETS_DIR"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
