@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tools.demo import read_docker_stack
+
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker-compose.dev.yml"
 
 
@@ -42,3 +44,54 @@ def test_apis_start_after_their_migrations() -> None:
     for agent in ("acme-agent", "globex-agent"):
         api = agent.replace("agent", "api")
         assert services[agent]["depends_on"][api]["condition"] == "service_healthy"
+
+
+def test_customers_get_their_credentials_from_gcc_without_manual_steps() -> None:
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    for organization in ("acme", "globex"):
+        register = services[f"{organization}-register"]
+        assert register["command"][:2] == ["org", "add"]
+        assert "--if-absent" in register["command"]
+        assert register["depends_on"]["gcc-migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+        credentials_dir = next(
+            part.split("=", 1)[1]
+            for part in register["command"]
+            if part.startswith("--credentials-dir=")
+        )
+        migrate = services[f"{organization}-migrate"]
+        assert migrate["depends_on"][f"{organization}-register"]["condition"] == (
+            "service_completed_successfully"
+        )
+        for process in ("api", "worker", "beat"):
+            service = services[f"{organization}-{process}"]
+            assert service["environment"]["WRKTALK_SECRETS_DIR"] == credentials_dir
+            assert "WRKTALK_GCC_API_KEY" not in service["environment"]
+            assert "credentials:/var/lib/wrktalk/credentials" in service["volumes"]
+            assert service["depends_on"][f"{organization}-migrate"]["condition"] == (
+                "service_completed_successfully"
+            )
+        assert "credentials:/var/lib/wrktalk/credentials" in register["volumes"]
+        admin = services[f"{organization}-admin"]
+        assert admin["command"][:2] == ["admin", "add"]
+        assert "--if-absent" in admin["command"]
+
+
+def test_the_demo_reads_the_docker_stack_from_the_compose_file() -> None:
+    docker = read_docker_stack(COMPOSE_FILE)
+
+    assert docker.config.gcc_url == "http://127.0.0.1:8000"
+    customers = {customer.name: customer for customer in docker.config.customers}
+    assert docker.config.customer_url(customers["acme"]) == "http://127.0.0.1:3001"
+    assert docker.config.customer_url(customers["globex"]) == "http://127.0.0.1:3002"
+    assert (customers["acme"].deployment_type, customers["globex"].deployment_type) == (
+        "gitops",
+        "docker",
+    )
+    assert docker.ci_token == "dev-ci-token"
+    assert docker.operator_token == "dev-operator-token"
+    assert docker.admin_token_files == {
+        "acme": "/var/lib/wrktalk/credentials/acme-admin-token",
+        "globex": "/var/lib/wrktalk/credentials/globex-admin-token",
+    }

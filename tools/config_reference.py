@@ -32,7 +32,10 @@ TIERS: list[tuple[str, type[BaseSettings], str]] = [
         "Customer backend",
         customer_backend.settings.Settings,
         "Read by `customer-backend serve`, `worker`, `beat` and `migrate`. Bucket credentials "
-        "come from the usual `AWS_*` variables.",
+        "come from the usual `AWS_*` variables. Any setting can also come from a file named "
+        "after its variable in lower case (`wrktalk_gcc_api_key`, `wrktalk_webhook_secret`) in "
+        "the directory `WRKTALK_SECRETS_DIR` names, as Docker and Kubernetes mount secrets; "
+        "an environment variable wins over the file.",
     ),
     (
         "Agent",

@@ -1,6 +1,7 @@
 """The demo: a release goes from CI upload to deployed customers and back to GCC's history.
 
-``uv run nox -s demo`` runs :func:`main` against a running stack (``uv run nox -s stack``).
+``uv run nox -s demo`` runs :func:`main` against a running stack (``uv run nox -s stack``), and
+``uv run nox -s demo -- --docker`` against ``docker compose -f docker-compose.dev.yml up``.
 The first run publishes the next version; a later run publishes the next one as a forced update
 and then rolls the first customer back to the version before it. Each step is printed with its
 duration, and at the end the state GCC records.
@@ -24,10 +25,19 @@ import httpx
 import yaml
 
 from contracts import Version
-from tools.stack import CI_TOKEN, OPERATOR_TOKEN, ROOT, Stack, StackConfig
+from tools.stack import (
+    CI_TOKEN,
+    OPERATOR_TOKEN,
+    ROOT,
+    CustomerCredentials,
+    CustomerSpec,
+    Stack,
+    StackConfig,
+)
 from tools.waiting import wait_until
 
 SAMPLES = ROOT / "infra" / "samples"
+COMPOSE_FILE = ROOT / "docker-compose.dev.yml"
 T = TypeVar("T")
 
 
@@ -91,13 +101,20 @@ def build_compose_bundle(version: str, work: Path) -> Path:
 class Demo:
     """Drives the stack's public APIs the way CI and admins do."""
 
-    def __init__(self, stack: Stack, timeline: Timeline | None = None) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        timeline: Timeline | None = None,
+        *,
+        ci_token: str = CI_TOKEN,
+        operator_token: str = OPERATOR_TOKEN,
+    ) -> None:
         """Use the running ``stack`` (its URLs and saved credentials)."""
         self.stack = stack
         self.timeline = timeline or Timeline()
         self.gcc = httpx.Client(base_url=stack.config.gcc_url, timeout=60)
-        self.ci = {"Authorization": f"Bearer {CI_TOKEN}"}
-        self.operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        self.ci = {"Authorization": f"Bearer {ci_token}"}
+        self.operator = {"Authorization": f"Bearer {operator_token}"}
 
     def backend(self, name: str) -> httpx.Client:
         """A Control Tower client for customer ``name``, as its admin."""
@@ -276,8 +293,104 @@ class Demo:
         print(self.gcc_state())
 
 
-def main() -> int:
-    """Run the demo against the stack started by ``nox -s stack``."""
+@dataclass(frozen=True)
+class DockerStack:
+    """What the demo needs from the Docker development stack, read from its compose file."""
+
+    config: StackConfig
+    ci_token: str
+    operator_token: str
+    admin_token_files: dict[str, str]
+    """Per customer, where its ``-admin`` service wrote the Control Tower token (in the
+    credentials volume)."""
+
+
+def _host_port(service: dict[str, Any]) -> int:
+    return int(str(service["ports"][0]).split(":")[0])
+
+
+def _option(command: list[str], name: str) -> str:
+    prefix = f"--{name}="
+    return next(part[len(prefix) :] for part in command if part.startswith(prefix))
+
+
+def read_docker_stack(compose_file: Path = COMPOSE_FILE) -> DockerStack:
+    """Ports, tokens and customers of ``docker-compose.dev.yml``, as published on localhost."""
+    services: dict[str, Any] = yaml.safe_load(compose_file.read_text())["services"]
+    gcc_environment = services["gcc-api"]["environment"]
+    customers = []
+    token_files = {}
+    for name, service in services.items():
+        if not name.endswith("-register"):
+            continue
+        organization = _option(service["command"], "name")
+        customers.append(
+            CustomerSpec(
+                organization,
+                _host_port(services[f"{organization}-api"]),
+                redis_db=0,
+                deployment_type=_option(service["command"], "deployment-type"),
+            )
+        )
+        token_files[organization] = _option(
+            services[f"{organization}-admin"]["command"], "token-file"
+        )
+    return DockerStack(
+        config=StackConfig(gcc_port=_host_port(services["gcc-api"]), customers=tuple(customers)),
+        ci_token=gcc_environment["GCC_CI_TOKEN"],
+        operator_token=gcc_environment["GCC_OPERATOR_TOKEN"],
+        admin_token_files=token_files,
+    )
+
+
+def docker_demo(compose_file: Path = COMPOSE_FILE) -> Demo:
+    """The demo against ``docker compose -f docker-compose.dev.yml up``: admin tokens are read
+    from the credentials volume through the running API containers."""
+    docker = read_docker_stack(compose_file)
+    stack = Stack(docker.config)
+    compose = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    for organization, token_file in docker.admin_token_files.items():
+        completed = subprocess.run(
+            [
+                *compose,
+                "-f",
+                str(compose_file),
+                "exec",
+                "-T",
+                f"{organization}-api",
+                "cat",
+                token_file,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"cannot read {organization}'s admin token ({completed.stderr.strip()}): is "
+                "`docker compose -f docker-compose.dev.yml up` running?"
+            )
+        stack.credentials[organization] = CustomerCredentials(
+            api_key="",
+            webhook_secret="",
+            admin_email=f"admin@{organization}.local",
+            admin_token=completed.stdout.strip(),
+        )
+    return Demo(stack, ci_token=docker.ci_token, operator_token=docker.operator_token)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo against the stack started by ``nox -s stack``, or with ``--docker`` against
+    the Docker development stack."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--docker" in args:
+        try:
+            demo = docker_demo()
+        except RuntimeError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        demo.run()
+        return 0
     stack = Stack(StackConfig())
     stack.load_credentials()
     if not stack.credentials:

@@ -12,7 +12,10 @@ FROM python:3.11-slim
 ARG COMMAND
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 SERVICE_COMMAND=${COMMAND}
 COPY --from=build /opt/venv /opt/venv
-RUN useradd --uid 10001 --no-create-home wrktalk
+# credentials the development stack hands from GCC to the customer backends (a named volume
+# mounted here starts with this directory's owner)
+RUN useradd --uid 10001 --no-create-home wrktalk \
+    && mkdir -p /var/lib/wrktalk/credentials && chown 10001 /var/lib/wrktalk/credentials
 USER 10001
 ENTRYPOINT ["sh", "-c", "exec \"$SERVICE_COMMAND\" \"$@\"", "--"]
 CMD ["serve", "--host", "0.0.0.0"]
