@@ -2,6 +2,7 @@
 pushes to a bare remote, tasks come from the real customer backend."""
 
 import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,23 @@ async def store(
     return bundle(version, chart, artifact_type=ArtifactType.HELM, image_tags=tags, values=values)
 
 
+async def deploy_2_3_0(
+    backend_tasks: BackendTasks,
+    helm_charts: dict[str, Path],
+    make_agent: AgentFactory,
+    working_copy: Path,
+) -> tuple[uuid.UUID, Any]:
+    """Queue a deploy of 2.3.0, let a GitOps agent run it once; the task, completed."""
+    task_id = await backend_tasks.add_task(
+        "deploy", await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
+    )
+    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
+    assert await agent.run_once() is OnceExit.COMPLETED
+    task = await backend_tasks.task(task_id)
+    assert task.status == "completed", task.error_message
+    return task_id, task
+
+
 async def test_a_deploy_renders_commits_and_pushes_the_manifests(
     backend_tasks: BackendTasks,
     helm_charts: dict[str, Path],
@@ -71,15 +89,8 @@ async def test_a_deploy_renders_commits_and_pushes_the_manifests(
     (working_copy / "wrktalk" / "stale.yaml").write_text("kind: ConfigMap\n")
     git(working_copy, "add", "wrktalk")
     git(working_copy, "commit", "--quiet", "-m", "An old template")
-    task_id = await backend_tasks.add_task(
-        "deploy", await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
-    )
+    task_id, task = await deploy_2_3_0(backend_tasks, helm_charts, make_agent, working_copy)
 
-    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
-    assert await agent.run_once() is OnceExit.COMPLETED
-
-    task = await backend_tasks.task(task_id)
-    assert task.status == "completed", task.error_message
     assert task.result is not None
     commit_id = task.result["commitId"]
     assert task.result["releaseVersion"] == "2.3.0"
@@ -107,15 +118,8 @@ async def test_a_deploy_after_a_killed_commit_removes_the_stale_locks(
     (working_copy / ".git" / "refs" / "heads" / "main.lock").write_text("0" * 40 + "\n")
     with pytest.raises(subprocess.CalledProcessError):
         git(working_copy, "add", "README.md")
-    task_id = await backend_tasks.add_task(
-        "deploy", await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
-    )
+    task_id, task = await deploy_2_3_0(backend_tasks, helm_charts, make_agent, working_copy)
 
-    agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
-    assert await agent.run_once() is OnceExit.COMPLETED
-
-    task = await backend_tasks.task(task_id)
-    assert task.status == "completed", task.error_message
     assert task.result is not None
     assert git(working_copy, "rev-parse", "HEAD") == task.result["commitId"]
     assert not list((working_copy / ".git").rglob("*.lock"))
