@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -33,7 +34,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         None, description="S3-compatible endpoint (MinIO, GCS interop); unset for AWS itself."
     )
-    s3_region: str = Field("us-east-1", description="Region of the artifact bucket.")
+    s3_region: str = Field(
+        "",
+        description="Region of the artifact bucket; unset: `AWS_REGION`, else "
+        "`AWS_DEFAULT_REGION`, else us-east-1.",
+    )
     bucket_name: str = Field("gcc-wrktalk-artifacts", description="Bucket holding the artifacts.")
     ci_token: SecretStr = Field(
         SecretStr(DEVELOPMENT_CI_TOKEN), description="Bearer token of the CI (Jenkins)."
@@ -102,6 +107,14 @@ class Settings(BaseSettings):
             if isinstance(raw, str):
                 data["admin_emails"] = [part.strip() for part in raw.split(",") if part.strip()]
         return data
+
+    @model_validator(mode="after")
+    def _region_from_aws_environment(self) -> Settings:
+        if not self.s3_region:
+            self.s3_region = (
+                os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
