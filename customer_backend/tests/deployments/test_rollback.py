@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from contracts import (
     AgentTaskStatus,
@@ -25,9 +26,11 @@ from customer_backend.deployments import rollback
 from customer_backend.errors import InvalidInput
 from customer_backend.settings import Settings
 from customer_backend.tasks.models import AgentTask
+from gcc.artifacts.models import Artifact as GccArtifact
 from gcc.settings import Settings as GccSettings
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory
+from testsupport.backend_fixtures import BACKEND_GCC_API_KEY
 from timekeeping import ManualClock
 from wrktalk_testing.s3 import TEST_CREDENTIALS
 
@@ -91,13 +94,15 @@ async def test_rollback_to_a_helm_revision_queues_a_rollback_task(
     assert email.context["target_revision"] == 5
 
 
-async def test_rollback_to_a_revision_on_compose_is_422(
+@pytest.mark.parametrize("deployment_type", [DeploymentType.DOCKER, DeploymentType.GITOPS])
+async def test_rollback_to_a_revision_without_helm_revisions_is_422(
     backend_settings: Settings,
     backend_sessions: SessionFactory,
     backend_store: ObjectStore,
     gcc_clock: ManualClock,
+    deployment_type: DeploymentType,
 ) -> None:
-    settings = backend_settings.model_copy(update={"deployment_type": DeploymentType.DOCKER})
+    settings = backend_settings.model_copy(update={"deployment_type": deployment_type})
     async with backend_sessions() as session, httpx.AsyncClient() as gcc:
         with pytest.raises(InvalidInput) as raised:
             await rollback.request_rollback(
@@ -111,6 +116,7 @@ async def test_rollback_to_a_revision_on_compose_is_422(
             )
 
     assert raised.value.field == "targetRevision"
+    assert "use targetVersion" in raised.value.detail
 
 
 async def test_rollback_with_both_targets_is_422(
@@ -313,6 +319,41 @@ async def test_rollback_to_a_version_neither_the_bucket_nor_gcc_has_is_404(
     assert response.status_code == 404
     assert response.json()["field"] == "targetVersion"
     assert "not available" in response.json()["detail"]
+    assert await rows.tasks() == []
+
+
+async def test_rollback_to_a_version_gcc_retention_removed_is_404(
+    backend_client: httpx.AsyncClient,
+    gcc_client: httpx.AsyncClient,
+    ci_headers: dict[str, str],
+    gcc_sessions: SessionFactory,
+    admin_factory: Any,
+    rows: Any,
+    chart: Any,
+) -> None:
+    admin = await admin_factory()
+    await publish_at_gcc(gcc_client, ci_headers, "2.0.1", chart)
+    async with gcc_sessions() as session:
+        await session.exec(
+            sa.update(GccArtifact)
+            .where(GccArtifact.version == "2.0.1")
+            .values(removed_at=datetime(2026, 5, 1, tzinfo=UTC))
+        )
+        await session.commit()
+    assert (
+        await gcc_client.get(
+            "/api/artifacts/charts/2.0.1",
+            params={"type": "helm"},
+            headers={"Authorization": f"Bearer {BACKEND_GCC_API_KEY}"},
+        )
+    ).status_code == 410
+
+    response = await backend_client.post(
+        ROLLBACK, json={"targetVersion": "2.0.1"}, headers=admin.headers
+    )
+
+    assert response.status_code == 404
+    assert response.json()["field"] == "targetVersion"
     assert await rows.tasks() == []
 
 

@@ -60,8 +60,8 @@ async def request_rollback(
 ) -> AgentTask:
     """Queue a rollback task for the agent.
 
-    409 while a deployment is active; 422 for a revision on Compose; 404 when the version's
-    artifact is neither in the bucket nor at GCC.
+    409 while a deployment is active; 422 for a revision on Compose or GitOps; 404 when the
+    version's artifact is neither in the bucket nor at GCC.
     """
     now = clock.now()
     deployment_type = settings.deployment_type
@@ -69,6 +69,12 @@ async def request_rollback(
         if deployment_type is DeploymentType.DOCKER:
             raise InvalidInput(
                 "Docker Compose has no revisions to roll back to; use targetVersion.",
+                field="targetRevision",
+            )
+        if deployment_type is DeploymentType.GITOPS:
+            raise InvalidInput(
+                "A GitOps installation has no Helm revisions here (the cluster's GitOps tool "
+                "applies the commits); use targetVersion.",
                 field="targetRevision",
             )
         await repository.lock_deployments(session)
