@@ -499,7 +499,8 @@ def _answers(url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stack until Ctrl-C (``--reset`` starts from empty databases)."""
+    """Run the stack until Ctrl-C (``--reset`` starts from empty databases; ``--demo`` sends
+    a demo release through it once it is up)."""
     args = list(sys.argv[1:] if argv is None else argv)
     stack = Stack()
     if "--reset" in args:
@@ -509,6 +510,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         print(stack.summary(), flush=True)
+        if "--demo" in args:
+            from tools.demo import Demo
+
+            Demo(stack).run()
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             for process in stack.processes.values():

@@ -136,9 +136,16 @@ def git_log(repository: Path) -> str:
     ).stdout
 
 
-def test_release_flows_from_ci_to_both_customers_and_back_to_gcc(stack: Stack, demo: Demo) -> None:
-    demo.release("1.1.0", forced=False)
-    demo.deliver("1.1.0")
+def test_release_flows_from_ci_to_both_customers_and_back_to_gcc(
+    stack: Stack, demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo.run()  # the first demo run: the next version after 1.0.0, to every customer
+
+    printed = capsys.readouterr().out
+    assert "Demo: publishing 1.1.0" in printed
+    assert "acme's agent deploys 1.1.0" in printed
+    assert "acme: current 1.1.0" in printed
+    assert "globex: current 1.1.0" in printed
 
     for customer in stack.config.customers:
         organization = operator_get(stack, f"/api/operator/organizations/{customer.name}").json()
@@ -171,6 +178,9 @@ def test_customer_down_during_fan_out_gets_the_release_by_poll(stack: Stack, dem
 
     wait_until(webhook_failed, timeout=60, what="GCC to give up the webhook to acme")
 
+    # the first attempt and 2 retries, then the poll
+    assert release_targets(stack, "1.2.0")[acme.name]["delivery"]["attempts"] == 3
+
     stack.restart_backend_api(acme)
     deployment = demo.wait_for_download(acme.name, "1.2.0")
     assert deployment["isChartDownloaded"] is True
@@ -195,6 +205,38 @@ def test_rollback_by_version_reaches_gcc_version_history(stack: Stack, demo: Dem
 
     entries = wait_until(history, timeout=60, what="the rollback in GCC's version history")
     assert entries[:3] == [("1.1.0", True), ("1.2.0", False), ("1.1.0", False)]
+
+
+def test_demo_second_run_is_a_forced_update_then_a_rollback(
+    stack: Stack, demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acme, globex = stack.config.customers
+
+    demo.run()  # a later demo run: 1.3.0 as a forced update, then acme back to 1.2.0
+
+    printed = capsys.readouterr().out
+    assert "Demo: publishing 1.3.0 as a forced update" in printed
+    assert "acme's admin rolls back to 1.2.0" in printed
+    release = operator_get(stack, "/api/operator/releases/1.3.0").json()
+    assert release["isForced"] is True
+    assert (
+        operator_get(stack, f"/api/operator/organizations/{globex.name}").json()["currentVersion"]
+        == "1.3.0"
+    )
+    assert (
+        operator_get(stack, f"/api/operator/organizations/{acme.name}").json()["currentVersion"]
+        == "1.2.0"
+    )
+
+    def admins_told_of_the_deadline() -> bool:
+        recipients = {
+            to
+            for to, subject, _ in emails(stack)
+            if "Required update: WrkTalk 1.3.0 must be deployed by" in subject
+        }
+        return {"admin@acme.local", "admin@globex.local"} <= recipients
+
+    wait_until(admins_told_of_the_deadline, timeout=60, what="the forced-update emails")
 
 
 def release_targets(stack: Stack, version: str) -> dict[str, dict[str, Any]]:
@@ -223,23 +265,23 @@ def test_gcc_unreachable_while_publishing_the_poll_picks_the_release_up(
     acme, globex = stack.config.customers
     partition.cut()
     try:
-        demo.release("1.3.0", forced=False)
+        demo.release("1.4.0", forced=False)
 
         def webhook_failed() -> bool:
-            return bool(release_targets(stack, "1.3.0")[globex.name]["delivery"]["failed"])
+            return bool(release_targets(stack, "1.4.0")[globex.name]["delivery"]["failed"])
 
         wait_until(webhook_failed, timeout=60, what="GCC to give up the webhook to globex")
         # acme was not cut off: its webhook arrived
-        demo.wait_for_download(acme.name, "1.3.0")
+        demo.wait_for_download(acme.name, "1.4.0")
         # globex polls GCC every 3 s, but cannot reach it
         time.sleep(4)
-        assert pending_deployment(stack, demo, globex.name, "1.3.0") is None
+        assert pending_deployment(stack, demo, globex.name, "1.4.0") is None
     finally:
         partition.restore()
 
-    deployment = demo.wait_for_download(globex.name, "1.3.0")
+    deployment = demo.wait_for_download(globex.name, "1.4.0")
     assert deployment["isChartDownloaded"] is True
-    targets = release_targets(stack, "1.3.0")
+    targets = release_targets(stack, "1.4.0")
     assert targets[globex.name]["delivery"]["acked"] is False
     assert targets[acme.name]["delivery"]["acked"] is True
 
@@ -254,7 +296,7 @@ def test_agent_killed_during_a_task_times_out_and_is_not_run_again(
     committing = stack.config.var / "globex-committing"
     hook.write_text(f"#!/bin/sh\ntouch {committing}\nsleep 600\n")
     hook.chmod(0o755)
-    deployment = demo.wait_for_download(globex.name, "1.3.0")
+    deployment = demo.wait_for_download(globex.name, "1.4.0")
     commits_before = git_log(repository)
 
     demo.schedule_now(globex.name, deployment["id"])
@@ -277,14 +319,14 @@ def test_agent_killed_during_a_task_times_out_and_is_not_run_again(
     assert detail["deployment"]["errorMessage"] == "Task timeout - no heartbeat received"
 
     def reported_to_gcc() -> bool:
-        target = release_targets(stack, "1.3.0")[globex.name]
+        target = release_targets(stack, "1.4.0")[globex.name]
         return bool(target["deployment"]["status"] == "failed")
 
     wait_until(reported_to_gcc, timeout=60, what="GCC to record the failed deployment")
     escalations = operator_get(
         stack, f"/api/operator/escalations?type=DEPLOYMENT_FAILED&organization={globex.name}"
     ).json()["escalations"]
-    assert [entry["releaseVersion"] for entry in escalations] == ["1.3.0"]
+    assert [entry["releaseVersion"] for entry in escalations] == ["1.4.0"]
     wait_until(
         lambda: any(
             to == "admin@globex.local" and "timed out" in subject
@@ -308,17 +350,17 @@ def test_agent_killed_during_a_task_times_out_and_is_not_run_again(
     assert body["deployment"]["status"] == "failed"
     assert git_log(repository) == commits_before
     gcc_org = operator_get(stack, f"/api/operator/organizations/{globex.name}").json()
-    assert gcc_org["currentVersion"] == "1.1.0"
+    assert gcc_org["currentVersion"] == "1.3.0"
 
     # the admin schedules the release again, and the restarted agent deploys it
     demo.schedule_now(globex.name, deployment["id"])
     demo.wait_for_deployment(globex.name, deployment["id"])
-    demo.wait_for_gcc_version(globex.name, "1.3.0")
-    assert "1.3.0" in git_log(repository)
+    demo.wait_for_gcc_version(globex.name, "1.4.0")
+    assert "1.4.0" in git_log(repository)
 
 
 def test_corrupted_artifact_is_never_deployed(stack: Stack, demo: Demo) -> None:
-    demo.upload_artifacts("1.4.0")
+    demo.upload_artifacts("1.5.0")
     s3 = boto3.client(
         "s3",
         endpoint_url=stack.config.s3_url,
@@ -326,15 +368,15 @@ def test_corrupted_artifact_is_never_deployed(stack: Stack, demo: Demo) -> None:
         aws_secret_access_key="stack",
         region_name="us-east-1",
     )
-    key = "charts/helm/wrktalk-1.4.0.tgz"
+    key = "charts/helm/wrktalk-1.5.0.tgz"
     original = s3.get_object(Bucket="gcc-artifacts", Key=key)["Body"].read()
     s3.put_object(Bucket="gcc-artifacts", Key=key, Body=original[:-64] + bytes(64))
-    demo.publish("1.4.0", forced=False)
+    demo.publish("1.5.0", forced=False)
 
     for customer in stack.config.customers:
 
         def download_failed(name: str = customer.name) -> dict[str, Any] | None:
-            deployment = pending_deployment(stack, demo, name, "1.4.0")
+            deployment = pending_deployment(stack, demo, name, "1.5.0")
             if deployment is not None and deployment["status"] == "downloadFailed":
                 return deployment
             return None
@@ -355,21 +397,21 @@ def test_corrupted_artifact_is_never_deployed(stack: Stack, demo: Demo) -> None:
             )
         assert refused.status_code == 422, refused.text
         stored = s3.list_objects_v2(Bucket=f"{customer.name}-bucket").get("Contents", [])
-        assert not [item["Key"] for item in stored if "1.4.0" in item["Key"]]
-        assert "1.4.0" not in git_log(stack.gitops_repo(customer))
+        assert not [item["Key"] for item in stored if "1.5.0" in item["Key"]]
+        assert "1.5.0" not in git_log(stack.gitops_repo(customer))
 
     def admins_told() -> bool:
         recipients = {
             to
             for to, subject, _ in emails(stack)
-            if subject.endswith("Download of WrkTalk 1.4.0 failed")
+            if subject.endswith("Download of WrkTalk 1.5.0 failed")
         }
         return {"admin@acme.local", "admin@globex.local"} <= recipients
 
     wait_until(admins_told, timeout=60, what="the admins' emails about the failed download")
 
     def reported_to_gcc() -> bool:
-        targets = release_targets(stack, "1.4.0")
+        targets = release_targets(stack, "1.5.0")
         return all(
             target["deployment"]["status"] == "downloadFailed" for target in targets.values()
         )
