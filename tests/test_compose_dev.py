@@ -95,3 +95,22 @@ def test_the_demo_reads_the_docker_stack_from_the_compose_file() -> None:
         "acme": "/var/lib/wrktalk/credentials/acme-admin-token",
         "globex": "/var/lib/wrktalk/credentials/globex-admin-token",
     }
+
+
+def test_agents_have_a_working_copy_and_the_docker_socket() -> None:
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    gitops = services["acme-agent"]
+    repository = gitops["environment"]["WRKTALK_AGENT_GITOPS_REPO"]
+    assert gitops["depends_on"]["acme-gitops-init"]["condition"] == (
+        "service_completed_successfully"
+    )
+    init = services["acme-gitops-init"]
+    assert f"git init -q -b main {repository}" in init["command"][0]
+    # both mount the same volume where the image's agent user owns the directory
+    assert gitops["volumes"] == init["volumes"] == ["acme-gitops:/var/lib/wrktalk-agent"]
+    assert repository.startswith("/var/lib/wrktalk-agent/")
+
+    compose = services["globex-agent"]
+    assert "/var/run/docker.sock:/var/run/docker.sock" in compose["volumes"]
+    assert compose["group_add"]
+    assert "globex-compose:/var/lib/wrktalk-agent" in compose["volumes"]
