@@ -56,6 +56,30 @@ async def test_captured_stdout_is_returned_and_not_streamed() -> None:
     assert lines.of(LogStream.STDOUT) == []
 
 
+async def test_nul_characters_in_the_output_become_replacement_characters() -> None:
+    lines = Lines()
+    runner = CommandRunner(on_line=lines)
+    code = (
+        "import sys\n"
+        "sys.stdout.buffer.write(b'a\\x00b\\n\\xff\\x00\\n')\n"
+        "sys.stderr.buffer.write(b'err\\x00\\n')\n"
+        "sys.exit(2)"
+    )
+    with pytest.raises(CommandFailed) as failure:
+        await runner.run(script(code), step="demo", time_limit=10)
+    assert lines.of(LogStream.STDOUT) == ["a\ufffdb", "\ufffd\ufffd"]
+    assert lines.of(LogStream.STDERR) == ["err\ufffd"]
+    assert failure.value.output_tail == ["err\ufffd"]
+
+    captured = await runner.run(
+        script("import sys; sys.stdout.buffer.write(b'{\\x00}')"),
+        step="demo",
+        time_limit=10,
+        capture_stdout=True,
+    )
+    assert captured.stdout == "{\ufffd}"
+
+
 async def test_a_failing_command_raises_with_the_tail_of_stderr() -> None:
     code = "import sys\nfor n in range(100): print(f'line {n}', file=sys.stderr)\nsys.exit(3)"
     with pytest.raises(CommandFailed) as failure:

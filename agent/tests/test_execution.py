@@ -172,6 +172,25 @@ async def test_the_commands_output_reaches_the_backend_in_order_with_its_stream(
     assert agent_notes[-1].startswith("task completed")
 
 
+async def test_nul_characters_in_the_output_reach_the_backend_replaced(
+    backend_tasks: BackendTasks, make_agent: AgentFactory, helm_stand_in: StandInFactory
+) -> None:
+    helm = helm_stand_in(HELM4_VERSION)
+    helm.play("upgrade", exit_code=1, stderr="Error: UPGRADE FAILED: bad\x00byte\n")
+    task_id = await backend_tasks.add_task("deploy", await deploy_payload(backend_tasks))
+
+    assert await make_agent().run_once() is OnceExit.FAILED
+
+    stderr = [
+        line.line for line in await backend_tasks.log_lines(task_id) if line.stream == "stderr"
+    ]
+    assert stderr == ["Error: UPGRADE FAILED: bad\ufffdbyte"]
+    task = await backend_tasks.task(task_id)
+    assert task.status == "failed"
+    assert task.error_message is not None
+    assert task.error_message.endswith("Error: UPGRADE FAILED: bad\ufffdbyte")
+
+
 async def test_heartbeats_keep_a_long_task_alive_past_the_backend_timeout(
     backend_tasks: BackendTasks,
     make_agent: AgentFactory,

@@ -13,7 +13,7 @@ import random
 import signal
 from enum import IntEnum
 
-from contracts import AgentTaskStatus, TaskStatusUpdate
+from contracts import AgentTaskStatus, TaskStatusUpdate, replace_nul
 from logconfig import get_logger
 from timekeeping import Clock, SystemClock
 from wrktalk_agent.backend import BackendClient, MalformedTask
@@ -194,6 +194,6 @@ class Agent:
         return TaskStatusUpdate(
             status=AgentTaskStatus.FAILED,
             completed_at=now,
-            error_message=message,
+            error_message=replace_nul(message),
             retryable=retryable,
         )

@@ -12,6 +12,9 @@ Every helm, docker, git and maintenance command goes through :class:`CommandRunn
   task the command is killed at once;
 - refuses a command line that contains a secret, and keeps the agent's own settings
   (``WRKTALK_AGENT_*``, the agent secret among them) out of the child's environment.
+
+Output is decoded as UTF-8 with bad bytes replaced, and a NUL character becomes U+FFFD too:
+the backend refuses text with NUL (its database cannot store it).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts import MAX_LOG_LINE_LENGTH, LogStream
+from contracts import MAX_LOG_LINE_LENGTH, LogStream, replace_nul
 from logconfig import get_logger
 from wrktalk_agent.control import StopControl
 from wrktalk_agent.errors import TaskAbandoned, TaskFailure, TaskInterrupted
@@ -95,6 +98,11 @@ def child_environment(
     return environment
 
 
+def decode_output(raw: bytes | bytearray) -> str:
+    """A command's output as text the backend accepts: bad UTF-8 and NUL become U+FFFD."""
+    return replace_nul(raw.decode("utf-8", errors="replace"))
+
+
 class _LineSplitter:
     """Turns chunks of bytes into lines; a line too long for one log line becomes several."""
 
@@ -119,7 +127,7 @@ class _LineSplitter:
     @staticmethod
     def _pieces(raw: bytes) -> list[str]:
         # Progress bars rewrite one line with carriage returns; keep the last state only.
-        text = raw.decode("utf-8", errors="replace").rstrip("\r").rsplit("\r", 1)[-1]
+        text = decode_output(raw).rstrip("\r").rsplit("\r", 1)[-1]
         if not text:
             return [""]
         return [
@@ -210,11 +218,7 @@ class CommandRunner:
             argv=command,
             exit_code=process.returncode if process.returncode is not None else -1,
             duration=time.monotonic() - started,
-            stdout=(
-                captured.decode("utf-8", errors="replace")
-                if capture_stdout
-                else "\n".join(stdout_tail)
-            ),
+            stdout=(decode_output(captured) if capture_stdout else "\n".join(stdout_tail)),
             stderr_tail=list(stderr_tail),
         )
         log.info(

@@ -33,6 +33,7 @@ from contracts import (
     RollbackTask,
     TaskResult,
     TaskStatusUpdate,
+    replace_nul,
 )
 from logconfig import get_logger
 from timekeeping import Clock
@@ -208,7 +209,7 @@ def _failed(
         status=AgentTaskStatus.FAILED,
         picked_up_at=picked_up_at,
         completed_at=clock.now(),
-        error_message=message or "failed",
+        error_message=replace_nul(message) or "failed",
         retryable=retryable,
         result=result,
     )

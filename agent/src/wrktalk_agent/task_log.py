@@ -7,7 +7,14 @@ import contextlib
 from collections import deque
 from uuid import UUID
 
-from contracts import MAX_LOG_BATCH_LINES, MAX_LOG_LINE_LENGTH, LogBatch, LogLine, LogStream
+from contracts import (
+    MAX_LOG_BATCH_LINES,
+    MAX_LOG_LINE_LENGTH,
+    LogBatch,
+    LogLine,
+    LogStream,
+    replace_nul,
+)
 from logconfig import get_logger
 from timekeeping import Clock
 from wrktalk_agent.backend import BackendClient
@@ -40,13 +47,12 @@ class TaskLog:
         self._lock = asyncio.Lock()
 
     def write(self, stream: LogStream, text: str) -> None:
-        """Queue one line (without its line break)."""
+        """Queue one line (without its line break); a NUL in it becomes U+FFFD."""
         if len(self._pending) >= BUFFER_LIMIT_LINES:
             self._pending.popleft()
             self._dropped += 1
-        self._pending.append(
-            LogLine(timestamp=self._clock.now(), stream=stream, line=text[:MAX_LOG_LINE_LENGTH])
-        )
+        line = replace_nul(text[:MAX_LOG_LINE_LENGTH])
+        self._pending.append(LogLine(timestamp=self._clock.now(), stream=stream, line=line))
         if len(self._pending) >= MAX_LOG_BATCH_LINES:
             self._wake.set()
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contracts import OrganizationName
 from gcc.db import session_scope
 from gcc.errors import Forbidden, Unauthorized
 from gcc.organizations import repository as organization_repository
@@ -103,8 +104,12 @@ async def require_customer(
 CustomerDep = Annotated[Organization, Depends(require_customer)]
 
 
+OrganizationNamePath = Annotated[OrganizationName, Path(description="Organization name.")]
+"""An organization's name in a route's path; one that no organization could have is a 422."""
+
+
 async def require_own_organization(
-    organization: CustomerDep, name: Annotated[str, Path(max_length=100)]
+    organization: CustomerDep, name: OrganizationNamePath
 ) -> Organization:
     """The caller's organization, which must be the one named in the path."""
     if organization.name != name:

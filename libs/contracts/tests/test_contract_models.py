@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from contracts import (
     AGENT_TASK_ADAPTER,
@@ -22,7 +22,9 @@ from contracts import (
     ErrorCode,
     ErrorResponse,
     LogBatch,
+    NonEssentialEnvCreate,
     NonEssentialEnvUpdate,
+    OrganizationCreateRequest,
     OrganizationHeartbeat,
     ReleaseCreateRequest,
     ReleasePublishedWebhook,
@@ -35,7 +37,9 @@ from contracts import (
     compose_image_tag_variable,
     field_from_location,
     parse_version,
+    replace_nul,
 )
+from contracts.base import NUL_MESSAGE, ContractModel, _refuse_nul
 from contracts.schema import public_schema_sources
 
 SHA_A = "a" * 64
@@ -558,6 +562,155 @@ def test_field_from_location_keeps_inner_names() -> None:
     assert field_from_location(("query", "type")) == "type"
     assert field_from_location(("release", "version")) == "release.version"
     assert field_from_location(("body",)) is None
+
+
+# no NUL character in any string
+
+
+def _organization_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "customer-x",
+        "deploymentType": "kubernetes",
+        "webhookEndpoint": "https://customer-x.example/hook",
+        **overrides,
+    }
+
+
+def _release_body(**overrides: Any) -> dict[str, Any]:
+    return {"version": "2.3.0", "imageTags": IMAGE_TAGS, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "location"),
+    [
+        (
+            OrganizationCreateRequest,
+            _organization_body(contacts={"spocName": "Ada\x00"}),
+            ("contacts", "spocName"),
+        ),
+        (OrganizationCreateRequest, _organization_body(name="acme\x00"), ("name",)),
+        (
+            OrganizationCreateRequest,
+            _organization_body(webhookEndpoint="https://x.example/\x00"),
+            ("webhookEndpoint",),
+        ),
+        (ReleaseCreateRequest, _release_body(releaseNotes="fixes\x00"), ("releaseNotes",)),
+        (
+            ReleaseCreateRequest,
+            _release_body(targets=["acme", "\x00"]),
+            ("targets", 1),
+        ),
+        (
+            ReleaseCreateRequest,
+            _release_body(imageTags={**IMAGE_TAGS, "search": "sha-\x00"}),
+            ("imageTags", "search"),
+        ),
+        (
+            ReleaseCreateRequest,
+            _release_body(newNonEssentialEnvs=[{"key": "A", "value": "\x00"}]),
+            ("newNonEssentialEnvs", 0, "value"),
+        ),
+        (
+            LogBatch,
+            {"lines": [{"timestamp": "2026-06-01T12:00:00Z", "stream": "stderr", "line": "\x00"}]},
+            ("lines", 0, "line"),
+        ),
+        (
+            TaskStatusUpdate,
+            {"status": "failed", "errorMessage": "exit 1\n\x00"},
+            ("errorMessage",),
+        ),
+        (
+            NonEssentialEnvCreate,
+            {"key": "THEME", "value": "dark", "description": "colour\x00"},
+            ("description",),
+        ),
+    ],
+    ids=lambda value: ".".join(map(str, value)) if isinstance(value, tuple) else None,
+)
+def test_a_nul_character_is_refused_where_it_is(
+    model: type[ContractModel], body: dict[str, Any], location: tuple[Any, ...]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate_json(json.dumps(body))
+    (error,) = caught.value.errors()
+    assert error["type"] == "string_nul"
+    assert error["loc"] == location
+    assert error["msg"] == NUL_MESSAGE
+
+
+def test_a_nul_in_a_dictionary_key_is_refused() -> None:
+    body = _release_body(imageTags={**IMAGE_TAGS, "se\x00rch": "sha-9"})
+    with pytest.raises(ValidationError) as caught:
+        ReleaseCreateRequest.model_validate(body)
+    assert caught.value.errors()[0]["type"] == "string_nul"
+    assert caught.value.errors()[0]["loc"][0] == "imageTags"
+
+
+def test_text_without_nul_is_kept_as_it_is() -> None:
+    notes = "tabs\t, newlines\n, \u00e9, \ufffd and \U0001f680 are fine"
+    request = ReleaseCreateRequest.model_validate(_release_body(releaseNotes=notes))
+    assert request.release_notes == notes
+
+
+def test_a_subclass_defined_later_refuses_nul_too() -> None:
+    class Note(ContractModel):
+        """A note."""
+
+        text: str
+        """The text."""
+        tags: list[str] = []
+        """Tags."""
+
+    class Notes(ContractModel):
+        """Notes."""
+
+        notes: list[Note]
+        """The notes."""
+
+    with pytest.raises(ValidationError) as caught:
+        Notes.model_validate({"notes": [{"text": "ok"}, {"text": "ok", "tags": ["a\x00"]}]})
+    assert caught.value.errors()[0]["loc"] == ("notes", 1, "tags", 0)
+
+
+def _unchecked_strings(schema: Any, path: str = "") -> list[str]:
+    """Locations of string schemas in a core schema that the NUL check does not wrap."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "function-after" and schema["function"]["function"] is _refuse_nul:
+            return []
+        if schema.get("type") == "str":
+            return [path]
+        return [
+            found
+            for key, value in schema.items()
+            if key not in {"metadata", "serialization", "return_schema", "computed_fields"}
+            for found in _unchecked_strings(value, f"{path}/{key}")
+        ]
+    if isinstance(schema, list | tuple):
+        return [
+            found
+            for index, item in enumerate(schema)
+            for found in _unchecked_strings(item, f"{path}/{index}")
+        ]
+    return []
+
+
+@pytest.mark.parametrize("name", list(public_schema_sources()))
+def test_every_string_of_every_public_contract_is_checked(name: str) -> None:
+    source = public_schema_sources()[name]
+    schema = (
+        source.core_schema if isinstance(source, TypeAdapter) else source.__pydantic_core_schema__
+    )
+    assert _unchecked_strings(schema) == []
+
+
+def test_replace_nul_makes_text_acceptable() -> None:
+    assert replace_nul("a\x00b\x00") == "a\ufffdb\ufffd"
+    assert replace_nul("plain") == "plain"
+    line = replace_nul("helm: \x00")
+    LogBatch.model_validate(
+        {"lines": [{"timestamp": "2026-06-01T12:00:00Z", "stream": "stdout", "line": line}]}
+    )
 
 
 # every public model

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 
 from contracts import (
+    EnvKey,
     ErrorResponse,
     EssentialConfigRevisionList,
     EssentialConfigUpdate,
@@ -21,7 +22,8 @@ from customer_backend.deps import ClockDep, CurrentAdmin, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["config"])
 
-EnvKeyPath = Annotated[str, Path(max_length=200, description="The variable's name")]
+EnvKeyPath = Annotated[EnvKey, Path(description="The variable's name")]
+"""A variable's name in the path; one that no variable could have is a 422."""
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 
 from contracts import (
     DeploymentScheduledReport,
@@ -13,7 +13,13 @@ from contracts import (
     OrganizationHeartbeat,
     ReceivedAck,
 )
-from gcc.deps import AuthorizationHeader, ClockDep, CustomerDep, SessionDep
+from gcc.deps import (
+    AuthorizationHeader,
+    ClockDep,
+    CustomerDep,
+    OrganizationNamePath,
+    SessionDep,
+)
 from gcc.errors import Unauthorized
 from gcc.health import reports, service
 from gcc.health.heartbeats import HeartbeatRecorder
@@ -57,7 +63,7 @@ HeartbeatContextDep = Annotated[HeartbeatContext, Depends(heartbeat_context)]
 @router.post("/organizations/{name}/heartbeat", response_model=ReceivedAck)
 async def heartbeat(
     context: HeartbeatContextDep,
-    name: Annotated[str, Path(max_length=100)],
+    name: OrganizationNamePath,
     body: OrganizationHeartbeat,
 ) -> ReceivedAck:
     """Record that the organization is alive, what it runs and how it feels.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from contracts import (
     DeploymentType,
@@ -18,13 +18,11 @@ from contracts import (
     SecretRotated,
     VersionHistoryList,
 )
-from gcc.deps import ClockDep, OperatorCaller, SessionDep, SettingsDep
+from gcc.deps import ClockDep, OperatorCaller, OrganizationNamePath, SessionDep, SettingsDep
 from gcc.organizations import service
 from gcc.organizations.service import organization_view
 
 router = APIRouter(prefix="/api/operator", tags=["operator: organizations"])
-
-OrganizationNamePath = Annotated[str, Path(max_length=100, description="Organization name.")]
 
 
 @router.post(

@@ -40,6 +40,7 @@ from contracts.agent_tasks import (
 )
 from contracts.base import (
     ContractModel,
+    replace_nul,
 )
 from contracts.common import (
     MAX_ENV_VALUE_LENGTH,
@@ -299,4 +300,5 @@ __all__ = [
     "field_from_location",
     "missing_well_known_services",
     "parse_version",
+    "replace_nul",
 ]

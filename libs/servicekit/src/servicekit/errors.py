@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
+
+NUL_SQLSTATES: Final = frozenset({"22021", "22P05"})
+"""PostgreSQL's answers to text it cannot store: ``character_not_in_repertoire`` (a NUL in a
+text value) and ``untranslatable_character`` (a ``\\u0000`` escape in JSON)."""
+
+NUL_DETAIL: Final = "text must not contain NUL characters"
 
 
 class ServiceError(Exception):
@@ -85,8 +93,20 @@ def _location_to_field(location: Sequence[Any]) -> str | None:
     return ".".join(parts) or None
 
 
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, raised by asyncpg or wrapped by SQLAlchemy."""
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig if exc.orig is not None else exc
+    code = getattr(exc, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map service errors, validation errors and unexpected errors to JSON bodies."""
+    """Map service errors, validation errors and unexpected errors to JSON bodies.
+
+    A database error caused by a NUL character in a value (one the contracts did not see: a
+    path or query parameter, for example) answers 422 rather than 500.
+    """
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -119,6 +139,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+        if sqlstate_of(exc) in NUL_SQLSTATES:
+            return JSONResponse(error_body("invalid_input", NUL_DETAIL, None), status_code=422)
+        raise exc  # any other database error is unexpected: the handler below answers it
+
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _database_error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
