@@ -327,6 +327,33 @@ def test_console_rendering_for_local_development() -> None:
     assert "\x1b[" not in output
 
 
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "file"])
+def test_console_tracebacks_leave_out_local_variables(terminal: bool) -> None:
+    stream = Terminal() if terminal else io.StringIO()
+    configure_logging(json=False, stream=stream)
+
+    def insert(parameters: tuple[str, ...]) -> None:
+        raise ValueError("insert failed")
+
+    secret = "-".join(("whsec", "hunter2"))  # the source lines a traceback shows must not hold it
+    try:
+        insert(("customer-x", secret))
+    except ValueError:
+        get_logger("gcc").exception("request.failed")
+    output = stream.getvalue()
+    assert "ValueError" in output
+    assert "insert failed" in output
+    assert secret not in output
+    assert ("\x1b[" in output) is terminal
+
+
 def test_get_logger_binds_initial_values() -> None:
     stream = io.StringIO()
     configure_logging(stream=stream)

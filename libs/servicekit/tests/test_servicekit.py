@@ -5,11 +5,12 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.auth import bearer_token, hash_token, tokens_match
 from servicekit.db import after_commit, create_engine, create_session_factory, session_scope
-from servicekit.errors import Conflict, install_error_handlers
+from servicekit.errors import NUL_DETAIL, Conflict, install_error_handlers, sqlstate_of
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,70 @@ async def test_errors_share_one_shape() -> None:
     assert "secret internals" not in unexpected.text
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
+
+
+def _database_app(engine: AsyncEngine) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    factory = create_session_factory(engine)
+
+    @app.post("/notes")
+    async def add_note(body: str) -> dict[str, str]:
+        async with session_scope(factory) as session:
+            await session.exec(text("INSERT INTO note VALUES (:body)"), params={"body": body})  # type: ignore[call-overload]
+        return {"body": body}
+
+    @app.get("/documents")
+    async def parse_document(document: str) -> dict[str, str]:
+        async with engine.connect() as connection:
+            await connection.execute(
+                text("SELECT CAST(:document AS jsonb)"), {"document": document}
+            )
+        return {"document": document}
+
+    @app.get("/raw")
+    async def raw_driver(body: str) -> dict[str, str]:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.fetchval("SELECT $1::text", body)  # type: ignore[union-attr]
+        return {"body": body}
+
+    @app.get("/missing")
+    async def missing_table() -> dict[str, str]:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT * FROM no_such_table"))
+        return {}
+
+    return app
+
+
+async def test_nul_characters_refused_by_the_database_answer_422(engine: AsyncEngine) -> None:
+    transport = httpx.ASGITransport(app=_database_app(engine), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        in_text = await client.post("/notes", params={"body": "a\x00b"})
+        in_json = await client.get("/documents", params={"document": '{"a": "\\u0000"}'})
+        from_driver = await client.get("/raw", params={"body": "\x00"})
+        kept = await client.post("/notes", params={"body": "fine"})
+        other_error = await client.get("/missing")
+    expected = {"error": "invalid_input", "detail": NUL_DETAIL, "field": None}
+    for response in (in_text, in_json, from_driver):
+        assert response.status_code == 422, response.text
+        assert response.json() == expected
+    assert kept.status_code == 200
+    assert other_error.status_code == 500
+    assert other_error.json()["error"] == "internal_error"
+
+
+async def test_database_errors_do_not_quote_the_statements_parameters(engine: AsyncEngine) -> None:
+    secret = "-".join(("whsec", "never-in-an-error-message"))
+    with pytest.raises(DBAPIError) as caught:
+        async with engine.connect() as connection:
+            await connection.execute(
+                text("INSERT INTO no_such_table VALUES (:secret)"), {"secret": secret}
+            )
+    assert sqlstate_of(caught.value) == "42P01"
+    assert "no_such_table" in str(caught.value)
+    assert secret not in str(caught.value)
 
 
 def test_bearer_tokens() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from typing import TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExceptionRenderer, Processor, WrappedLogger
 
 from logconfig.redaction import redact_secrets
 
@@ -100,7 +101,12 @@ def configure_logging(
     if json:
         renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=_is_terminal(output))]
+        colors = _is_terminal(output)
+        renderer = [
+            structlog.dev.ConsoleRenderer(
+                colors=colors, exception_formatter=_console_exception_formatter(colors)
+            )
+        ]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             *shared,
@@ -140,6 +146,19 @@ def _level_number(level: str) -> int:
         return levels[level.upper()]
     except KeyError:
         raise ValueError(f"unknown log level {level!r}") from None
+
+
+def _console_exception_formatter(colors: bool) -> ExceptionRenderer:
+    """Tracebacks without the frames' local variables.
+
+    Locals hold what the redaction cannot see (a statement's parameters, a request's
+    credentials), so they are never printed. On a terminal rich draws the traceback when it is
+    installed; elsewhere (a container's log) it is Python's plain text, which is quicker to
+    render and to search.
+    """
+    if colors and importlib.util.find_spec("rich") is not None:
+        return structlog.dev.RichTracebackFormatter(show_locals=False)
+    return structlog.dev.plain_traceback
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -15,9 +15,17 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 
 def create_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
-    """An asyncpg engine; built once per process."""
+    """An asyncpg engine; built once per process.
+
+    Its errors do not quote the statement's parameters (``hide_parameters``): they hold
+    secrets (webhook secrets, credentials), and an error's text ends up in the log.
+    """
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

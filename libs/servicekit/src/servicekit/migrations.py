@@ -39,7 +39,7 @@ def head_revision(migrations_dir: Path, database_url: str) -> str | None:
 
 async def current_revision(database_url: str) -> str | None:
     """The migration the database is at (None for an empty database)."""
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(database_url, hide_parameters=True)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(
@@ -70,7 +70,9 @@ def run_environment(target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run_online() -> None:
-        engine = create_async_engine(context.config.get_main_option("sqlalchemy.url") or "")
+        engine = create_async_engine(
+            context.config.get_main_option("sqlalchemy.url") or "", hide_parameters=True
+        )
         async with engine.connect() as connection:
             await connection.run_sync(run)
         await engine.dispose()
