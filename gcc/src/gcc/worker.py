@@ -15,7 +15,12 @@ from servicekit.tasks import WorkerRuntime
 
 celery_app = Celery("gcc")
 
-TASK_MODULES = ["gcc.delivery.tasks", "gcc.health.tasks", "gcc.escalations.tasks"]
+TASK_MODULES = [
+    "gcc.delivery.tasks",
+    "gcc.health.tasks",
+    "gcc.escalations.tasks",
+    "gcc.releases.tasks",
+]
 
 
 def configure_celery(settings: Settings) -> Celery:
@@ -40,6 +45,11 @@ def configure_celery(settings: Settings) -> Celery:
             },
             "escalations.notify_new": {
                 "task": "escalations.notify_new",
+                "schedule": settings.health_interval_seconds,
+            },
+            # Delivers a release held back by the license or version gate once it clears.
+            "releases.recheck_gates": {
+                "task": "releases.recheck_gates",
                 "schedule": settings.health_interval_seconds,
             },
         },

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -89,3 +91,29 @@ async def claim_unnotified(session: AsyncSession, *, limit: int) -> Sequence[Esc
         .with_for_update(of=Escalation, skip_locked=True)
     )
     return [tuple(row) for row in rows.all()]
+
+
+_RESOLVE_MANY = text(
+    """
+    UPDATE escalation
+    SET resolved_at = :now, resolution = given.resolution
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:resolutions AS text[])) AS given(id, resolution)
+    WHERE escalation.id = given.id AND escalation.resolved_at IS NULL
+    """
+)
+
+
+async def resolve_many(
+    session: AsyncSession, resolutions: Mapping[uuid.UUID, str], *, now: datetime
+) -> None:
+    """Resolve each open escalation with its own resolution text, in one statement."""
+    if not resolutions:
+        return
+    await session.exec(
+        _RESOLVE_MANY,  # type: ignore[call-overload]
+        params={
+            "now": now,
+            "ids": list(resolutions),
+            "resolutions": list(resolutions.values()),
+        },
+    )

@@ -153,9 +153,14 @@ TITLES = {
 ADVICE = {
     EscalationType.FORCED_24H_EXCEEDED: "Contact the customer to schedule the deployment now.",
     EscalationType.MIN_VERSION_BLOCKED: (
-        "The organization must first upgrade to the release's minimum version."
+        "The organization must first upgrade to the release's minimum version; once it "
+        "reports that version, GCC sends the release within a minute and closes this "
+        "escalation."
     ),
-    EscalationType.LICENSE_EXPIRED: "Renew the license, then the release can be sent.",
+    EscalationType.LICENSE_EXPIRED: (
+        "Renew the license (PATCH /api/operator/organizations/{name} with licenseExpiresAt); "
+        "GCC then sends the release within a minute and closes this escalation."
+    ),
     EscalationType.DEPLOYMENT_FAILED: (
         "Look at the error above with the customer; they can retry or roll back."
     ),
