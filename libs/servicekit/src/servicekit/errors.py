@@ -88,6 +88,11 @@ def error_body(code: str, detail: str, field: str | None = None) -> dict[str, An
     return {"error": code, "detail": detail, "field": field}
 
 
+def service_error_headers(exc: ServiceError) -> dict[str, str] | None:
+    """The headers that go with the answer to ``exc`` (the challenge of a 401)."""
+    return {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+
+
 def _location_to_field(location: Sequence[Any]) -> str | None:
     parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or None
@@ -110,11 +115,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse(
             error_body(exc.code, exc.detail, exc.field),
             status_code=exc.status_code,
-            headers=headers,
+            headers=service_error_headers(exc),
         )
 
     @app.exception_handler(RequestValidationError)
