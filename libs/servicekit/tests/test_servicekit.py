@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -20,6 +21,50 @@ async def engine(create_postgres_database: Callable[[str], str]) -> AsyncIterato
         await connection.execute(text("CREATE TABLE IF NOT EXISTS note (body text)"))
     yield engine
     await engine.dispose()
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _terminate(engine: AsyncEngine, pid: int) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+async def test_an_idle_connection_the_database_closed_is_replaced_at_checkout(
+    create_postgres_database: Callable[[str], str],
+) -> None:
+    url = create_postgres_database("servicekit")
+    engine = create_engine(url, pool_size=1, idle_ping_after=0.0)
+    other = create_engine(url, pool_size=1)
+    try:
+        first = await _backend_pid(engine)
+        await _terminate(other, first)
+        await asyncio.sleep(0.05)  # the checkin is older than idle_ping_after=0
+        assert await _backend_pid(engine) != first
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
+async def test_a_connection_used_a_moment_ago_is_not_pinged_and_the_pool_recovers(
+    create_postgres_database: Callable[[str], str],
+) -> None:
+    url = create_postgres_database("servicekit")
+    engine = create_engine(url, pool_size=1, idle_ping_after=3600.0)
+    other = create_engine(url, pool_size=1)
+    try:
+        first = await _backend_pid(engine)
+        await _terminate(other, first)
+        with pytest.raises(DBAPIError) as caught:
+            await _backend_pid(engine)
+        assert caught.value.connection_invalidated
+        assert await _backend_pid(engine) != first
+    finally:
+        await engine.dispose()
+        await other.dispose()
 
 
 async def test_after_commit_callbacks_run_only_after_commit(engine: AsyncEngine) -> None:
