@@ -3,10 +3,11 @@
 The script creates its own database on the machine's PostgreSQL (dropped at the end) and a
 bucket directory (``WRKTALK_BUCKET_PROVIDER=filesystem``, so no S3 is involved), migrates, starts
 ``customer-backend serve`` as a subprocess, and drives ``GET /internal/agent/tasks`` from load
-generator processes (aiohttp, keep-alive connections; ``--client httpx`` for the client the
-agent itself uses). The generators share the machine's CPUs with the server and PostgreSQL, so
-the default is the cheaper client: httpx costs about three times the CPU per request, and on
-two CPUs that CPU is taken from the server being measured. Each scenario runs twice:
+generator processes (keep-alive connections written by hand, :mod:`rawhttp`; ``--client
+aiohttp`` or ``--client httpx``, the client the agent itself uses, for comparison). The
+generators share the machine's CPUs with the server and PostgreSQL, so the default is the
+cheapest client: httpx costs more CPU per request than the server, and on two CPUs that CPU
+is taken from the server being measured. Each scenario runs twice:
 
 * closed loop: ``--concurrency`` connections poll back to back; the rate is the most the server
   answers (latency there includes queueing at saturation);
@@ -27,7 +28,7 @@ Scenarios:
    dependency, the floor of what uvicorn and FastAPI cost per request on the same machine.
 
     uv run python bench/backend_poll.py [--workers 2] [--concurrency 8] [--rate 1500]
-        [--duration 10] [--generators 2] [--client aiohttp|httpx] [--scenarios empty,...]
+        [--duration 10] [--generators 2] [--client raw|aiohttp|httpx] [--scenarios empty,...]
 
 Besides latency and rate, each row shows the CPU time one answered poll cost in the server, in
 PostgreSQL and in the generators, and the load average: on a machine that other work shares,
@@ -63,6 +64,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
+from rawhttp import RawConnection
 
 from wrktalk_testing.network import free_port
 
@@ -166,10 +168,33 @@ Poller = Callable[[], Awaitable[tuple[int, bytes]]]
 async def open_poller(
     client_kind: str, base_url: str, concurrency: int, path: str
 ) -> AsyncIterator[Poller]:
-    """``GET /internal/agent/tasks`` over keep-alive connections: httpx (the default, what the
-    agent uses) or aiohttp (cheaper per request, to see how much of a shortfall is the
-    generator's own CPU on a machine it shares with the server)."""
+    """``GET /internal/agent/tasks`` over ``concurrency`` keep-alive connections: written by
+    hand (``raw``, the default: a few microseconds of CPU per poll, see :mod:`rawhttp`),
+    aiohttp, or httpx (what the agent itself uses; it costs more CPU per request than the
+    server, on the CPUs the server needs)."""
     headers = {"X-Agent-Secret": AGENT_SECRET}
+    if client_kind == "raw":
+        idle: asyncio.Queue[RawConnection] = asyncio.Queue()
+        for _ in range(concurrency):
+            idle.put_nowait(RawConnection(base_url))
+        raw_headers = f"X-Agent-Secret: {AGENT_SECRET}\r\n"
+
+        async def get_raw() -> tuple[int, bytes]:
+            connection = await idle.get()
+            try:
+                return await connection.request("GET", path, raw_headers)
+            except (OSError, asyncio.IncompleteReadError):
+                await connection.close()
+                return 0, b""
+            finally:
+                idle.put_nowait(connection)
+
+        try:
+            yield get_raw
+        finally:
+            while not idle.empty():
+                await idle.get_nowait().close()
+        return
     if client_kind == "aiohttp":
         import aiohttp
 
@@ -267,7 +292,7 @@ def run_load(
     concurrency: int,
     rate: float,
     duration: float,
-    client_kind: str = "httpx",
+    client_kind: str = "raw",
     path: str = POLL_PATH,
 ) -> Measurement:
     """Run the generator processes and merge what they measured."""
@@ -528,7 +553,10 @@ def main() -> int:
         "--scenarios", default="empty,10k-not-due,10k-due", help="comma-separated scenarios"
     )
     parser.add_argument(
-        "--client", choices=["httpx", "aiohttp"], default="aiohttp", help="load generator client"
+        "--client",
+        choices=["raw", "aiohttp", "httpx"],
+        default="raw",
+        help="load generator client",
     )
     args = parser.parse_args()
     use_bytecode_cache()

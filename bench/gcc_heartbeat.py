@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 import psutil
 from gcc_fleet import api_key_of, insert_fleet, name_of, scratch_database
+from rawhttp import RawConnection
 
 TARGET_RATE = 2000
 TARGET_P99_MS = 50.0
@@ -74,42 +75,18 @@ def heartbeat_body() -> bytes:
     ).encode()
 
 
-class RawConnection:
-    """One keep-alive HTTP/1.1 connection written by hand: a few microseconds of client CPU
-    per request, against milliseconds for httpx on this machine, so that the figures are the
-    server's and not the load generator's."""
-
-    def __init__(self, base_url: str) -> None:
-        self._host, _, port = base_url.removeprefix("http://").partition(":")
-        self._port = int(port or 80)
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+class HeartbeatConnection(RawConnection):
+    """Heartbeats over one hand-written keep-alive connection (:mod:`rawhttp`)."""
 
     async def post(self, path: str, api_key: str, body: bytes) -> int:
-        """Send one POST and read the whole answer; its status code."""
-        if self._writer is None or self._writer.is_closing():
-            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
-        assert self._reader is not None
-        self._writer.write(
-            (
-                f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\n"
-                f"Authorization: Bearer {api_key}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            ).encode()
-            + body
+        """Send one heartbeat; its status code."""
+        status, _ = await self.request(
+            "POST",
+            path,
+            f"Authorization: Bearer {api_key}\r\nContent-Type: application/json\r\n",
+            body,
         )
-        head = await self._reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self._reader.readexactly(length)
         return status
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
 
 
 class HttpxConnection:
@@ -151,10 +128,10 @@ async def generate_load(
     result = LoadResult()
     body = heartbeat_body()
     slots = iter(range(10**12))
-    kind = RawConnection if client_kind == "raw" else HttpxConnection
+    kind = HeartbeatConnection if client_kind == "raw" else HttpxConnection
     pool = [kind(base_url) for _ in range(connections)]
 
-    async def send(connection: RawConnection | HttpxConnection) -> str | None:
+    async def send(connection: HeartbeatConnection | HttpxConnection) -> str | None:
         index = rng.randrange(organizations)
         try:
             status = await connection.post(
@@ -165,7 +142,7 @@ async def generate_load(
             return type(exc).__name__
         return None if status == 200 else str(status)
 
-    async def worker(connection: RawConnection | HttpxConnection) -> None:
+    async def worker(connection: HeartbeatConnection | HttpxConnection) -> None:
         while True:
             if rate > 0:
                 intended = start_at + next(slots) / rate
