@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from gcc.migrations_runner import upgrade_to_head
 from gcc.organizations.models import Organization
 from gcc.security import generate_api_key, hash_api_key
 from gcc.settings import Settings
+from gcc.worker import close_task_runtime, configure_celery, use_clock
 from signing import generate_secret
 from timekeeping import ManualClock
 from wrktalk_testing.s3 import create_bucket
@@ -107,6 +109,18 @@ def task_recorder(task_recorder_session: TaskRecorder) -> Iterator[TaskRecorder]
     task_recorder_session.forward_to = None
     yield task_recorder_session
     task_recorder_session.forward_to = None
+
+
+@pytest.fixture
+def task_thread(gcc_settings: Settings, gcc_clock: ManualClock) -> Iterator[ThreadPoolExecutor]:
+    """One thread that runs Celery tasks as a worker would, with the test's settings and clock."""
+    configure_celery(gcc_settings)
+    use_clock(gcc_clock)
+    executor = ThreadPoolExecutor(max_workers=1)
+    yield executor
+    executor.submit(close_task_runtime).result()
+    executor.shutdown()
+    use_clock(None)
 
 
 @pytest.fixture(scope="session")

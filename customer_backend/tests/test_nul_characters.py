@@ -10,24 +10,11 @@ import httpx
 import pytest
 
 from testsupport.backend_fixtures import AdminFactory
+from wrktalk_testing.connections import assert_connection_still_serves
 
 TASK = f"/internal/agent/tasks/{uuid.uuid4()}"
-
-
-def client_address(response: httpx.Response) -> tuple[str, int]:
-    """The local end of the connection the response came on."""
-    address: tuple[str, int] = response.extensions["network_stream"].get_extra_info("client_addr")
-    return address
-
-
-async def assert_connection_still_serves(
-    client: httpx.AsyncClient, refused: httpx.Response, agent_headers: dict[str, str]
-) -> None:
-    """The next request is answered, on the very connection of the refused one."""
-    assert refused.headers.get("connection") != "close"
-    following = await client.get("/internal/license/status", headers=agent_headers)
-    assert following.status_code == 200, following.text
-    assert client_address(following) == client_address(refused)
+FOLLOWING_PATH = "/internal/license/status"
+"""A request that answers 200 once the refused one is done."""
 
 
 def log_line(line: str) -> dict[str, str]:
@@ -96,7 +83,7 @@ async def test_a_nul_in_a_body_field_is_a_422_naming_the_field(
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
     assert "NUL" in response.json()["detail"]
-    await assert_connection_still_serves(backend_client, response, agent_headers)
+    await assert_connection_still_serves(backend_client, response, FOLLOWING_PATH, agent_headers)
 
 
 @pytest.mark.parametrize(
@@ -126,4 +113,4 @@ async def test_a_nul_in_a_path_or_query_parameter_is_a_4xx(
 
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["field"] == field
-    await assert_connection_still_serves(backend_client, response, agent_headers)
+    await assert_connection_still_serves(backend_client, response, FOLLOWING_PATH, agent_headers)

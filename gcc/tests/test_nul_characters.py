@@ -11,8 +11,11 @@ import pytest
 
 from servicekit.errors import NUL_DETAIL
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
+from wrktalk_testing.connections import assert_connection_still_serves
 
 IMAGE_TAGS = {"backend": "sha-b", "media": "sha-m", "controlTower": "sha-c", "agent": "sha-a"}
+FOLLOWING_PATH = "/api/operator/fleet"
+"""A request that answers 200 once the refused one is done."""
 
 
 def create_body(**overrides: Any) -> dict[str, Any]:
@@ -30,22 +33,6 @@ def release_body(**overrides: Any) -> dict[str, Any]:
     """A body of `POST /api/internal/releases`."""
     body: dict[str, Any] = {"version": "2.3.0", "imageTags": IMAGE_TAGS, "releaseNotes": "Fixes"}
     return {**body, **overrides}
-
-
-def client_address(response: httpx.Response) -> tuple[str, int]:
-    """The local end of the connection the response came on."""
-    address: tuple[str, int] = response.extensions["network_stream"].get_extra_info("client_addr")
-    return address
-
-
-async def assert_connection_still_serves(
-    client: httpx.AsyncClient, refused: httpx.Response, headers: dict[str, str]
-) -> None:
-    """The next request is answered, on the very connection of the refused one."""
-    assert refused.headers.get("connection") != "close"
-    following = await client.get("/api/operator/fleet", headers=headers)
-    assert following.status_code == 200, following.text
-    assert client_address(following) == client_address(refused)
 
 
 def status_report(organization: str) -> dict[str, Any]:
@@ -127,7 +114,7 @@ async def test_a_nul_in_a_body_field_is_a_422_naming_the_field(
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
     assert "NUL" in response.json()["detail"]
-    await assert_connection_still_serves(gcc_client, response, operator_headers)
+    await assert_connection_still_serves(gcc_client, response, FOLLOWING_PATH, operator_headers)
 
 
 @pytest.mark.parametrize(
@@ -169,4 +156,4 @@ async def test_a_nul_in_a_path_or_query_parameter_is_a_4xx(
     assert response.json()["field"] == field
     if field is None:
         assert response.json() == {"error": "invalid_input", "detail": NUL_DETAIL, "field": None}
-    await assert_connection_still_serves(gcc_client, response, operator_headers)
+    await assert_connection_still_serves(gcc_client, response, FOLLOWING_PATH, operator_headers)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from gcc.releases.gate_recheck import GateRecheck, recheck_gates
 from gcc.releases.models import Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
-from gcc.worker import celery_app, close_task_runtime, configure_celery, use_clock
+from gcc.worker import celery_app
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 
@@ -446,18 +445,6 @@ async def test_a_deleted_organization_is_not_delivered(gates: Gates) -> None:
     assert await gates.recheck() == GateRecheck()
 
     assert await gates.targets(release) == {}
-
-
-@pytest.fixture
-def task_thread(gcc_settings: Settings, gcc_clock: ManualClock) -> Iterator[ThreadPoolExecutor]:
-    """One thread that runs Celery tasks as a worker would, with the test's settings and clock."""
-    configure_celery(gcc_settings)
-    use_clock(gcc_clock)
-    executor = ThreadPoolExecutor(max_workers=1)
-    yield executor
-    executor.submit(close_task_runtime).result()
-    executor.shutdown()
-    use_clock(None)
 
 
 async def test_beat_runs_the_recheck_task_every_minute(

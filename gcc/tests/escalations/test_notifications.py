@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from gcc.escalations.models import Escalation
 from gcc.escalations.service import NotifyResult, notify_new_escalations, raise_escalation
 from gcc.notifications.email import SmtpMailer
 from gcc.settings import Settings
-from gcc.worker import celery_app, close_task_runtime, configure_celery, use_clock
+from gcc.worker import celery_app
 from testsupport.gcc_fixtures import OrganizationFactory
 from timekeeping import ManualClock
 from wrktalk_testing.network import free_port
@@ -177,18 +176,6 @@ async def test_escalation_with_nobody_to_tell_is_marked_without_email(
     assert desk.smtp_sink.messages == []
     [escalation] = await desk.stored()
     assert escalation.notified_at is not None
-
-
-@pytest.fixture
-def task_thread(gcc_settings: Settings, gcc_clock: ManualClock) -> Iterator[ThreadPoolExecutor]:
-    """One thread that runs Celery tasks as a worker would, with the test's settings and clock."""
-    configure_celery(gcc_settings)
-    use_clock(gcc_clock)
-    executor = ThreadPoolExecutor(max_workers=1)
-    yield executor
-    executor.submit(close_task_runtime).result()
-    executor.shutdown()
-    use_clock(None)
 
 
 async def test_notify_new_task_emails_new_escalations(

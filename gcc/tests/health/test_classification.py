@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlmodel import select
 
 from contracts import EscalationType
@@ -18,7 +16,7 @@ from gcc.escalations.service import dedupe_key, raise_escalation
 from gcc.health.service import Classification, classify_health
 from gcc.organizations.models import Organization
 from gcc.settings import Settings
-from gcc.worker import celery_app, close_task_runtime, configure_celery, use_clock
+from gcc.worker import celery_app
 from timekeeping import ManualClock
 
 
@@ -246,18 +244,6 @@ async def test_escalation_raised_by_a_report_is_not_raised_again_by_classificati
         if escalation.type == "FORCED_24H_EXCEEDED"
     ]
     assert [escalation.reason for escalation in forced_escalations] == ["reported by the customer"]
-
-
-@pytest.fixture
-def task_thread(gcc_settings: Settings, gcc_clock: ManualClock) -> Iterator[ThreadPoolExecutor]:
-    """One thread that runs Celery tasks as a worker would, with the test's settings and clock."""
-    configure_celery(gcc_settings)
-    use_clock(gcc_clock)
-    executor = ThreadPoolExecutor(max_workers=1)
-    yield executor
-    executor.submit(close_task_runtime).result()
-    executor.shutdown()
-    use_clock(None)
 
 
 async def test_health_classify_task_classifies_the_fleet(

@@ -1,5 +1,6 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -33,38 +34,41 @@ async def _terminate(engine: AsyncEngine, pid: int) -> None:
         await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
 
+@asynccontextmanager
+async def _pool_with_a_closed_connection(
+    url: str, *, idle_ping_after: float
+) -> AsyncIterator[tuple[AsyncEngine, int]]:
+    """An engine of one pooled connection whose server process was just terminated, and
+    that process's id."""
+    engine = create_engine(url, pool_size=1, idle_ping_after=idle_ping_after)
+    other = create_engine(url, pool_size=1)
+    try:
+        pid = await _backend_pid(engine)
+        await _terminate(other, pid)
+        yield engine, pid
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
 async def test_an_idle_connection_the_database_closed_is_replaced_at_checkout(
     create_postgres_database: Callable[[str], str],
 ) -> None:
     url = create_postgres_database("servicekit")
-    engine = create_engine(url, pool_size=1, idle_ping_after=0.0)
-    other = create_engine(url, pool_size=1)
-    try:
-        first = await _backend_pid(engine)
-        await _terminate(other, first)
+    async with _pool_with_a_closed_connection(url, idle_ping_after=0.0) as (engine, closed):
         await asyncio.sleep(0.05)  # the checkin is older than idle_ping_after=0
-        assert await _backend_pid(engine) != first
-    finally:
-        await engine.dispose()
-        await other.dispose()
+        assert await _backend_pid(engine) != closed
 
 
 async def test_a_connection_used_a_moment_ago_is_not_pinged_and_the_pool_recovers(
     create_postgres_database: Callable[[str], str],
 ) -> None:
     url = create_postgres_database("servicekit")
-    engine = create_engine(url, pool_size=1, idle_ping_after=3600.0)
-    other = create_engine(url, pool_size=1)
-    try:
-        first = await _backend_pid(engine)
-        await _terminate(other, first)
+    async with _pool_with_a_closed_connection(url, idle_ping_after=3600.0) as (engine, closed):
         with pytest.raises(DBAPIError) as caught:
             await _backend_pid(engine)
         assert caught.value.connection_invalidated
-        assert await _backend_pid(engine) != first
-    finally:
-        await engine.dispose()
-        await other.dispose()
+        assert await _backend_pid(engine) != closed
 
 
 async def test_after_commit_callbacks_run_only_after_commit(engine: AsyncEngine) -> None:
