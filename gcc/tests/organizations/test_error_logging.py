@@ -7,18 +7,16 @@ JSON (production) and on the console (local development).
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from logconfig import THIRD_PARTY_LOGGERS, configure_logging
+from logconfig import configure_logging, logging_restored
 from testsupport.gcc_fixtures import OrganizationFactory
 
 PROBE = "log-probe"
@@ -27,21 +25,8 @@ PROBE = "log-probe"
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
     """Put the logging configuration back as it was after the test configures its own."""
-    root = logging.getLogger()
-    root_handlers, root_level = list(root.handlers), root.level
-    third_party = {
-        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
-        for name in THIRD_PARTY_LOGGERS
-    }
-    structlog_config = structlog.get_config()
-    yield
-    root.handlers[:] = root_handlers
-    root.setLevel(root_level)
-    for name, (handlers, propagate) in third_party.items():
-        logging.getLogger(name).handlers[:] = handlers
-        logging.getLogger(name).propagate = propagate
-    logging.captureWarnings(False)
-    structlog.configure(**structlog_config)
+    with logging_restored():
+        yield
 
 
 @asynccontextmanager

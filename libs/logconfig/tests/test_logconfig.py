@@ -11,10 +11,10 @@ import structlog
 
 from logconfig import (
     REDACTED,
-    THIRD_PARTY_LOGGERS,
     configure_logging,
     get_logger,
     is_secret_key,
+    logging_restored,
     redact,
     redact_secrets,
 )
@@ -22,20 +22,8 @@ from logconfig import (
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    root_handlers, root_level = list(root.handlers), root.level
-    third_party = {
-        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
-        for name in THIRD_PARTY_LOGGERS
-    }
-    yield
-    root.handlers[:] = root_handlers
-    root.setLevel(root_level)
-    for name, (handlers, propagate) in third_party.items():
-        logging.getLogger(name).handlers[:] = handlers
-        logging.getLogger(name).propagate = propagate
-    logging.captureWarnings(False)
-    structlog.contextvars.clear_contextvars()
+    with logging_restored():
+        yield
     structlog.reset_defaults()
 
 

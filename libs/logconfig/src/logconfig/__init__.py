@@ -7,7 +7,12 @@ Call :func:`configure_logging` once at process start, then log with :func:`get_l
     log.info("webhook.delivery.failed", organization_id=org_id, status_code=502)
 """
 
-from logconfig.configuration import THIRD_PARTY_LOGGERS, configure_logging, get_logger
+from logconfig.configuration import (
+    THIRD_PARTY_LOGGERS,
+    configure_logging,
+    get_logger,
+    logging_restored,
+)
 from logconfig.redaction import REDACTED, SECRET_KEY_MARKERS, is_secret_key, redact, redact_secrets
 
 __all__ = [
@@ -17,6 +22,7 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "is_secret_key",
+    "logging_restored",
     "redact",
     "redact_secrets",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 import structlog
@@ -131,6 +133,34 @@ def configure_logging(
         third_party.handlers.clear()
         third_party.propagate = True
     logging.captureWarnings(True)
+
+
+@contextmanager
+def logging_restored() -> Iterator[None]:
+    """Undo, when the block ends, what :func:`configure_logging` changed inside it.
+
+    For tests and in-process tools that configure logging for a while: the root logger's
+    handlers and level, the handlers and propagation of :data:`THIRD_PARTY_LOGGERS`, warning
+    capture, structlog's configuration and its context variables are put back as they were.
+    """
+    root = logging.getLogger()
+    root_handlers, root_level = list(root.handlers), root.level
+    third_party = {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
+        for name in THIRD_PARTY_LOGGERS
+    }
+    structlog_config = structlog.get_config()
+    try:
+        yield
+    finally:
+        root.handlers[:] = root_handlers
+        root.setLevel(root_level)
+        for name, (handlers, propagate) in third_party.items():
+            logging.getLogger(name).handlers[:] = handlers
+            logging.getLogger(name).propagate = propagate
+        logging.captureWarnings(False)
+        structlog.contextvars.clear_contextvars()
+        structlog.configure(**structlog_config)
 
 
 def get_logger(name: str | None = None, **initial_values: object) -> structlog.stdlib.BoundLogger:
