@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -43,6 +44,8 @@ def make_app(answered: list[str], *, hot: bool = True) -> FastAPI:
             raise Forbidden("not yours", field="name")
         if name == "broken":
             raise RuntimeError("boom")
+        if name == "offline":
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
         answered.append(name)
         body = {"by": "hot", "name": name, "text": note.text}
         return HotResponse(json.dumps(body).encode(), 201, [(b"x-hot", b"1")])
@@ -127,6 +130,15 @@ async def test_service_errors_of_the_handler_answer_in_the_shared_shape(
     foreign = await client.post("/notes/foreign", json={"text": "x"})
     assert foreign.status_code == 403
     assert foreign.json() == {"error": "forbidden", "detail": "not yours", "field": "name"}
+
+
+async def test_an_error_the_app_has_a_handler_for_gets_that_handlers_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/notes/offline", json={"text": "x"})
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"
+    assert response.headers["retry-after"] == "5"
 
 
 async def test_an_unexpected_error_of_the_handler_is_a_json_500(

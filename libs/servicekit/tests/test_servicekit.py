@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.auth import bearer_token, hash_token, tokens_match
 from servicekit.db import after_commit, create_engine, create_session_factory, session_scope
-from servicekit.errors import NUL_DETAIL, Conflict, install_error_handlers, sqlstate_of
+from servicekit.errors import (
+    NUL_DETAIL,
+    UNAVAILABLE_DETAIL,
+    Conflict,
+    install_error_handlers,
+    sqlstate_of,
+)
+from wrktalk_testing.network import free_port
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +76,49 @@ async def test_a_connection_used_a_moment_ago_is_not_pinged_and_the_pool_recover
             await _backend_pid(engine)
         assert caught.value.connection_invalidated
         assert await _backend_pid(engine) != closed
+
+
+def _pid_app(engine: AsyncEngine) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/pid")
+    async def pid() -> dict[str, int]:
+        return {"pid": await _backend_pid(engine)}
+
+    return app
+
+
+async def test_a_lost_database_connection_answers_503_and_the_next_request_succeeds(
+    create_postgres_database: Callable[[str], str],
+) -> None:
+    url = create_postgres_database("servicekit")
+    async with _pool_with_a_closed_connection(url, idle_ping_after=3600.0) as (engine, closed):
+        transport = httpx.ASGITransport(app=_pid_app(engine), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            lost = await client.get("/pid")
+            again = await client.get("/pid")
+    assert lost.status_code == 503, lost.text
+    assert lost.json() == {
+        "error": "service_unavailable",
+        "detail": UNAVAILABLE_DETAIL,
+        "field": None,
+    }
+    assert lost.headers["retry-after"] == "5"
+    assert again.status_code == 200
+    assert again.json()["pid"] != closed
+
+
+async def test_a_database_that_is_down_answers_503() -> None:
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
+    transport = httpx.ASGITransport(app=_pid_app(engine), raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/pid")
+    finally:
+        await engine.dispose()
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "service_unavailable"
 
 
 async def test_after_commit_callbacks_run_only_after_commit(engine: AsyncEngine) -> None:

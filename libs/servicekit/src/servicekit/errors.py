@@ -21,6 +21,14 @@ text value) and ``untranslatable_character`` (a ``\\u0000`` escape in JSON)."""
 
 NUL_DETAIL: Final = "text must not contain NUL characters"
 
+CONNECTION_LOST_SQLSTATES: Final = frozenset({"57P01", "57P02", "57P03"})
+"""Besides class 08 (connection exception): the server shutting down, crashed, or starting."""
+
+UNAVAILABLE_DETAIL: Final = (
+    "A service this request needs (the database) is not reachable at the moment; try again."
+)
+RETRY_AFTER_SECONDS: Final = 5
+
 
 class ServiceError(Exception):
     """Base of every error a service raises on purpose."""
@@ -88,11 +96,6 @@ def error_body(code: str, detail: str, field: str | None = None) -> dict[str, An
     return {"error": code, "detail": detail, "field": field}
 
 
-def service_error_headers(exc: ServiceError) -> dict[str, str] | None:
-    """The headers that go with the answer to ``exc`` (the challenge of a 401)."""
-    return {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-
-
 def _location_to_field(location: Sequence[Any]) -> str | None:
     parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or None
@@ -106,19 +109,35 @@ def sqlstate_of(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
+def is_connection_lost(exc: BaseException) -> bool:
+    """Whether a database error means the connection (or the server) went away, rather than
+    anything about the statement: a restart or failover of PostgreSQL, a network cut."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
+        return True
+    code = sqlstate_of(exc)
+    return code is not None and (code.startswith("08") or code in CONNECTION_LOST_SQLSTATES)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map service errors, validation errors and unexpected errors to JSON bodies.
 
     A database error caused by a NUL character in a value (one the contracts did not see: a
-    path or query parameter, for example) answers 422 rather than 500.
+    path or query parameter, for example) answers 422 rather than 500; a database that is
+    down or a lost connection to it answers 503 with ``Retry-After`` (the pool replaces its
+    connections by itself, so the same request succeeds again shortly).
     """
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse(
             error_body(exc.code, exc.detail, exc.field),
             status_code=exc.status_code,
-            headers=service_error_headers(exc),
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -144,13 +163,28 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         if sqlstate_of(exc) in NUL_SQLSTATES:
             return JSONResponse(error_body("invalid_input", NUL_DETAIL, None), status_code=422)
+        if is_connection_lost(exc):
+            log.warning(
+                "request.database_unavailable",
+                path=request.url.path,
+                method=request.method,
+                error=type(exc).__name__,
+            )
+            return JSONResponse(
+                error_body("service_unavailable", UNAVAILABLE_DETAIL, None),
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         raise exc  # any other database error is unexpected: the handler below answers it
 
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _database_error)
+    # a new connection to a database that is down fails with the socket's own error
+    app.add_exception_handler(ConnectionError, _database_error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

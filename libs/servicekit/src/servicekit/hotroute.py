@@ -11,22 +11,22 @@ The route stays declared in FastAPI, which documents it in the OpenAPI document 
 every request the handler declines: the handler returns None for anything unusual (missing
 credentials, a body or a path parameter that does not validate, another content type), and
 the request goes on to the app with the body that was read replayed, so that each error
-answer is the app's own. A :class:`~servicekit.errors.ServiceError` the handler raises is
-answered in the shape the app's error handlers use; any other exception propagates to the
-app's server error handler (a JSON 500, logged).
+answer is the app's own. An exception the handler raises is answered by the app's exception
+handler for it (a :class:`~servicekit.errors.ServiceError`, a lost database connection);
+one the app has no specific handler for propagates to its server error handler (a JSON 500,
+logged).
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from servicekit.errors import ServiceError, error_body, service_error_headers
 
 __all__ = ["HotHandler", "HotRequest", "HotResponse", "HotRoute", "path_pattern"]
 
@@ -132,15 +132,15 @@ class HotRoute:
         if not more_body:
             try:
                 response = await self._handler(HotRequest(scope, match.groupdict(), body))
-            except ServiceError as exc:
-                response = HotResponse(
-                    json.dumps(error_body(exc.code, exc.detail, exc.field)).encode(),
-                    exc.status_code,
-                    [
-                        (key.lower().encode("latin-1"), value.encode("latin-1"))
-                        for key, value in (service_error_headers(exc) or {}).items()
-                    ],
-                )
+            except Exception as exc:
+                answer = _exception_handler(scope, exc)
+                if answer is None:
+                    raise
+                answered = answer(Request(scope), exc)
+                if inspect.isawaitable(answered):
+                    answered = await answered
+                await answered(scope, receive, send)
+                return
         if response is None:
             await self.app(scope, _replaying(body, more_body, receive), send)
             return
@@ -156,6 +156,18 @@ class HotRoute:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _exception_handler(scope: Scope, exc: Exception) -> Any:
+    """The app's handler for ``exc`` (the nearest class in its MRO), but not the catch-all
+    ``Exception`` one, which the server error middleware applies."""
+    handlers = getattr(scope.get("app"), "exception_handlers", {})
+    for kind in type(exc).__mro__:
+        if kind is Exception:
+            return None
+        if kind in handlers:
+            return handlers[kind]
+    return None
 
 
 def _replaying(body: bytes, more_body: bool, receive: Receive) -> Receive:
