@@ -8,6 +8,7 @@ fails on a cycle of any length between two or more of them, naming the files tha
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,11 @@ def domain_edges(package: str, package_dir: Path) -> Edges:
         for source in sorted((package_dir / domain).rglob("*.py")):
             for module in imported_modules(source):
                 parts = module.split(".")
-                if len(parts) > 1 and parts[0] == package and parts[1] in domains:
-                    if parts[1] != domain:
-                        where = str(source.relative_to(package_dir))
-                        edges[domain].setdefault(parts[1], set()).add(where)
+                if len(parts) < 2 or parts[0] != package or parts[1] not in domains:
+                    continue
+                if parts[1] != domain:
+                    where = str(source.relative_to(package_dir))
+                    edges[domain].setdefault(parts[1], set()).add(where)
     return edges
 
 
@@ -102,6 +104,6 @@ def test_domain_folders_import_each_other_without_a_cycle(package: str) -> None:
     if cycle is not None:
         steps = [
             f"{source} -> {target} ({', '.join(sorted(edges[source][target]))})"
-            for source, target in zip(cycle, cycle[1:], strict=False)
+            for source, target in itertools.pairwise(cycle)
         ]
         pytest.fail(f"{package}: the domains import each other in a cycle:\n" + "\n".join(steps))
