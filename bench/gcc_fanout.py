@@ -274,7 +274,7 @@ async def publish(settings: Any, send_task: Any) -> tuple[float, int]:
             outcome = await publish_release(
                 session, clock=SystemClock(), version_text=VERSION, send_task=send_task
             )
-        return time.perf_counter() - started, len(outcome.fan_out.organization_ids)
+        return time.perf_counter() - started, outcome.targets
     finally:
         await engine.dispose()
 

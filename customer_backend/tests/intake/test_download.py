@@ -21,7 +21,7 @@ from customer_backend.notifications.models import Notification
 from customer_backend.reporting.models import GccOutboxMessage
 from customer_backend.runtime import Runtime
 from gcc.delivery import service as delivery
-from gcc.delivery.models import DeploymentTarget
+from gcc.releases.models import DeploymentTarget
 from gcc.runtime import open_runtime as open_gcc_runtime
 from gcc.settings import Settings as GccSettings
 from servicekit.db import SessionFactory, session_scope

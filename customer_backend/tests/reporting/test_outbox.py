@@ -13,8 +13,8 @@ from contracts import DeploymentScheduledReport, DeploymentStatus, DeploymentSta
 from customer_backend.reporting.models import GccOutboxMessage
 from customer_backend.reporting.service import backoff, enqueue_report, flush_outbox
 from customer_backend.runtime import Runtime
-from gcc.delivery.models import DeploymentTarget
 from gcc.organizations.models import Organization
+from gcc.releases.models import DeploymentTarget
 from servicekit.db import SessionFactory, session_scope
 from testsupport.backend_fixtures import BACKEND_ORGANIZATION
 from testsupport.gcc_fixtures import TaskRecorder

@@ -9,10 +9,12 @@ from fastapi import Depends, Header, Path, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import OrganizationName
+from gcc.artifacts.service import ReleaseStatusLookup
 from gcc.db import session_scope
 from gcc.errors import Forbidden, Unauthorized
 from gcc.organizations import repository as organization_repository
 from gcc.organizations.models import Organization
+from gcc.releases import service as release_service
 from gcc.runtime import Runtime
 from gcc.security import bearer_token, hash_api_key, tokens_match
 from gcc.settings import Settings
@@ -121,3 +123,11 @@ CiCaller = Annotated[str, Depends(require_ci)]
 OperatorCaller = Annotated[str, Depends(require_operator)]
 CiOrOperatorCaller = Annotated[str, Depends(require_ci_or_operator)]
 OwnOrganization = Annotated[Organization, Depends(require_own_organization)]
+
+
+async def get_release_status_lookup() -> ReleaseStatusLookup:
+    """How artifacts learn the state of a version's release: the releases domain answers."""
+    return release_service.release_status
+
+
+ReleaseStatusDep = Annotated[ReleaseStatusLookup, Depends(get_release_status_lookup)]

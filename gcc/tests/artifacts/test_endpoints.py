@@ -19,6 +19,7 @@ from gcc.artifacts.service import store_artifact
 from gcc.artifacts.upload import ReceivedFile
 from gcc.db import SessionFactory, session_scope
 from gcc.releases.models import Release
+from gcc.releases.service import release_status
 from gcc.settings import Settings
 from objectstore import S3ObjectStore
 from timekeeping import ManualClock
@@ -440,6 +441,7 @@ async def test_download_of_a_version_removed_by_retention_is_410(
                 artifact_type=ArtifactType.HELM,
                 version=Version.parse(version),
                 upload=received_file(helm_chart(version)),
+                release_status=release_status,
             )
         gcc_clock.advance(timedelta(minutes=1))
     await publish_directly(gcc_sessions, gcc_clock, "2.2.0")

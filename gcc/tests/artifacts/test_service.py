@@ -12,6 +12,7 @@ from gcc.artifacts.models import Artifact
 from gcc.artifacts.service import artifact_key, store_artifact
 from gcc.artifacts.upload import ReceivedFile
 from gcc.db import SessionFactory, session_scope
+from gcc.releases.service import release_status
 from gcc.settings import Settings
 from objectstore import S3ObjectStore
 from timekeeping import ManualClock
@@ -37,6 +38,7 @@ async def store_versions(
                 artifact_type=ArtifactType.HELM,
                 version=Version.parse(version),
                 upload=received_file(chart(version)),
+                release_status=release_status,
             )
         clock.advance(timedelta(minutes=1))
 
@@ -95,6 +97,7 @@ async def test_retention_counts_each_type_on_its_own(
             artifact_type=ArtifactType.COMPOSE,
             version=Version.parse("2.0.0"),
             upload=received_file(compose_bundle("2.0.0")),
+            release_status=release_status,
         )
     gcc_clock.advance(timedelta(minutes=1))
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from contracts import DeploymentStatus, ReleaseStatus
 from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
-from gcc.delivery.models import DeploymentTarget
+from gcc.releases.models import DeploymentTarget
 from gcc.runtime import Runtime
 from timekeeping import ManualClock
 

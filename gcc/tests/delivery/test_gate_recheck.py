@@ -22,10 +22,9 @@ from sqlmodel import col, select
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus, UpdatesPollResponse
 from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
-from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
 from gcc.releases.gate_recheck import GateRecheck, recheck_gates
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
 from gcc.worker import celery_app

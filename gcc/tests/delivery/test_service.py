@@ -14,12 +14,11 @@ from sqlmodel import select
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus
 from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
-from gcc.delivery.models import DeploymentTarget
 from gcc.delivery.outcomes import BatchReport
 from gcc.delivery.sender import open_client
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
 from signing import WebhookVerificationError, generate_secret, verify

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from gcc.db import SessionFactory
-from gcc.delivery.models import DeploymentTarget
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 from timekeeping import ManualClock
 
 ReleaseFactory = Callable[..., Awaitable[Release]]

@@ -13,11 +13,9 @@ import pytest
 from sqlmodel import col, select
 
 from gcc.db import SessionFactory
-from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
-from gcc.health.models import VersionHistory
-from gcc.organizations.models import Organization
-from gcc.releases.models import Release
+from gcc.organizations.models import Organization, VersionHistory
+from gcc.releases.models import DeploymentTarget, Release
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 

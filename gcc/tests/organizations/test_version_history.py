@@ -4,7 +4,7 @@ from typing import Any
 import httpx
 
 from gcc.db import SessionFactory
-from gcc.health.models import VersionHistory
+from gcc.organizations.models import VersionHistory
 from timekeeping import ManualClock
 
 

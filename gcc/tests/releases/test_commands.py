@@ -12,9 +12,8 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from gcc.db import SessionFactory
-from gcc.delivery.models import DeploymentTarget
 from gcc.releases.commands import releases_app
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 from gcc.settings import Settings, get_settings
 
 ReadyRelease = Callable[..., Awaitable[None]]

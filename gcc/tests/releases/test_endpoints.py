@@ -12,10 +12,9 @@ from sqlmodel import col, select
 
 from contracts import DeploymentType
 from gcc.db import SessionFactory
-from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 from timekeeping import ManualClock
 
 ReleaseMaker = Callable[..., Awaitable[httpx.Response]]

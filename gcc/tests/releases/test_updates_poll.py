@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from contracts import ReleasePublishedWebhook, UpdatesPollResponse
 from gcc.db import SessionFactory
-from gcc.delivery.models import DeploymentTarget
+from gcc.releases.models import DeploymentTarget
 from timekeeping import ManualClock
 
 ReleaseMaker = Callable[..., Awaitable[httpx.Response]]

@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from contracts import MAX_VERSION_LENGTH, InvalidVersionError, Version, parse_version
+from contracts import (
+    MAX_VERSION_LENGTH,
+    InvalidVersionError,
+    Version,
+    parse_version,
+    parse_version_text,
+)
 
 
 class _Carrier(BaseModel):
@@ -220,3 +226,12 @@ def test_sorting_is_consistent_with_pairwise_comparison_and_round_trips(
     for version in versions:
         assert parse_version(str(version)) == version
         assert str(parse_version(str(version))) == str(version)
+
+
+def test_parse_version_text_drops_surrounding_whitespace() -> None:
+    assert parse_version_text(" v2.3.0\n") == Version(2, 3, 0)
+
+
+def test_parse_version_text_keeps_the_grammar_strict() -> None:
+    with pytest.raises(InvalidVersionError, match="three numbers"):
+        parse_version_text(" 2.3 ")

@@ -13,7 +13,15 @@ from starlette.requests import ClientDisconnect
 from contracts import ArtifactType, ArtifactUploadResponse, ErrorResponse
 from gcc.artifacts import service
 from gcc.artifacts.upload import receive_form
-from gcc.deps import CiCaller, ClockDep, CustomerDep, RuntimeDep, SessionDep, SettingsDep
+from gcc.deps import (
+    CiCaller,
+    ClockDep,
+    CustomerDep,
+    ReleaseStatusDep,
+    RuntimeDep,
+    SessionDep,
+    SettingsDep,
+)
 from gcc.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
@@ -74,6 +82,7 @@ async def upload_artifact(
     clock: ClockDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
+    release_status: ReleaseStatusDep,
 ) -> ArtifactUploadResponse:
     """Stream the multipart upload to the bucket, checking its size, digest and content."""
     async with receive_form(
@@ -89,6 +98,7 @@ async def upload_artifact(
             settings=settings,
             object_store=runtime.object_store,
             form=form,
+            release_status=release_status,
         )
     return service.upload_response(artifact)
 
@@ -110,6 +120,7 @@ async def download_artifact(
     organization: CustomerDep,
     session: SessionDep,
     runtime: RuntimeDep,
+    release_status: ReleaseStatusDep,
     artifact_type: Annotated[ArtifactType, Query(alias="type")] = ArtifactType.HELM,
 ) -> StreamingResponse:
     """Stream a published release's Helm chart or Compose bundle from the bucket."""
@@ -118,6 +129,7 @@ async def download_artifact(
         object_store=runtime.object_store,
         version_text=version,
         artifact_type=artifact_type,
+        release_status=release_status,
     )
     log.info(
         "artifact.download.started",

@@ -1,9 +1,18 @@
-"""Storing CI uploads in the bucket, retention, and handing artifacts to customers."""
+"""Storing CI uploads in the bucket, retention, and handing artifacts to customers.
+
+Whether a version's artifacts may still change, or may be downloaded, follows from the state of
+its release, which the releases domain owns: these functions ask it through a
+:class:`ReleaseStatusLookup` handed in by the caller (the routes get
+``releases.service.release_status`` from ``gcc.deps``), so artifacts never import releases.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,13 +23,13 @@ from contracts import (
     InvalidVersionError,
     ReleaseStatus,
     Version,
+    parse_version_text,
 )
 from gcc.artifacts import repository
 from gcc.artifacts.archive import ArchiveRejected, check_artifact
 from gcc.artifacts.models import Artifact
 from gcc.artifacts.upload import ReceivedFile, ReceivedForm
 from gcc.errors import Conflict, Gone, InvalidInput, NotFound
-from gcc.releases import repository as release_repository
 from gcc.settings import Settings
 from objectstore import ObjectStore
 from timekeeping import Clock
@@ -37,12 +46,23 @@ def artifact_key(artifact_type: ArtifactType, version: str) -> str:
     return f"charts/compose/wrktalk-{version}-compose.tar.gz"
 
 
-def parse_version_text(text: str, *, field: str = "version") -> Version:
-    """A version from a form field or path segment; 422 naming ``field`` when it is not one."""
+class ReleaseStatusLookup(Protocol):
+    """The status of the release of ``version``, None when no release has that version.
+
+    With ``lock`` the release row stays locked until the transaction ends, so that it cannot be
+    published while an upload replaces one of its artifacts.
+    """
+
+    async def __call__(
+        self, session: AsyncSession, *, version: str, lock: bool = False
+    ) -> ReleaseStatus | None: ...
+
+
+def _version_field(text: str) -> Version:
     try:
-        return Version.parse(text.strip())
+        return parse_version_text(text)
     except InvalidVersionError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from None
+        raise InvalidInput(f"version: {exc}", field="version") from None
 
 
 def _parse_artifact_type(text: str | None) -> ArtifactType:
@@ -75,13 +95,14 @@ async def store_uploaded_artifact(
     settings: Settings,
     object_store: ObjectStore,
     form: ReceivedForm,
+    release_status: ReleaseStatusLookup,
 ) -> Artifact:
     """Check the fields of an upload form, then store its file (see :func:`store_artifact`)."""
     artifact_type = _parse_artifact_type(form.fields.get("type"))
     raw_version = form.fields.get("version")
     if raw_version is None:
         raise InvalidInput("version: the field is required", field="version")
-    version = parse_version_text(raw_version)
+    version = _version_field(raw_version)
     if form.file is None:
         raise InvalidInput("file: the field is required", field="file")
     if form.file.size == 0:
@@ -94,14 +115,17 @@ async def store_uploaded_artifact(
         artifact_type=artifact_type,
         version=version,
         upload=form.file,
+        release_status=release_status,
     )
 
 
-async def _refuse_final_release(session: AsyncSession, version: str, *, lock: bool) -> None:
-    release = await release_repository.get_by_version(session, version, for_update=lock)
-    if release is not None and release.status != ReleaseStatus.DRAFT:
+async def _refuse_final_release(
+    session: AsyncSession, release_status: ReleaseStatusLookup, version: str, *, lock: bool
+) -> None:
+    status = await release_status(session, version=version, lock=lock)
+    if status is not None and status != ReleaseStatus.DRAFT:
         raise Conflict(
-            f"Release {version} is {release.status}; its artifacts can no longer change.",
+            f"Release {version} is {status}; its artifacts can no longer change.",
             field="version",
         )
 
@@ -115,6 +139,7 @@ async def store_artifact(
     artifact_type: ArtifactType,
     version: Version,
     upload: ReceivedFile,
+    release_status: ReleaseStatusLookup,
 ) -> Artifact:
     """Validate a received file, put it at its key, record it, and apply retention.
 
@@ -124,20 +149,56 @@ async def store_artifact(
     """
     version_text = str(version)
     key = artifact_key(artifact_type, version_text)
-    await _refuse_final_release(session, version_text, lock=False)
+    await _refuse_final_release(session, release_status, version_text, lock=False)
+    await _check_archive(upload, artifact_type, version)
+    # Checked again under the locks: the release may have been published meanwhile.
+    await repository.lock_key(session, key)
+    await _refuse_final_release(session, release_status, version_text, lock=True)
+    artifact = await _put_and_record(
+        session,
+        clock=clock,
+        object_store=object_store,
+        artifact_type=artifact_type,
+        version_text=version_text,
+        upload=upload,
+    )
+    await apply_retention(
+        session,
+        clock=clock,
+        object_store=object_store,
+        artifact_type=artifact_type,
+        keep=settings.artifact_retention,
+    )
+    return artifact
+
+
+async def _check_archive(
+    upload: ReceivedFile, artifact_type: ArtifactType, version: Version
+) -> None:
     try:
         await asyncio.to_thread(check_artifact, upload.path, artifact_type, version)
     except ArchiveRejected as exc:
         log.info(
             "artifact.upload.rejected",
-            version=version_text,
+            version=str(version),
             type=str(artifact_type),
             reason=str(exc),
         )
         raise InvalidInput(f"file: {exc}", field="file") from None
-    # Checked again under the locks: the release may have been published meanwhile.
-    await repository.lock_key(session, key)
-    await _refuse_final_release(session, version_text, lock=True)
+
+
+async def _put_and_record(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    object_store: ObjectStore,
+    artifact_type: ArtifactType,
+    version_text: str,
+    upload: ReceivedFile,
+) -> Artifact:
+    """Put the object at its key, then upsert its row; the object goes again if the row fails
+    and nothing else refers to it."""
+    key = artifact_key(artifact_type, version_text)
     previous = await repository.get(session, version_text, artifact_type)
     info = await object_store.put_file(key, upload.path, content_type=ARTIFACT_CONTENT_TYPE)
     try:
@@ -165,13 +226,6 @@ async def store_artifact(
         key=key,
         sha256=upload.sha256,
         size_bytes=upload.size,
-    )
-    await apply_retention(
-        session,
-        clock=clock,
-        object_store=object_store,
-        artifact_type=artifact_type,
-        keep=settings.artifact_retention,
     )
     return artifact
 
@@ -217,15 +271,16 @@ async def find_download(
     object_store: ObjectStore,
     version_text: str,
     artifact_type: ArtifactType,
+    release_status: ReleaseStatusLookup,
 ) -> ArtifactDownload:
     """The artifact a customer may download: of a published (or deprecated) release only.
 
     404 for an unknown version or type and for drafts, 410 once retention removed it.
     """
-    version = str(parse_version_text(version_text))
-    release = await release_repository.get_by_version(session, version)
+    version = str(_version_field(version_text))
+    status = await release_status(session, version=version)
     artifact = await repository.get(session, version, artifact_type)
-    if release is None or release.status == ReleaseStatus.DRAFT or artifact is None:
+    if status is None or status == ReleaseStatus.DRAFT or artifact is None:
         raise NotFound(f"No {artifact_type} artifact of version {version} is available.")
     if artifact.removed_at is not None:
         raise Gone(
@@ -241,3 +296,29 @@ async def find_download(
         size_bytes=artifact.size_bytes,
         filename=artifact.bucket_path.rsplit("/", 1)[-1],
     )
+
+
+async def artifacts_of_version(session: AsyncSession, version: str) -> list[Artifact]:
+    """Every artifact row of a version, removed ones included, by type."""
+    return sorted(
+        await repository.for_versions(session, [version]), key=lambda artifact: artifact.type
+    )
+
+
+async def available_types(
+    session: AsyncSession, versions: Iterable[str]
+) -> dict[str, set[ArtifactType]]:
+    """For each version, the artifact types stored and not removed by retention."""
+    available: dict[str, set[ArtifactType]] = defaultdict(set)
+    for artifact in await repository.for_versions(session, versions):
+        if artifact.removed_at is None:
+            available[artifact.version].add(ArtifactType(artifact.type))
+    return available
+
+
+async def digests(
+    session: AsyncSession, versions: Iterable[str]
+) -> dict[tuple[str, ArtifactType], str]:
+    """The SHA256 of each artifact of these versions, by (version, type)."""
+    rows: Sequence[Artifact] = await repository.for_versions(session, versions)
+    return {(artifact.version, ArtifactType(artifact.type)): artifact.sha256 for artifact in rows}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +23,17 @@ from gcc.runtime import Runtime
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
+
+
+class TargetState(enum.StrEnum):
+    """Where an unsuccessful attempt leaves its target."""
+
+    RETRYING = "retrying"
+    """Another attempt is scheduled."""
+    FAILED = "failed"
+    """No attempt is left (or the webhook was not sent at all): ``webhookFailed``."""
+    REJECTED = "rejected"
+    """The customer answered 401: escalated, not retried."""
 
 
 @dataclass(frozen=True)
@@ -56,29 +69,15 @@ async def record_outcomes(
     about as much CPU as sending it; the batch summary counts them.
     """
     settings, clock = runtime.settings, runtime.clock
-    retry_delay = timedelta(seconds=settings.webhook_retry_delay_seconds)
     acknowledged = [result for result in results if result.outcome is Outcome.ACKNOWLEDGED]
     unsuccessful = [result for result in results if result.outcome is not Outcome.ACKNOWLEDGED]
     now = clock.now()
-    failures = [
-        FailedAttempt(
-            target_id=result.target_id,
-            error=result.error or f"HTTP {result.status_code}",
-            sent=result.outcome is not Outcome.REFUSED,
-            permanent=result.outcome in (Outcome.REJECTED, Outcome.REFUSED),
-            retry_at=result.finished_at + retry_delay,
-        )
-        for result in unsuccessful
-    ] + [
-        FailedAttempt(
-            target_id=refusal.target.target_id,
-            error=f"not sent: {refusal.reason}",
-            sent=False,
-            permanent=True,
-            retry_at=now,
-        )
-        for refusal in refusals
-    ]
+    failures = _failed_attempts(
+        unsuccessful,
+        refusals,
+        retry_delay=timedelta(seconds=settings.webhook_retry_delay_seconds),
+        now=now,
+    )
     async with session_scope(runtime.session_factory) as session:
         await repository.record_acknowledged(
             session,
@@ -100,40 +99,84 @@ async def record_outcomes(
         for result in acknowledged:
             target = targets[result.target_id]
             _log_result("webhook.delivery.succeeded", target, releases, result)
-    retrying = failed = rejected = 0
+    counts = _log_unsuccessful(targets, releases, unsuccessful, states)
+    for refusal in refusals:
+        counts[TargetState.FAILED] += 1
+        _log_refusal(refusal, releases)
+    return BatchReport(
+        acknowledged=len(acknowledged),
+        retrying=counts[TargetState.RETRYING],
+        failed=counts[TargetState.FAILED],
+        rejected=counts[TargetState.REJECTED],
+    )
+
+
+def _failed_attempts(
+    unsuccessful: Sequence[AttemptResult],
+    refusals: Sequence[Refusal],
+    *,
+    retry_delay: timedelta,
+    now: datetime,
+) -> list[FailedAttempt]:
+    """The attempts to count as failed: those answered without a 2xx, and those never sent."""
+    return [
+        FailedAttempt(
+            target_id=result.target_id,
+            error=result.error or f"HTTP {result.status_code}",
+            sent=result.outcome is not Outcome.REFUSED,
+            permanent=result.outcome in (Outcome.REJECTED, Outcome.REFUSED),
+            retry_at=result.finished_at + retry_delay,
+        )
+        for result in unsuccessful
+    ] + [
+        FailedAttempt(
+            target_id=refusal.target.target_id,
+            error=f"not sent: {refusal.reason}",
+            sent=False,
+            permanent=True,
+            retry_at=now,
+        )
+        for refusal in refusals
+    ]
+
+
+def _log_unsuccessful(
+    targets: dict[uuid.UUID, TakenTarget],
+    releases: dict[uuid.UUID, ReleaseDigests],
+    unsuccessful: Sequence[AttemptResult],
+    states: dict[uuid.UUID, tuple[bool, int]],
+) -> Counter[TargetState]:
+    """Log each attempt that did not succeed; count where they left their targets."""
+    counts: Counter[TargetState] = Counter()
     for result in unsuccessful:
         target = targets[result.target_id]
         is_failed, attempts = states.get(result.target_id, (True, target.webhook_attempts + 1))
         if result.outcome is Outcome.REJECTED:
-            rejected += 1
+            counts[TargetState.REJECTED] += 1
             _log_result("webhook.delivery.rejected", target, releases, result, attempts=attempts)
-        else:
-            if is_failed:
-                failed += 1
-            else:
-                retrying += 1
-            _log_result(
-                "webhook.delivery.failed",
-                target,
-                releases,
-                result,
-                attempts=attempts,
-                will_retry=not is_failed,
-            )
-    for refusal in refusals:
-        failed += 1
-        log.warning(
+            continue
+        counts[TargetState.FAILED if is_failed else TargetState.RETRYING] += 1
+        _log_result(
             "webhook.delivery.failed",
-            target_id=str(refusal.target.target_id),
-            webhook_id=refusal.target.webhook_id,
-            organization=refusal.target.organization_name,
-            release=_version(releases, refusal.target),
-            endpoint_host=sender.endpoint_host(refusal.target.webhook_endpoint),
-            reason=refusal.reason,
-            will_retry=False,
+            target,
+            releases,
+            result,
+            attempts=attempts,
+            will_retry=not is_failed,
         )
-    return BatchReport(
-        acknowledged=len(acknowledged), retrying=retrying, failed=failed, rejected=rejected
+    return counts
+
+
+def _log_refusal(refusal: Refusal, releases: dict[uuid.UUID, ReleaseDigests]) -> None:
+    log.warning(
+        "webhook.delivery.failed",
+        target_id=str(refusal.target.target_id),
+        webhook_id=refusal.target.webhook_id,
+        organization=refusal.target.organization_name,
+        release=_version(releases, refusal.target),
+        endpoint_host=sender.endpoint_host(refusal.target.webhook_endpoint),
+        reason=refusal.reason,
+        will_retry=False,
     )
 
 
@@ -151,6 +194,7 @@ async def _escalate_rejection(
         escalation_type=EscalationType.WEBHOOK_REJECTED,
         organization_id=target.organization_id,
         release_id=target.release_id,
+        release_version=version,
         reason=(
             f"The webhook endpoint of {target.organization_name} answered 401 to release "
             f"{version}: it does not accept GCC's signature. Check that the customer backend "

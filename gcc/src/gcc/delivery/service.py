@@ -25,7 +25,6 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import RedeliveryResponse, ReleaseStatus, Version
-from gcc.artifacts.service import parse_version_text
 from gcc.db import after_commit, session_scope
 from gcc.delivery import outcomes, repository, sender
 from gcc.delivery.outcomes import BatchReport, Refusal
@@ -33,7 +32,7 @@ from gcc.delivery.repository import ReleaseDigests, TakenTarget
 from gcc.delivery.sender import WebhookRequest
 from gcc.errors import Conflict, NotFound
 from gcc.organizations import repository as organization_repository
-from gcc.releases import repository as release_repository
+from gcc.releases import service as release_service
 from gcc.releases.webhook_body import build_webhook_body
 from gcc.runtime import Runtime
 from gcc.settings import Settings
@@ -112,10 +111,8 @@ async def redeliver_failed(
     task is enqueued once the transaction commits. 404 for an unknown release or
     organization, 409 for a release that is not published.
     """
-    version = str(parse_version_text(version_text))
-    release = await release_repository.get_by_version(session, version)
-    if release is None:
-        raise NotFound(f"There is no release {version}.", field="version")
+    release = await release_service.get_release(session, version_text=version_text)
+    version = release.version
     if release.status != ReleaseStatus.PUBLISHED:
         raise Conflict(
             f"Release {version} is {release.status}; only a published release's webhooks "
@@ -150,41 +147,17 @@ async def deliver_batch(
     ``client`` the batch opens its own HTTP session (a process-wide one keeps connections to
     customers open from one batch to the next).
     """
-    settings, clock = runtime.settings, runtime.clock
     started = time.perf_counter()
     ids = [uuid.UUID(str(target_id)) for target_id in target_ids]
-    now = clock.now()
-    async with session_scope(runtime.session_factory) as session:
-        taken = await repository.take_batch(
-            session,
-            target_ids=ids,
-            now=now,
-            lease_until=now + timedelta(seconds=settings.delivery_lease_seconds),
-        )
-        releases = await repository.releases_with_digests(
-            session, {target.release_id for target in taken}
-        )
+    now = runtime.clock.now()
+    taken, releases = await _take_batch(runtime, ids, now=now)
     skipped = len(set(ids)) - len(taken)
     if not taken:
         log.info("webhook.batch.skipped", targets=len(ids))
         return BatchReport(skipped=skipped)
 
-    requests, refusals = _plan_requests(taken, releases, settings=settings, now=now)
-    async with contextlib.AsyncExitStack() as stack:
-        if client is None:
-            client = await stack.enter_async_context(
-                sender.open_client(
-                    concurrency=settings.delivery_concurrency,
-                    timeout_seconds=settings.webhook_timeout_seconds,
-                )
-            )
-        results = await sender.send_all(
-            requests,
-            client=client,
-            clock=clock,
-            concurrency=settings.delivery_concurrency,
-            timeout_seconds=settings.webhook_timeout_seconds,
-        )
+    requests, refusals = _plan_requests(taken, releases, settings=runtime.settings, now=now)
+    results = await _send(runtime, requests, client=client)
     recorded = await outcomes.record_outcomes(
         runtime, {target.target_id: target for target in taken}, releases, results, refusals
     )
@@ -200,6 +173,47 @@ async def deliver_batch(
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
     )
     return report
+
+
+async def _take_batch(
+    runtime: Runtime, ids: list[uuid.UUID], *, now: datetime
+) -> tuple[list[TakenTarget], dict[uuid.UUID, ReleaseDigests]]:
+    """Renew the lease of the batch's targets still due and read what their webhooks need,
+    in one short transaction of its own."""
+    lease = timedelta(seconds=runtime.settings.delivery_lease_seconds)
+    async with session_scope(runtime.session_factory) as session:
+        taken = await repository.take_batch(
+            session, target_ids=ids, now=now, lease_until=now + lease
+        )
+        releases = await repository.releases_with_digests(
+            session, {target.release_id for target in taken}
+        )
+    return taken, releases
+
+
+async def _send(
+    runtime: Runtime,
+    requests: list[WebhookRequest],
+    *,
+    client: aiohttp.ClientSession | None,
+) -> list[sender.AttemptResult]:
+    """Send the requests through ``client``, or through an HTTP session opened for them."""
+    settings = runtime.settings
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(
+                sender.open_client(
+                    concurrency=settings.delivery_concurrency,
+                    timeout_seconds=settings.webhook_timeout_seconds,
+                )
+            )
+        return await sender.send_all(
+            requests,
+            client=client,
+            clock=runtime.clock,
+            concurrency=settings.delivery_concurrency,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )
 
 
 def signing_secrets(target: TakenTarget, now: datetime) -> list[str]:

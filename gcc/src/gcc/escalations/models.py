@@ -20,6 +20,8 @@ class Escalation(SQLModel, table=True):
     id: uuid.UUID = id_field()
     organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
     release_id: uuid.UUID | None = Field(default=None, foreign_key="release.id")
+    release_version: str | None = Field(default=None, max_length=100)
+    """The version of ``release_id``, recorded with the escalation."""
     type: str = enum_field(index=True)
     dedupe_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
     reason: str = Field(sa_type=sa.Text)

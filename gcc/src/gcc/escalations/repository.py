@@ -13,17 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
-from gcc.releases.models import Release
 
-EscalationRow = tuple[Escalation, Organization, str | None]
-"""An escalation, its organization, and its release's version (if any)."""
+EscalationRow = tuple[Escalation, Organization]
+"""An escalation and its organization."""
 
 
 def _with_context() -> Any:
-    return (
-        select(Escalation, Organization, Release.version)
-        .join(Organization, col(Organization.id) == col(Escalation.organization_id))
-        .outerjoin(Release, col(Release.id) == col(Escalation.release_id))
+    return select(Escalation, Organization).join(
+        Organization, col(Organization.id) == col(Escalation.organization_id)
     )
 
 
@@ -72,7 +69,7 @@ async def list_with_context(
 async def get_with_context(
     session: AsyncSession, escalation_id: uuid.UUID, *, for_update: bool = False
 ) -> EscalationRow | None:
-    """One escalation with its organization and release version."""
+    """One escalation with its organization."""
     statement = _with_context().where(Escalation.id == escalation_id)
     if for_update:
         statement = statement.with_for_update(of=Escalation)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -42,9 +44,13 @@ async def raise_escalation(
     organization_id: uuid.UUID,
     reason: str,
     release_id: uuid.UUID | None = None,
+    release_version: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> bool:
     """Record an escalation unless the same one exists already; True when it is new.
+
+    An escalation about a release records its version too (``release_version``), so that
+    listing and emailing escalations never reads the releases' table.
 
     New escalations are emailed by the ``escalations.notify_new`` task, which picks up every
     row whose ``notified_at`` is empty, so raising stays one statement and is never lost if the
@@ -56,6 +62,7 @@ async def raise_escalation(
             id=uuid.uuid4(),
             organization_id=organization_id,
             release_id=release_id,
+            release_version=release_version,
             type=str(escalation_type),
             dedupe_key=dedupe_key(escalation_type, organization_id, release_id),
             reason=reason,
@@ -69,9 +76,17 @@ async def raise_escalation(
     return result.first() is not None
 
 
+async def resolve_many(
+    session: AsyncSession, resolutions: Mapping[uuid.UUID, str], *, now: datetime
+) -> None:
+    """Resolve each of these open escalations with its own resolution text, in one statement."""
+    await repository.resolve_many(session, resolutions, now=now)
+
+
 def escalation_view(row: EscalationRow) -> EscalationView:
     """The operator's view of an escalation."""
-    escalation, organization, release_version = row
+    escalation, organization = row
+    release_version = escalation.release_version
     return EscalationView(
         id=escalation.id,
         type=EscalationType(escalation.type),
@@ -187,7 +202,8 @@ def recipients_of(organization: Organization, settings: Settings) -> list[str]:
 
 def escalation_email(row: EscalationRow, settings: Settings) -> OutgoingEmail:
     """The email announcing one escalation."""
-    escalation, organization, release_version = row
+    escalation, organization = row
+    release_version = escalation.release_version
     escalation_type = EscalationType(escalation.type)
     return render_email(
         "escalation.txt.j2",
@@ -242,7 +258,7 @@ async def notify_new_escalations(
                     reason="no account manager and no admin addresses",
                 )
                 done.append(row)
-        for escalation, _organization, _release_version in done:
+        for escalation, _organization in done:
             escalation.notified_at = now
             session.add(escalation)
         await session.flush()

@@ -1,7 +1,8 @@
 """Deployment reports from customer backends: scheduled, started, finished, lapsed.
 
-A report moves the organization's deployment target, and a finished deployment also moves the
-organization's current version and adds to its version history.
+A report moves the organization's deployment target (owned by releases); a finished deployment
+also moves the organization's current version and adds to its version history, which the
+organizations domain records.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from contracts import (
     DeploymentStatusReport,
     EscalationType,
 )
-from gcc.delivery.models import DeploymentTarget
 from gcc.errors import Forbidden, NotFound
 from gcc.escalations.service import raise_escalation
 from gcc.health import repository
-from gcc.health.models import VersionHistory
+from gcc.organizations import service as organization_service
 from gcc.organizations.models import Organization
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -119,31 +119,15 @@ async def record_deployment_status(
         session.add(target)
 
     if report.status in VERSION_CHANGING:
-        await _record_version(session, organization, release, report, now=now)
-    if report.status is DeploymentStatus.FAILED:
-        error = (report.error_message or "no error message")[-ERROR_DETAIL_LIMIT:]
-        await raise_escalation(
+        await organization_service.record_deployed_version(
             session,
-            clock=clock,
-            escalation_type=EscalationType.DEPLOYMENT_FAILED,
-            organization_id=organization.id,
+            organization=organization,
             release_id=release.id,
-            reason=f"Deployment of {release.version} at {organization.name} failed: {error}",
-            details={"version": release.version, "errorMessage": error},
+            release_version=release.version,
+            report=report,
+            now=now,
         )
-    elif report.status is DeploymentStatus.DEADLINE_EXCEEDED:
-        await raise_escalation(
-            session,
-            clock=clock,
-            escalation_type=EscalationType.FORCED_24H_EXCEEDED,
-            organization_id=organization.id,
-            release_id=release.id,
-            reason=(
-                f"Organization {organization.name} let the deadline of the forced release "
-                f"{release.version} pass without deploying it."
-            ),
-            details={"version": release.version, "reportedBy": "customer"},
-        )
+    await _escalate(session, clock=clock, organization=organization, release=release, report=report)
     await session.flush()
     log.info(
         "deployments.status.recorded",
@@ -169,39 +153,38 @@ def _apply_to_target(
     target.updated_at = now
 
 
-async def _record_version(
+async def _escalate(
     session: AsyncSession,
+    *,
+    clock: Clock,
     organization: Organization,
     release: Release,
     report: DeploymentStatusReport,
-    *,
-    now: datetime,
 ) -> None:
-    deployed_at = report.deployed_at or now
-    if report.current_version is not None:
-        organization.current_version = str(report.current_version)
-    elif report.status is DeploymentStatus.SUCCESS:
-        organization.current_version = release.version
-    # rolledBack without currentVersion: the previous version is running again, but which
-    # one is not said, so the recorded version stays as it was.
-    organization.updated_at = now
-    session.add(organization)
-    if await repository.history_exists(
-        session,
-        organization_id=organization.id,
-        release_id=release.id,
-        status=str(report.status),
-        deployed_at=deployed_at,
-    ):
-        return  # a retried report: recorded already
-    session.add(
-        VersionHistory(
+    """Raise the escalation a failed or overdue deployment calls for."""
+    if report.status is DeploymentStatus.FAILED:
+        error = (report.error_message or "no error message")[-ERROR_DETAIL_LIMIT:]
+        await raise_escalation(
+            session,
+            clock=clock,
+            escalation_type=EscalationType.DEPLOYMENT_FAILED,
             organization_id=organization.id,
             release_id=release.id,
             release_version=release.version,
-            status=str(report.status),
-            helm_revision=report.helm_revision,
-            is_rollback=report.is_rollback or report.status is DeploymentStatus.ROLLED_BACK,
-            deployed_at=deployed_at,
+            reason=f"Deployment of {release.version} at {organization.name} failed: {error}",
+            details={"version": release.version, "errorMessage": error},
         )
-    )
+    elif report.status is DeploymentStatus.DEADLINE_EXCEEDED:
+        await raise_escalation(
+            session,
+            clock=clock,
+            escalation_type=EscalationType.FORCED_24H_EXCEEDED,
+            organization_id=organization.id,
+            release_id=release.id,
+            release_version=release.version,
+            reason=(
+                f"Organization {organization.name} let the deadline of the forced release "
+                f"{release.version} pass without deploying it."
+            ),
+            details={"version": release.version, "reportedBy": "customer"},
+        )

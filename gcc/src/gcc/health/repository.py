@@ -17,9 +17,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import DeploymentStatus, EscalationType, HealthStatus, ReleaseStatus
-from gcc.delivery.models import DeploymentTarget
-from gcc.health.models import VersionHistory
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 
 ONLINE_WITHIN = timedelta(minutes=10)
 DEGRADED_WITHIN = timedelta(hours=1)
@@ -170,8 +168,9 @@ _PENDING_FORCED = """
         )
     )
     INSERT INTO escalation
-        (id, organization_id, release_id, type, dedupe_key, reason, details, escalated_at)
-    SELECT gen_random_uuid(), o.id, p.release_id, CAST(:type AS text), p.dedupe_key,
+        (id, organization_id, release_id, release_version, type, dedupe_key, reason, details,
+         escalated_at)
+    SELECT gen_random_uuid(), o.id, p.release_id, p.version, CAST(:type AS text), p.dedupe_key,
            {reason}, {details}, :now
     FROM pending AS p
     CROSS JOIN LATERAL (
@@ -262,23 +261,3 @@ async def get_target(
         .with_for_update()
     )
     return result.first()
-
-
-async def history_exists(
-    session: AsyncSession,
-    *,
-    organization_id: uuid.UUID,
-    release_id: uuid.UUID,
-    status: str,
-    deployed_at: datetime,
-) -> bool:
-    """Whether this exact deployment was recorded already (a retried report)."""
-    result = await session.exec(
-        select(VersionHistory.id).where(
-            VersionHistory.organization_id == organization_id,
-            VersionHistory.release_id == release_id,
-            VersionHistory.status == status,
-            VersionHistory.deployed_at == deployed_at,
-        )
-    )
-    return result.first() is not None

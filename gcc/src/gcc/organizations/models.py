@@ -1,4 +1,4 @@
-"""Organizations: the customers GCC delivers to."""
+"""Organizations: the customers GCC delivers to, and the versions each has run."""
 
 from __future__ import annotations
 
@@ -50,3 +50,18 @@ class Organization(SQLModel, table=True):
         sa.Index("ix_organization_active_type", "deployment_type", "deleted_at"),
         {"postgresql_with": {"fillfactor": 50}},
     )
+
+
+class VersionHistory(SQLModel, table=True):
+    """One deployment (or rollback) an organization reported."""
+
+    __tablename__ = "version_history"
+
+    id: uuid.UUID = id_field()
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    release_id: uuid.UUID | None = Field(default=None, foreign_key="release.id")
+    release_version: str = Field(max_length=100)
+    status: str = Field(max_length=32)
+    helm_revision: int | None = None
+    is_rollback: bool = False
+    deployed_at: datetime = timestamp_field(nullable=False)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gcc.health.models import VersionHistory
-from gcc.organizations.models import Organization
+from gcc.organizations.models import Organization, VersionHistory
 
 
 async def get_by_api_key_hash(session: AsyncSession, api_key_hash: str) -> Organization | None:
@@ -96,3 +96,23 @@ async def version_history(
         .limit(limit)
     )
     return result.all()
+
+
+async def history_exists(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    release_id: uuid.UUID,
+    status: str,
+    deployed_at: datetime,
+) -> bool:
+    """Whether this exact deployment was recorded already (a retried report)."""
+    result = await session.exec(
+        select(VersionHistory.id).where(
+            VersionHistory.organization_id == organization_id,
+            VersionHistory.release_id == release_id,
+            VersionHistory.status == status,
+            VersionHistory.deployed_at == deployed_at,
+        )
+    )
+    return result.first() is not None

@@ -1,7 +1,8 @@
-"""Operator-facing logic of organizations: create, change, delete, rotate, and fleet counts."""
+"""Organizations: create, change, delete, rotate, fleet counts, and the versions each runs."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
+    DeploymentStatus,
+    DeploymentStatusReport,
     DeploymentType,
     FleetSummary,
     FleetVersionCount,
@@ -28,7 +31,7 @@ from contracts import (
 )
 from gcc.errors import Conflict, InvalidInput, NotFound
 from gcc.organizations import repository
-from gcc.organizations.models import Organization
+from gcc.organizations.models import Organization, VersionHistory
 from gcc.security import generate_api_key, hash_api_key
 from gcc.settings import Settings
 from signing import generate_secret
@@ -277,4 +280,45 @@ async def version_history(
             )
             for entry in entries
         ]
+    )
+
+
+async def record_deployed_version(
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    release_id: uuid.UUID,
+    release_version: str,
+    report: DeploymentStatusReport,
+    now: datetime,
+) -> None:
+    """Move the organization's current version after a finished deployment or rollback, and
+    add it to the version history once (a retried report adds nothing)."""
+    deployed_at = report.deployed_at or now
+    if report.current_version is not None:
+        organization.current_version = str(report.current_version)
+    elif report.status is DeploymentStatus.SUCCESS:
+        organization.current_version = release_version
+    # rolledBack without currentVersion: the previous version is running again, but which
+    # one is not said, so the recorded version stays as it was.
+    organization.updated_at = now
+    session.add(organization)
+    if await repository.history_exists(
+        session,
+        organization_id=organization.id,
+        release_id=release_id,
+        status=str(report.status),
+        deployed_at=deployed_at,
+    ):
+        return
+    session.add(
+        VersionHistory(
+            organization_id=organization.id,
+            release_id=release_id,
+            release_version=release_version,
+            status=str(report.status),
+            helm_revision=report.helm_revision,
+            is_rollback=report.is_rollback or report.status is DeploymentStatus.ROLLED_BACK,
+            deployed_at=deployed_at,
+        )
     )

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gcc.db import session_scope
 from gcc.errors import ServiceError
-from gcc.releases import service, views
+from gcc.releases import service
 from gcc.runtime import Runtime, open_runtime
 from gcc.settings import Settings, get_settings
 
@@ -75,7 +75,7 @@ def list_releases() -> None:
     """List releases, newest first, with their status and how their targets stand."""
 
     async def work(session: AsyncSession, _: Runtime) -> None:
-        listing = await views.list_releases(session)
+        listing = await service.list_releases(session)
         if not listing.releases:
             typer.echo("no releases")
             return
@@ -96,10 +96,9 @@ def publish(version: str = typer.Argument(..., help="The draft release to publis
     """Publish a draft release: send its webhook to every eligible organization."""
 
     async def work(session: AsyncSession, runtime: Runtime) -> None:
-        outcome = await service.publish_release(
+        view = await service.publish_release(
             session, clock=runtime.clock, version_text=version, send_task=runtime.send_task
         )
-        view = views.published_view(outcome)
         typer.echo(
             f"published {view.version}: {view.targets} organizations targeted, "
             f"{view.license_expired} with an expired license, "

@@ -25,7 +25,7 @@ from gcc.deps import (
     RuntimeDep,
     SessionDep,
 )
-from gcc.releases import service, views
+from gcc.releases import service
 
 router = APIRouter(tags=["releases"])
 
@@ -46,8 +46,7 @@ async def create_release(
     body: ReleaseCreateRequest, caller: CiCaller, session: SessionDep, clock: ClockDep
 ) -> ReleaseCreateResponse:
     """Create a draft; a draft of the same version is overwritten, a published one is 409."""
-    release = await service.create_release(session, clock=clock, request=body, created_by=caller)
-    return views.created_view(release)
+    return await service.create_release(session, clock=clock, request=body, created_by=caller)
 
 
 @router.post(
@@ -64,10 +63,9 @@ async def publish_release(
     runtime: RuntimeDep,
 ) -> ReleasePublishResponse:
     """Create the deployment targets and enqueue the webhooks."""
-    outcome = await service.publish_release(
+    return await service.publish_release(
         session, clock=clock, version_text=version, send_task=runtime.send_task
     )
-    return views.published_view(outcome)
 
 
 @router.post(
@@ -80,8 +78,7 @@ async def deprecate_release(
     version: VersionPath, _caller: CiOrOperatorCaller, session: SessionDep, clock: ClockDep
 ) -> OperatorReleaseSummary:
     """Stop offering the release through the updates poll."""
-    release = await service.deprecate_release(session, clock=clock, version_text=version)
-    return views.summary_view(release)
+    return await service.deprecate_release(session, clock=clock, version_text=version)
 
 
 @router.get(
@@ -92,7 +89,7 @@ async def deprecate_release(
 )
 async def list_releases(_caller: OperatorCaller, session: SessionDep) -> OperatorReleaseList:
     """Every release with its status and target counts."""
-    return await views.list_releases(session)
+    return await service.list_releases(session)
 
 
 @router.get(
@@ -105,7 +102,7 @@ async def get_release(
     version: VersionPath, _caller: OperatorCaller, session: SessionDep
 ) -> OperatorReleaseDetail:
     """The release, its artifacts, and each targeted organization's status."""
-    return await views.release_detail(session, version)
+    return await service.release_detail(session, version_text=version)
 
 
 @router.get(
@@ -116,4 +113,4 @@ async def get_release(
 )
 async def poll_updates(organization: OwnOrganization, session: SessionDep) -> UpdatesPollResponse:
     """The webhook bodies of releases whose webhook was missed, oldest first."""
-    return await views.pending_updates(session, organization)
+    return await service.pending_updates(session, organization=organization)

@@ -143,6 +143,7 @@ async def raise_hold(
         escalation_type=hold.escalation_type,
         organization_id=candidate.id,
         release_id=release.id,
+        release_version=release.version,
         reason=hold.reason,
         details=hold.details,
     )

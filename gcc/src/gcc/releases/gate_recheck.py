@@ -34,9 +34,9 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import ArtifactType, EscalationType
-from gcc.artifacts import repository as artifact_repository
+from gcc.artifacts import service as artifact_service
 from gcc.db import after_commit
-from gcc.escalations import repository as escalation_repository
+from gcc.escalations import service as escalation_service
 from gcc.releases import repository
 from gcc.releases.fanout import (
     Hold,
@@ -173,7 +173,7 @@ class _Pass:
                 organization_ids=sorted(organization_ids),
                 now=self.now,
             )
-        await escalation_repository.resolve_many(session, self.resolutions, now=self.now)
+        await escalation_service.resolve_many(session, self.resolutions, now=self.now)
         self.resolutions.clear()
         self.targets.clear()
 
@@ -201,17 +201,14 @@ async def recheck_gates(
             break
         after = batch[-1].escalation_id
         releases = await repository.share_published(session, {held.release_id for held in batch})
-        available: dict[str, set[ArtifactType]] = defaultdict(set)
-        for artifact in await artifact_repository.for_versions(
+        available = await artifact_service.available_types(
             session, [release.version for release in releases.values()]
-        ):
-            if artifact.removed_at is None:
-                available[artifact.version].add(ArtifactType(artifact.type))
+        )
         for held in batch:
             release = releases.get(held.release_id)
             if release is None:
                 continue  # deprecated since the batch was claimed
-            await run.decide(session, held, release, available[release.version])
+            await run.decide(session, held, release, available.get(release.version, set()))
         await run.write(session)
         if len(batch) < batch_size:
             break

@@ -12,10 +12,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import DeploymentStatus, ReleaseStatus
-from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
-from gcc.releases.models import Release
+from gcc.releases.models import DeploymentTarget, Release
 
 FAILED_DEPLOYMENT_STATUSES = (
     DeploymentStatus.FAILED,

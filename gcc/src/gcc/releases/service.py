@@ -1,23 +1,39 @@
-"""The life of a release: created as a draft by CI, published to the fleet, deprecated."""
+"""The life of a release: created as a draft by CI, published to the fleet, deprecated; and
+what operators and customers read of it.
+
+The functions the routes call answer with contracts (mapped by :mod:`gcc.releases.views`).
+"""
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import ArtifactType, ReleaseCreateRequest, ReleaseStatus
-from gcc.artifacts import repository as artifact_repository
-from gcc.artifacts.service import parse_version_text
+from contracts import (
+    ArtifactType,
+    InvalidVersionError,
+    OperatorReleaseDetail,
+    OperatorReleaseList,
+    OperatorReleaseSummary,
+    ReleaseCreateRequest,
+    ReleaseCreateResponse,
+    ReleasePublishResponse,
+    ReleaseStatus,
+    UpdatesPollResponse,
+    parse_version_text,
+)
+from gcc.artifacts import service as artifact_service
 from gcc.db import after_commit
 from gcc.errors import Conflict, InvalidInput, NotFound
-from gcc.releases import repository
-from gcc.releases.fanout import FanOut, plan_fan_out
+from gcc.organizations.models import Organization
+from gcc.releases import repository, views
+from gcc.releases.fanout import plan_fan_out
 from gcc.releases.models import Release
 from timekeeping import Clock
 
@@ -25,6 +41,44 @@ log = structlog.get_logger(__name__)
 
 DISPATCH_TASK = "delivery.dispatch_due"
 """The Celery task that sends the webhooks of due deployment targets."""
+
+
+class CreateOutcome(enum.StrEnum):
+    """What creating a release did to the stored draft."""
+
+    CREATED = "created"
+    OVERWRITTEN = "overwritten"
+
+
+def _version_text(version_text: str) -> str:
+    """The canonical text of a version from a path or a command line; 422 when it is none."""
+    try:
+        return str(parse_version_text(version_text))
+    except InvalidVersionError as exc:
+        raise InvalidInput(f"version: {exc}", field="version") from None
+
+
+async def get_release(
+    session: AsyncSession, *, version_text: str, for_update: bool = False
+) -> Release:
+    """The release of that version; 422 for a text that is no version, 404 for no release."""
+    version = _version_text(version_text)
+    release = await repository.get_by_version(session, version, for_update=for_update)
+    if release is None:
+        raise NotFound(f"There is no release {version}.", field="version")
+    return release
+
+
+async def release_status(
+    session: AsyncSession, *, version: str, lock: bool = False
+) -> ReleaseStatus | None:
+    """The status of the release of ``version`` (canonical text), None when there is none.
+
+    With ``lock`` the release stays locked until the transaction ends: an artifact upload
+    holds it so that the release is not published in the middle of the upload.
+    """
+    release = await repository.get_by_version(session, version, for_update=lock)
+    return None if release is None else ReleaseStatus(release.status)
 
 
 async def _require_known_targets(session: AsyncSession, names: list[str] | None) -> None:
@@ -39,7 +93,7 @@ async def _require_known_targets(session: AsyncSession, names: list[str] | None)
 
 async def create_release(
     session: AsyncSession, *, clock: Clock, request: ReleaseCreateRequest, created_by: str
-) -> Release:
+) -> ReleaseCreateResponse:
     """Create a draft release, or overwrite the draft of the same version.
 
     A published or deprecated version cannot be recreated: 409.
@@ -47,7 +101,41 @@ async def create_release(
     version = str(request.version)
     await _require_known_targets(session, request.targets)
     now = clock.now()
-    values: dict[str, Any] = {
+    values = _draft_values(request, created_by=created_by)
+    values["updated_at"] = now
+    release = await repository.get_by_version(session, version, for_update=True)
+    if release is None:
+        release = Release(
+            id=uuid.uuid4(),
+            version=version,
+            status=ReleaseStatus.DRAFT,
+            created_at=now,
+            **values,
+        )
+        session.add(release)
+        outcome = CreateOutcome.CREATED
+    elif release.status == ReleaseStatus.DRAFT:
+        for name, value in values.items():
+            setattr(release, name, value)
+        outcome = CreateOutcome.OVERWRITTEN
+    else:
+        raise Conflict(
+            f"Release {version} is {release.status} and cannot be changed.", field="version"
+        )
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request created the same version between our read and this insert.
+        raise Conflict(
+            f"Release {version} was created concurrently; retry.", field="version"
+        ) from None
+    log.info("release.create.completed", version=version, outcome=str(outcome), by=created_by)
+    return views.created_view(release)
+
+
+def _draft_values(request: ReleaseCreateRequest, *, created_by: str) -> dict[str, Any]:
+    """The columns of a draft as the request gives them."""
+    return {
         "image_tags": dict(request.image_tags),
         "is_forced": request.is_forced,
         "is_migration_required": request.is_migration_required,
@@ -61,44 +149,7 @@ async def create_release(
         ],
         "target_organizations": list(request.targets) if request.targets else None,
         "created_by": created_by,
-        "updated_at": now,
     }
-    release = await repository.get_by_version(session, version, for_update=True)
-    if release is None:
-        release = Release(
-            id=uuid.uuid4(),
-            version=version,
-            status=ReleaseStatus.DRAFT,
-            created_at=now,
-            **values,
-        )
-        session.add(release)
-        outcome = "created"
-    elif release.status == ReleaseStatus.DRAFT:
-        for name, value in values.items():
-            setattr(release, name, value)
-        outcome = "overwritten"
-    else:
-        raise Conflict(
-            f"Release {version} is {release.status} and cannot be changed.", field="version"
-        )
-    try:
-        await session.flush()
-    except IntegrityError:
-        # Another request created the same version between our read and this insert.
-        raise Conflict(
-            f"Release {version} was created concurrently; retry.", field="version"
-        ) from None
-    log.info("release.create.completed", version=version, outcome=outcome, by=created_by)
-    return release
-
-
-@dataclass(frozen=True)
-class PublishOutcome:
-    """A published release and how its fan-out went."""
-
-    release: Release
-    fan_out: FanOut
 
 
 async def publish_release(
@@ -107,24 +158,18 @@ async def publish_release(
     clock: Clock,
     version_text: str,
     send_task: Callable[..., Any],
-) -> PublishOutcome:
+) -> ReleasePublishResponse:
     """Publish a draft: create a deployment target per eligible organization.
 
     The Helm chart must have been uploaded (422). Organizations with an expired license or a
     version below ``minCurrentVersion`` get no target but an escalation. Webhook delivery is
     enqueued once the transaction commits.
     """
-    version = str(parse_version_text(version_text))
-    release = await repository.get_by_version(session, version, for_update=True)
-    if release is None:
-        raise NotFound(f"There is no release {version}.", field="version")
+    release = await get_release(session, version_text=version_text, for_update=True)
+    version = release.version
     if release.status != ReleaseStatus.DRAFT:
         raise Conflict(f"Release {version} is already {release.status}.", field="version")
-    available = {
-        ArtifactType(artifact.type)
-        for artifact in await artifact_repository.for_versions(session, [version])
-        if artifact.removed_at is None
-    }
+    available = (await artifact_service.available_types(session, [version])).get(version, set())
     if ArtifactType.HELM not in available:
         raise InvalidInput(
             f"helm: release {version} has no Helm chart; upload "
@@ -152,15 +197,15 @@ async def publish_release(
         below_min_version=fan_out.below_min_version,
         without_artifact=fan_out.without_artifact,
     )
-    return PublishOutcome(release=release, fan_out=fan_out)
+    return views.published_view(release, fan_out)
 
 
-async def deprecate_release(session: AsyncSession, *, clock: Clock, version_text: str) -> Release:
+async def deprecate_release(
+    session: AsyncSession, *, clock: Clock, version_text: str
+) -> OperatorReleaseSummary:
     """Deprecate a published release: it is no longer offered by the updates poll."""
-    version = str(parse_version_text(version_text))
-    release = await repository.get_by_version(session, version, for_update=True)
-    if release is None:
-        raise NotFound(f"There is no release {version}.", field="version")
+    release = await get_release(session, version_text=version_text, for_update=True)
+    version = release.version
     if release.status == ReleaseStatus.DRAFT:
         raise Conflict(
             f"Release {version} is a draft; only a published release can be deprecated.",
@@ -174,4 +219,29 @@ async def deprecate_release(session: AsyncSession, *, clock: Clock, version_text
     release.updated_at = now
     await session.flush()
     log.info("release.deprecate.completed", version=version)
-    return release
+    return views.summary_view(release)
+
+
+async def list_releases(session: AsyncSession) -> OperatorReleaseList:
+    """Every release, newest first, with its target counts."""
+    releases = await repository.list_newest_first(session)
+    counts = await repository.target_counts(session, (release.id for release in releases))
+    return views.list_view(releases, counts)
+
+
+async def release_detail(session: AsyncSession, *, version_text: str) -> OperatorReleaseDetail:
+    """One release with its artifacts and the delivery and deployment of every target."""
+    release = await get_release(session, version_text=version_text)
+    counts = await repository.target_counts(session, [release.id])
+    artifacts = await artifact_service.artifacts_of_version(session, release.version)
+    targets = await repository.targets_with_organizations(session, release.id)
+    return views.detail_view(release, counts.get(release.id), artifacts, targets)
+
+
+async def pending_updates(
+    session: AsyncSession, *, organization: Organization
+) -> UpdatesPollResponse:
+    """The webhook bodies of the published releases the organization has not taken up yet."""
+    releases = await repository.releases_awaiting(session, organization.id)
+    digests = await artifact_service.digests(session, (release.version for release in releases))
+    return views.updates_view(releases, digests)

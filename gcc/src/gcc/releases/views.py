@@ -1,10 +1,9 @@
-"""Read-only views of releases: the operators' list and detail, and the customers' poll."""
+"""Releases as the API shows them: pure mappings from tables to contracts, no queries."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
     ArtifactType,
@@ -25,16 +24,10 @@ from contracts import (
     UpdatesPollResponse,
     Version,
 )
-from gcc.artifacts import repository as artifact_repository
 from gcc.artifacts.models import Artifact
-from gcc.artifacts.service import parse_version_text
-from gcc.delivery.models import DeploymentTarget
-from gcc.errors import NotFound
-from gcc.organizations.models import Organization
-from gcc.releases import repository
-from gcc.releases.models import Release
+from gcc.releases.fanout import FanOut
+from gcc.releases.models import DeploymentTarget, Release
 from gcc.releases.repository import TargetCounts
-from gcc.releases.service import PublishOutcome
 from gcc.releases.webhook_body import build_webhook_body
 
 
@@ -45,19 +38,18 @@ def created_view(release: Release) -> ReleaseCreateResponse:
     )
 
 
-def published_view(outcome: PublishOutcome) -> ReleasePublishResponse:
+def published_view(release: Release, fan_out: FanOut) -> ReleasePublishResponse:
     """The answer to a publication."""
-    release = outcome.release
     assert release.published_at is not None
     return ReleasePublishResponse(
         id=release.id,
         version=Version.parse(release.version),
         status=ReleaseStatus(release.status),
         published_at=release.published_at,
-        targets=len(outcome.fan_out.organization_ids),
-        license_expired=outcome.fan_out.license_expired,
-        below_min_version=outcome.fan_out.below_min_version,
-        without_artifact=outcome.fan_out.without_artifact,
+        targets=len(fan_out.organization_ids),
+        license_expired=fan_out.license_expired,
+        below_min_version=fan_out.below_min_version,
+        without_artifact=fan_out.without_artifact,
     )
 
 
@@ -87,10 +79,10 @@ def summary_view(release: Release, counts: TargetCounts | None = None) -> Operat
     )
 
 
-async def list_releases(session: AsyncSession) -> OperatorReleaseList:
-    """Every release, newest first, with its target counts."""
-    releases = await repository.list_newest_first(session)
-    counts = await repository.target_counts(session, (release.id for release in releases))
+def list_view(
+    releases: Sequence[Release], counts: dict[uuid.UUID, TargetCounts]
+) -> OperatorReleaseList:
+    """The operators' list of releases."""
     return OperatorReleaseList(
         releases=[summary_view(release, counts.get(release.id)) for release in releases]
     )
@@ -135,19 +127,17 @@ def _target_view(
     )
 
 
-async def release_detail(session: AsyncSession, version_text: str) -> OperatorReleaseDetail:
-    """One release with its artifacts and the delivery and deployment of every target."""
-    version = str(parse_version_text(version_text))
-    release = await repository.get_by_version(session, version)
-    if release is None:
-        raise NotFound(f"There is no release {version}.", field="version")
-    counts = await repository.target_counts(session, [release.id])
-    artifacts = sorted(
-        await artifact_repository.for_versions(session, [version]),
-        key=lambda artifact: artifact.type,
-    )
-    targets = await repository.targets_with_organizations(session, release.id)
-    summary = summary_view(release, counts.get(release.id))
+def detail_view(
+    release: Release,
+    counts: TargetCounts | None,
+    artifacts: Sequence[Artifact],
+    targets: Sequence[tuple[DeploymentTarget, str, str]],
+) -> OperatorReleaseDetail:
+    """One release with its artifacts and the delivery and deployment of every target.
+
+    ``targets`` holds each target with its organization's name and deployment type.
+    """
+    summary = summary_view(release, counts)
     return OperatorReleaseDetail(
         **dict(summary),
         image_tags=release.image_tags,
@@ -162,16 +152,10 @@ async def release_detail(session: AsyncSession, version_text: str) -> OperatorRe
     )
 
 
-def _digests(artifacts: Sequence[Artifact]) -> dict[tuple[str, str], str]:
-    return {(artifact.version, artifact.type): artifact.sha256 for artifact in artifacts}
-
-
-async def pending_updates(session: AsyncSession, organization: Organization) -> UpdatesPollResponse:
-    """The webhook bodies of the published releases the organization has not taken up yet."""
-    releases = await repository.releases_awaiting(session, organization.id)
-    digests = _digests(
-        await artifact_repository.for_versions(session, (release.version for release in releases))
-    )
+def updates_view(
+    releases: Sequence[Release], digests: dict[tuple[str, ArtifactType], str]
+) -> UpdatesPollResponse:
+    """The webhook bodies of ``releases``, each with its artifacts' digests."""
     bodies = []
     for release in releases:
         chart_sha256 = digests.get((release.version, ArtifactType.HELM))

@@ -165,6 +165,7 @@ from contracts.versions import (
     InvalidVersionError,
     Version,
     parse_version,
+    parse_version_text,
 )
 from contracts.webhooks import (
     RELEASE_PUBLISHED,
@@ -300,5 +301,6 @@ __all__ = [
     "field_from_location",
     "missing_well_known_services",
     "parse_version",
+    "parse_version_text",
     "replace_nul",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "InvalidVersionError",
     "Version",
     "parse_version",
+    "parse_version_text",
 ]
 
 MAX_VERSION_LENGTH: Final = 128
@@ -327,3 +328,16 @@ def parse_version(text: str) -> Version:
     True
     """
     return Version.parse(text)
+
+
+def parse_version_text(text: str) -> Version:
+    """Parse a version a person typed or a form field or URL path carried.
+
+    Surrounding whitespace is dropped first (a copied version often brings a space or a
+    newline along); everything else is as strict as :func:`parse_version`, and an invalid
+    text raises :class:`InvalidVersionError` saying why.
+
+    >>> str(parse_version_text(" v2.3.0\\n"))
+    '2.3.0'
+    """
+    return Version.parse(text.strip())
