@@ -1,14 +1,12 @@
 """Deployment reports from customer backends: scheduled, started, finished, lapsed.
 
-A report moves the organization's deployment target (owned by releases); a finished deployment
-also moves the organization's current version and adds to its version history, which the
-organizations domain records.
+A report moves the release's deployment target at the organization (releases owns the
+targets, :mod:`gcc.releases.targets`); a finished deployment also moves the organization's
+current version and adds to its version history (organizations records both), and a failed or
+overdue one raises an escalation.
 """
 
 from __future__ import annotations
-
-import uuid
-from datetime import datetime
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,28 +17,19 @@ from contracts import (
     DeploymentStatusReport,
     EscalationType,
 )
-from gcc.errors import Forbidden, NotFound
+from gcc.errors import Forbidden
 from gcc.escalations.service import raise_escalation
-from gcc.health import repository
 from gcc.organizations import service as organization_service
 from gcc.organizations.models import Organization
-from gcc.releases.models import DeploymentTarget, Release
+from gcc.releases import service as release_service
+from gcc.releases import targets
+from gcc.releases.models import Release
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
 
 # Statuses after which the organization runs a known version.
 VERSION_CHANGING = frozenset({DeploymentStatus.SUCCESS, DeploymentStatus.ROLLED_BACK})
-FINISHED = frozenset(
-    {
-        DeploymentStatus.SUCCESS,
-        DeploymentStatus.FAILED,
-        DeploymentStatus.ROLLED_BACK,
-        DeploymentStatus.DEADLINE_EXCEEDED,
-        DeploymentStatus.CANCELLED,
-        DeploymentStatus.DOWNLOAD_FAILED,
-    }
-)
 ERROR_DETAIL_LIMIT = 2000
 
 
@@ -49,13 +38,6 @@ def _require_own(organization: Organization, reported_name: str) -> None:
         raise Forbidden(
             "This API key reports for its own organization only.", field="organizationName"
         )
-
-
-async def _get_release(session: AsyncSession, report_release_id: uuid.UUID) -> Release:
-    release = await repository.get_release(session, report_release_id)
-    if release is None:
-        raise NotFound(f"There is no release with id {report_release_id}.", field="releaseId")
-    return release
 
 
 async def record_deployment_scheduled(
@@ -67,19 +49,14 @@ async def record_deployment_scheduled(
 ) -> None:
     """An admin scheduled the release: the target becomes ``scheduled`` for that time."""
     _require_own(organization, report.organization_name)
-    release = await _get_release(session, report.release_id)
-    target = await repository.get_target(
-        session, release_id=release.id, organization_id=organization.id
+    release = await release_service.get_release_by_id(session, release_id=report.release_id)
+    await targets.schedule_target(
+        session,
+        release=release,
+        organization=organization,
+        scheduled_for=report.scheduled_for,
+        now=clock.now(),
     )
-    if target is None:
-        raise NotFound(
-            f"Release {release.version} was not sent to organization {organization.name}.",
-            field="releaseId",
-        )
-    target.status = str(DeploymentStatus.SCHEDULED)
-    target.scheduled_for = report.scheduled_for
-    target.updated_at = clock.now()
-    session.add(target)
     await session.flush()
     log.info(
         "deployments.schedule.recorded",
@@ -103,21 +80,16 @@ async def record_deployment_status(
     current version are still recorded.
     """
     _require_own(organization, report.organization_name)
-    release = await _get_release(session, report.release_id)
+    release = await release_service.get_release_by_id(session, release_id=report.release_id)
     now = clock.now()
-    target = await repository.get_target(
-        session, release_id=release.id, organization_id=organization.id
+    has_target = await targets.apply_status_report(
+        session,
+        release=release,
+        organization=organization,
+        report=report,
+        now=now,
+        target_required=not (report.is_rollback or report.status in VERSION_CHANGING),
     )
-    without_target_allowed = report.is_rollback or report.status in VERSION_CHANGING
-    if target is None and not without_target_allowed:
-        raise NotFound(
-            f"Release {release.version} was not sent to organization {organization.name}.",
-            field="releaseId",
-        )
-    if target is not None:
-        _apply_to_target(target, report, now=now)
-        session.add(target)
-
     if report.status in VERSION_CHANGING:
         await organization_service.record_deployed_version(
             session,
@@ -134,23 +106,8 @@ async def record_deployment_status(
         organization=organization.name,
         version=release.version,
         status=str(report.status),
-        has_target=target is not None,
+        has_target=has_target,
     )
-
-
-def _apply_to_target(
-    target: DeploymentTarget, report: DeploymentStatusReport, *, now: datetime
-) -> None:
-    target.status = str(report.status)
-    if report.status is DeploymentStatus.IN_PROGRESS:
-        target.started_at = now
-    elif report.status in FINISHED:
-        target.completed_at = report.deployed_at or now
-    if report.helm_revision is not None:
-        target.helm_revision = report.helm_revision
-    if report.error_message is not None:
-        target.error_message = report.error_message
-    target.updated_at = now
 
 
 async def _escalate(

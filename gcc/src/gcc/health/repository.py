@@ -6,18 +6,15 @@ the hottest path of the API, the second runs every minute over the whole fleet.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import asyncpg
 import sqlalchemy as sa
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import DeploymentStatus, EscalationType, HealthStatus, ReleaseStatus
-from gcc.releases.models import DeploymentTarget, Release
 
 ONLINE_WITHIN = timedelta(minutes=10)
 DEGRADED_WITHIN = timedelta(hours=1)
@@ -240,24 +237,3 @@ async def raise_forced_deadline_exceeded(
         },
     )
     return result.rowcount
-
-
-async def get_release(session: AsyncSession, release_id: uuid.UUID) -> Release | None:
-    """A release by id."""
-    return await session.get(Release, release_id)
-
-
-async def get_target(
-    session: AsyncSession, *, release_id: uuid.UUID, organization_id: uuid.UUID
-) -> DeploymentTarget | None:
-    """The deployment target of a release at an organization, locked for this transaction
-    (two reports for one target are applied one after the other)."""
-    result = await session.exec(
-        select(DeploymentTarget)
-        .where(
-            DeploymentTarget.release_id == release_id,
-            DeploymentTarget.organization_id == organization_id,
-        )
-        .with_for_update()
-    )
-    return result.first()

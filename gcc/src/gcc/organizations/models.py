@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from contracts import HealthStatus
 from gcc.models_base import enum_field, id_field, timestamp_field
 
 
@@ -27,7 +28,7 @@ class Organization(SQLModel, table=True):
     license_expires_at: datetime | None = timestamp_field()
     current_version: str | None = Field(default=None, max_length=100)
     reported_status: str | None = Field(default=None, max_length=32)
-    health_status: str = enum_field(default="unknown")
+    health_status: str = enum_field(default=str(HealthStatus.UNKNOWN))
     is_online: bool = False
     last_heartbeat_at: datetime | None = timestamp_field()
     last_webhook_ack_at: datetime | None = timestamp_field()

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from contracts import DeploymentStatus, ReleaseStatus
 from gcc.models_base import enum_field, id_field, json_field, text_field, timestamp_field
 
 
@@ -19,7 +20,7 @@ class Release(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     version: str = Field(max_length=100, sa_column_kwargs={"unique": True})
-    status: str = enum_field(default="draft", index=True)
+    status: str = enum_field(default=str(ReleaseStatus.DRAFT), index=True)
     image_tags: dict[str, str] = json_field(nullable=False)
     is_forced: bool = False
     is_migration_required: bool = False
@@ -60,7 +61,7 @@ class DeploymentTarget(SQLModel, table=True):
     next_attempt_at: datetime | None = timestamp_field()
     lease_expires_at: datetime | None = timestamp_field()
     acked_at: datetime | None = timestamp_field()
-    status: str = enum_field(default="pending", index=True)
+    status: str = enum_field(default=str(DeploymentStatus.PENDING), index=True)
     scheduled_for: datetime | None = timestamp_field()
     started_at: datetime | None = timestamp_field()
     completed_at: datetime | None = timestamp_field()

@@ -41,6 +41,11 @@ async def get_by_version(
     return result.first()
 
 
+async def get_by_id(session: AsyncSession, release_id: uuid.UUID) -> Release | None:
+    """The release of that id."""
+    return await session.get(Release, release_id)
+
+
 async def list_newest_first(session: AsyncSession) -> Sequence[Release]:
     """Every release, most recently created first."""
     result = await session.exec(
@@ -266,3 +271,19 @@ async def releases_awaiting(session: AsyncSession, organization_id: uuid.UUID) -
         .order_by(col(Release.published_at), col(Release.version))
     )
     return result.all()
+
+
+async def get_target(
+    session: AsyncSession, *, release_id: uuid.UUID, organization_id: uuid.UUID
+) -> DeploymentTarget | None:
+    """The deployment target of a release at an organization, locked for this transaction
+    (two reports for one target are applied one after the other)."""
+    result = await session.exec(
+        select(DeploymentTarget)
+        .where(
+            DeploymentTarget.release_id == release_id,
+            DeploymentTarget.organization_id == organization_id,
+        )
+        .with_for_update()
+    )
+    return result.first()

@@ -69,6 +69,14 @@ async def get_release(
     return release
 
 
+async def get_release_by_id(session: AsyncSession, *, release_id: uuid.UUID) -> Release:
+    """The release of that id; 404 naming ``releaseId`` (the field reports carry it in)."""
+    release = await repository.get_by_id(session, release_id)
+    if release is None:
+        raise NotFound(f"There is no release with id {release_id}.", field="releaseId")
+    return release
+
+
 async def release_status(
     session: AsyncSession, *, version: str, lock: bool = False
 ) -> ReleaseStatus | None:
