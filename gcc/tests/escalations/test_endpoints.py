@@ -11,6 +11,7 @@ import httpx
 from contracts import EscalationType
 from gcc.db import SessionFactory, session_scope
 from gcc.escalations.service import raise_escalation
+from gcc.releases.models import Release
 from timekeeping import ManualClock
 
 
@@ -199,3 +200,40 @@ async def test_escalation_routes_refuse_missing_or_customer_credentials(
 
     assert anonymous.status_code == 401
     assert as_customer.status_code == 401
+
+
+async def test_list_names_the_version_recorded_with_the_escalation(
+    gcc_client: httpx.AsyncClient,
+    operator_headers: dict[str, str],
+    organization_factory: Any,
+    gcc_sessions: SessionFactory,
+    gcc_clock: ManualClock,
+) -> None:
+    customer = await organization_factory("customer-x")
+    release = Release(
+        version="2.3.0",
+        status="published",
+        image_tags={"api": "2.3.0"},
+        new_non_essential_envs=[],
+        created_by="ci",
+        created_at=gcc_clock.now(),
+        updated_at=gcc_clock.now(),
+    )
+    async with session_scope(gcc_sessions) as session:
+        session.add(release)
+        await session.flush()
+        await raise_escalation(
+            session,
+            clock=gcc_clock,
+            escalation_type=EscalationType.DEPLOYMENT_FAILED,
+            organization_id=customer.organization.id,
+            release_id=release.id,
+            release_version=release.version,
+            reason="Deployment of 2.3.0 failed",
+        )
+
+    response = await gcc_client.get("/api/operator/escalations", headers=operator_headers)
+
+    assert response.status_code == 200, response.text
+    [listed] = response.json()["escalations"]
+    assert (listed["releaseId"], listed["releaseVersion"]) == (str(release.id), "2.3.0")

@@ -209,6 +209,7 @@ async def test_forced_release_not_deployed_after_the_deadline_raises_once(
     ]
     assert escalation.type == "FORCED_24H_EXCEEDED"
     assert escalation.organization_id == late.organization.id
+    assert escalation.release_version == "2.3.0"
     assert escalation.details is not None
     assert escalation.details["version"] == "2.3.0"
 

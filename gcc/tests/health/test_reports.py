@@ -327,6 +327,7 @@ async def test_failed_report_raises_deployment_failed_once(
     assert escalation.type == "DEPLOYMENT_FAILED"
     assert escalation.organization_id == customer.id
     assert escalation.release_id == release.id
+    assert escalation.release_version == "2.3.0"
     assert "ImagePullBackOff" in escalation.reason
     assert escalation.notified_at is None
 
