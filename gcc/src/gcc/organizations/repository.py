@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, func, select
@@ -116,3 +117,42 @@ async def history_exists(
         )
     )
     return result.first() is not None
+
+
+async def active_names(session: AsyncSession, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` are active organizations."""
+    wanted = list(set(names))
+    if not wanted:
+        return set()
+    result = await session.exec(
+        select(Organization.name).where(
+            col(Organization.name).in_(wanted), col(Organization.deleted_at).is_(None)
+        )
+    )
+    return set(result.all())
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What publishing needs to know of an organization."""
+
+    id: uuid.UUID
+    name: str
+    deployment_type: str
+    license_expires_at: datetime | None
+    current_version: str | None
+
+
+async def publish_candidates(session: AsyncSession, names: Sequence[str] | None) -> list[Candidate]:
+    """Active organizations, all of them or those named, with the columns the gates read."""
+    statement = select(  # type: ignore[call-overload]
+        Organization.id,
+        Organization.name,
+        Organization.deployment_type,
+        Organization.license_expires_at,
+        Organization.current_version,
+    ).where(col(Organization.deleted_at).is_(None))
+    if names is not None:
+        statement = statement.where(col(Organization.name).in_(list(names)))
+    result = await session.exec(statement.order_by(col(Organization.name)))
+    return [Candidate(*row) for row in result.all()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -32,6 +32,7 @@ from contracts import (
 from gcc.errors import Conflict, InvalidInput, NotFound
 from gcc.organizations import repository
 from gcc.organizations.models import Organization, VersionHistory
+from gcc.organizations.repository import Candidate
 from gcc.security import generate_api_key, hash_api_key
 from gcc.settings import Settings
 from signing import generate_secret
@@ -322,3 +323,14 @@ async def record_deployed_version(
             deployed_at=deployed_at,
         )
     )
+
+
+async def active_organization_names(session: AsyncSession, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` are active organizations."""
+    return await repository.active_names(session, names)
+
+
+async def publish_candidates(session: AsyncSession, names: Sequence[str] | None) -> list[Candidate]:
+    """Active organizations, all of them or those named, with what the release gates read:
+    deployment type, license expiry and current version."""
+    return await repository.publish_candidates(session, names)

@@ -27,9 +27,9 @@ from contracts import (
 )
 from gcc.errors import InvalidInput
 from gcc.escalations.service import raise_escalation
-from gcc.releases import repository
+from gcc.organizations import service as organization_service
+from gcc.organizations.repository import Candidate
 from gcc.releases.models import Release
-from gcc.releases.repository import Candidate
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -185,7 +185,9 @@ async def plan_fan_out(
     An organization is targeted when its deployment type has an artifact in the release and
     no gate holds the release back (see :func:`gate_hold`).
     """
-    candidates = await repository.publish_candidates(session, release.target_organizations)
+    candidates = await organization_service.publish_candidates(
+        session, release.target_organizations
+    )
     _check_named_targets(release, candidates, available)
     minimum = minimum_version(release)
     versions = VersionCache()

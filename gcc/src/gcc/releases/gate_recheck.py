@@ -37,6 +37,7 @@ from contracts import ArtifactType, EscalationType
 from gcc.artifacts import service as artifact_service
 from gcc.db import after_commit
 from gcc.escalations import service as escalation_service
+from gcc.organizations.repository import Candidate
 from gcc.releases import repository
 from gcc.releases.fanout import (
     Hold,
@@ -47,7 +48,7 @@ from gcc.releases.fanout import (
     raise_hold,
 )
 from gcc.releases.models import Release
-from gcc.releases.repository import Candidate, HeldBack
+from gcc.releases.repository import HeldBack
 from gcc.releases.service import DISPATCH_TASK
 from timekeeping import Clock
 

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import DeploymentStatus, ReleaseStatus
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
+from gcc.organizations.repository import Candidate
 from gcc.releases.models import DeploymentTarget, Release
 
 FAILED_DEPLOYMENT_STATUSES = (
@@ -100,45 +101,6 @@ async def targets_with_organizations(
         .order_by(col(Organization.name))
     )
     return result.all()
-
-
-async def active_organization_names(session: AsyncSession, names: Iterable[str]) -> set[str]:
-    """Which of ``names`` are active organizations."""
-    wanted = list(set(names))
-    if not wanted:
-        return set()
-    result = await session.exec(
-        select(Organization.name).where(
-            col(Organization.name).in_(wanted), col(Organization.deleted_at).is_(None)
-        )
-    )
-    return set(result.all())
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """What publishing needs to know of an organization."""
-
-    id: uuid.UUID
-    name: str
-    deployment_type: str
-    license_expires_at: datetime | None
-    current_version: str | None
-
-
-async def publish_candidates(session: AsyncSession, names: Sequence[str] | None) -> list[Candidate]:
-    """Active organizations, all of them or those named, with the columns the gates read."""
-    statement = select(  # type: ignore[call-overload]
-        Organization.id,
-        Organization.name,
-        Organization.deployment_type,
-        Organization.license_expires_at,
-        Organization.current_version,
-    ).where(col(Organization.deleted_at).is_(None))
-    if names is not None:
-        statement = statement.where(col(Organization.name).in_(list(names)))
-    result = await session.exec(statement.order_by(col(Organization.name)))
-    return [Candidate(*row) for row in result.all()]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from contracts import (
 from gcc.artifacts import service as artifact_service
 from gcc.db import after_commit
 from gcc.errors import Conflict, InvalidInput, NotFound
+from gcc.organizations import service as organization_service
 from gcc.organizations.models import Organization
 from gcc.releases import repository, views
 from gcc.releases.fanout import plan_fan_out
@@ -92,7 +93,9 @@ async def release_status(
 async def _require_known_targets(session: AsyncSession, names: list[str] | None) -> None:
     if not names:
         return
-    unknown = sorted(set(names) - await repository.active_organization_names(session, names))
+    unknown = sorted(
+        set(names) - await organization_service.active_organization_names(session, names)
+    )
     if unknown:
         raise InvalidInput(
             f"targets: no active organization is named {', '.join(unknown)}", field="targets"
