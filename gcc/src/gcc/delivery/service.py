@@ -31,7 +31,7 @@ from gcc.delivery.outcomes import BatchReport, Refusal
 from gcc.delivery.repository import ReleaseDigests, TakenTarget
 from gcc.delivery.sender import WebhookRequest
 from gcc.errors import Conflict, NotFound
-from gcc.organizations import repository as organization_repository
+from gcc.organizations import service as organization_service
 from gcc.releases import service as release_service
 from gcc.releases.webhook_body import build_webhook_body
 from gcc.runtime import Runtime
@@ -119,9 +119,8 @@ async def redeliver_failed(
             "are sent again.",
             field="version",
         )
-    if (
-        organization_name is not None
-        and await organization_repository.get_by_name(session, organization_name) is None
+    if organization_name is not None and not await organization_service.active_organization_names(
+        session, [organization_name]
     ):
         raise NotFound(f"There is no organization named {organization_name}.", field="organization")
     names = await repository.requeue_failed(
