@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import col, select
 
 from contracts import AgentTaskStatus, AgentTaskType, ArtifactType, DeploymentType
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.artifacts.service import (
     ArtifactFetchError,
@@ -27,7 +28,6 @@ from customer_backend.deployments.bundles import release_bundle
 from customer_backend.deployments.models import InstallationState, ScheduledDeployment
 from customer_backend.runtime import build_store, gcc_client
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock

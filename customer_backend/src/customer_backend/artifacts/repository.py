@@ -12,9 +12,9 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import AgentTaskStatus, ArtifactType, LocalDeploymentStatus
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments.models import InstallationState, ScheduledDeployment
-from customer_backend.tasks.models import AgentTask
 
 RETAINED_DEPLOYMENT_STATUSES = (
     LocalDeploymentStatus.SCHEDULED,

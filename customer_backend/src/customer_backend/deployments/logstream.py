@@ -17,9 +17,9 @@ from contracts import (
     DeploymentLogLineView,
     LocalDeploymentStatus,
 )
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.deployments import repository, views
 from customer_backend.deployments.service import StreamTarget
-from customer_backend.tasks.models import AgentTask
 from servicekit.db import SessionFactory, session_scope
 
 POLL_INTERVAL_SECONDS = 0.25

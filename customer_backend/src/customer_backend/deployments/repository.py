@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import AgentTaskStatus, LocalDeploymentStatus
+from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments.models import (
     DeploymentHistory,
@@ -18,7 +19,6 @@ from customer_backend.deployments.models import (
     ScheduledDeployment,
 )
 from customer_backend.notifications.models import Notification
-from customer_backend.tasks.models import AgentTask, TaskLogLine
 
 DEPLOYMENT_LOCK_KEY = 0x57_52_4B_44_45_50
 """Advisory lock that serialises whatever starts or stops a deployment ("WRKDEP")."""

@@ -23,6 +23,7 @@ from contracts import (
     DeploymentType,
     RollbackRequest,
 )
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts import service as artifact_service
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.artifacts.service import ChecksumMismatch
@@ -32,7 +33,6 @@ from customer_backend.deployments.service import ensure_nothing_active
 from customer_backend.errors import InvalidInput, NotFound, ServiceError
 from customer_backend.notifications.service import notify_admins
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from timekeeping import Clock
 

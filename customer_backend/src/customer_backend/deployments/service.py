@@ -26,6 +26,7 @@ from contracts import (
     DeploymentStatusReport,
     LocalDeploymentStatus,
 )
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments import bundles, repository, views
 from customer_backend.deployments.models import ScheduledDeployment
@@ -33,7 +34,6 @@ from customer_backend.errors import Conflict, InvalidInput, NotFound
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from timekeeping import Clock
 

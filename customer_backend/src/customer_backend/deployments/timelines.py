@@ -23,6 +23,7 @@ from contracts import (
     Version,
     parse_version,
 )
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.config import service as config_service
 from customer_backend.deployments import repository
 from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
@@ -30,7 +31,6 @@ from customer_backend.deployments.service import deployment_context
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from servicekit.db import SessionFactory, session_scope
 from timekeeping import Clock
 

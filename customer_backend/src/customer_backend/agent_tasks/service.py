@@ -24,12 +24,12 @@ from contracts import (
     TaskHeartbeatAck,
     TaskStatusUpdate,
 )
+from customer_backend.agent_tasks import repository
+from customer_backend.agent_tasks.completion import complete_task
 from customer_backend.errors import Conflict, NotFound
 from customer_backend.notifications.service import notify_admins
 from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
-from customer_backend.tasks import repository
-from customer_backend.tasks.completion import complete_task
 from objectstore import ObjectStore, ObjectStoreError
 from timekeeping import Clock
 

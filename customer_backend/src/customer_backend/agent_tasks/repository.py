@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import AgentTaskStatus, LocalDeploymentStatus
+from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.config.models import NonEssentialEnv
 from customer_backend.deployments.models import (
@@ -22,7 +23,6 @@ from customer_backend.deployments.models import (
     InstallationState,
     ScheduledDeployment,
 )
-from customer_backend.tasks.models import AgentTask, TaskLogLine
 
 INSTALLATION_STATE_ID = 1
 

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import col
 
 from contracts import DeploymentStatusReport
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments.models import (
     DeploymentHistory,
@@ -19,7 +20,6 @@ from customer_backend.deployments.models import (
 from customer_backend.notifications.models import Notification
 from customer_backend.notifications.rendering import render
 from customer_backend.reporting.models import GccOutboxMessage
-from customer_backend.tasks.models import AgentTask
 
 
 def status_url(task_id: Any) -> str:
