@@ -14,8 +14,9 @@ from contracts import AgentPollResponse, DeployTask
 from customer_backend.agent_tasks.endpoints import answer_poll
 from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.app import create_app
-from customer_backend.deployments.models import InstallationState, ScheduledDeployment
+from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.errors import Unauthorized
+from customer_backend.installation.models import InstallationState
 from customer_backend.notifications.models import Notification
 from customer_backend.settings import Settings
 from servicekit.db import SessionFactory

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import AgentTaskStatus, LocalDeploymentStatus
+from contracts import AgentTaskStatus, AgentTaskType, LocalDeploymentStatus
 from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
-from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.config.models import NonEssentialEnv
-from customer_backend.deployments.models import (
-    DeploymentHistory,
-    InstallationState,
-    ScheduledDeployment,
-)
-
-INSTALLATION_STATE_ID = 1
 
 POLL_RECORD_RESOLUTION = timedelta(seconds=1)
 """``last_agent_poll_at`` is rewritten at most once per this interval.
@@ -33,15 +25,18 @@ Every poll of every agent would otherwise update the one ``installation_state`` 
 concurrent polls would queue on its row lock; offline detection works in minutes, so a poll
 within a second of the recorded one changes nothing that matters and takes no lock."""
 
+ACTIVE_TASK_STATUSES = (AgentTaskStatus.PENDING, AgentTaskStatus.IN_PROGRESS)
 
-CLAIM_SQL = """
+CLAIM_STATEMENT = (
+    sa.text(
+        """
 WITH claimed AS (
     UPDATE agent_task
-    SET status = 'inProgress', picked_up_at = $1,
-        attempts = attempts + 1, updated_at = $1
+    SET status = :task_in_progress, picked_up_at = :now,
+        attempts = attempts + 1, updated_at = :now
     WHERE id = (
         SELECT id FROM agent_task
-        WHERE status = 'pending' AND execute_after <= $1 AND execute_after >= $2
+        WHERE status = :task_pending AND execute_after <= :now AND execute_after >= :oldest
         ORDER BY execute_after, created_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED
@@ -49,35 +44,55 @@ WITH claimed AS (
     RETURNING id, type, payload, execute_after, deployment_id
 ), started AS (
     UPDATE scheduled_deployment
-    SET status = 'inProgress', started_at = $1, updated_at = $1
+    SET status = :deployment_in_progress, started_at = :now, updated_at = :now
     FROM claimed
     WHERE scheduled_deployment.id = claimed.deployment_id
-      AND claimed.type = 'deploy'
+      AND claimed.type = :deploy_type
     RETURNING scheduled_deployment.id
 ), poll_touched AS (
     UPDATE installation_state
-    SET last_agent_poll_at = $1, agent_offline_alerted_at = NULL, updated_at = $1
+    SET last_agent_poll_at = :now, agent_offline_alerted_at = NULL, updated_at = :now
     WHERE id = 1
       AND (last_agent_poll_at IS NULL
-           OR last_agent_poll_at <= $1 - $3::interval
+           OR last_agent_poll_at <= :now - CAST(:resolution AS interval)
            OR agent_offline_alerted_at IS NOT NULL)
     RETURNING id
 ), poll_created AS (
     INSERT INTO installation_state (id, last_agent_poll_at, updated_at)
-    SELECT 1, $1, $1
+    SELECT 1, :now, :now
     WHERE NOT EXISTS (SELECT 1 FROM installation_state WHERE id = 1)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 )
 SELECT id, type, payload, execute_after, deployment_id FROM claimed
 """
-"""Every agent poll in one statement: parameters ``$1`` now, ``$2`` the oldest ``executeAfter``
-still in its grace window, ``$3`` :data:`POLL_RECORD_RESOLUTION`.
+    )
+    .bindparams(
+        sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+        sa.bindparam("oldest", type_=sa.DateTime(timezone=True)),
+        sa.bindparam("resolution", type_=sa.Interval()),
+        task_in_progress=str(AgentTaskStatus.IN_PROGRESS),
+        task_pending=str(AgentTaskStatus.PENDING),
+        deployment_in_progress=str(LocalDeploymentStatus.IN_PROGRESS),
+        deploy_type=str(AgentTaskType.DEPLOY),
+    )
+    .columns(
+        sa.column("id", sa.Uuid()),
+        sa.column("type", sa.String()),
+        sa.column("payload", JSONB()),
+        sa.column("execute_after", sa.DateTime(timezone=True)),
+        sa.column("deployment_id", sa.Uuid()),
+    )
+)
+"""Every agent poll in one statement: ``now``, ``oldest`` (the oldest ``executeAfter`` still in
+its grace window) and ``resolution`` (:data:`POLL_RECORD_RESOLUTION`) are bound per poll, the
+statuses and the task type once, from the contracts' enums.
 
 Claims the oldest due pending task (``FOR UPDATE SKIP LOCKED``: concurrent polls never get the
 same task, and never wait for each other), marks it in progress and counts the attempt, marks
 its deployment (deploy tasks) in progress, and records the poll in ``installation_state``
-(clearing the offline alert), creating that row when it is missing."""
+(clearing the offline alert), creating that row when it is missing. The claim writes those two
+tables itself so that a poll stays one round trip."""
 
 
 @dataclass(frozen=True)
@@ -94,16 +109,17 @@ class ClaimedTask:
 async def claim_next_task(
     connection: AsyncConnection, *, now: datetime, grace: timedelta
 ) -> ClaimedTask | None:
-    """Run :data:`CLAIM_SQL`; the claimed task, or None when nothing is due.
+    """Run :data:`CLAIM_STATEMENT`; the claimed task, or None when nothing is due.
 
-    This is the path of every poll, so it runs on the asyncpg connection underneath
-    SQLAlchemy (a prepared statement, no ORM or statement compilation); outside a transaction
-    the statement commits by itself, which is all the atomicity a claim needs.
+    This is the path of every poll: the connection runs in autocommit, so the statement commits
+    by itself (all the atomicity a claim needs) and a poll is one round trip, with no BEGIN or
+    COMMIT around it; the driver keeps the statement prepared per connection.
     """
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    row = await driver.fetchrow(CLAIM_SQL, now, now - grace, POLL_RECORD_RESOLUTION)
+    autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+    result = await autocommit.execute(
+        CLAIM_STATEMENT, {"now": now, "oldest": now - grace, "resolution": POLL_RECORD_RESOLUTION}
+    )
+    row = result.mappings().first()
     if row is None:
         return None
     return ClaimedTask(
@@ -118,6 +134,12 @@ async def claim_next_task(
 async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> AgentTask | None:
     """The task, locked until the transaction ends (status changes serialise on it)."""
     result = await session.exec(select(AgentTask).where(AgentTask.id == task_id).with_for_update())
+    return result.first()
+
+
+async def get_task(session: AsyncSession, task_id: uuid.UUID) -> AgentTask | None:
+    """The agent task."""
+    result = await session.exec(select(AgentTask).where(AgentTask.id == task_id))
     return result.first()
 
 
@@ -168,106 +190,118 @@ async def insert_env_if_absent(
     return result.first() is not None
 
 
-async def lock_deployment(
-    session: AsyncSession, deployment_id: uuid.UUID | None
-) -> ScheduledDeployment | None:
-    """The deployment, re-read and locked until the transaction ends; None without an id."""
-    if deployment_id is None:
-        return None
+async def active_task(session: AsyncSession) -> AgentTask | None:
+    """An agent task that is pending or in progress, if any."""
     result = await session.exec(
-        select(ScheduledDeployment)
-        .where(ScheduledDeployment.id == deployment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return result.first()
-
-
-async def latest_deployment_of_version(
-    session: AsyncSession, version: str
-) -> ScheduledDeployment | None:
-    """The most recently received deployment of ``version`` (its GCC release id)."""
-    result = await session.exec(
-        select(ScheduledDeployment)
-        .where(ScheduledDeployment.version == version)
-        .order_by(col(ScheduledDeployment.received_at).desc())
+        select(AgentTask)
+        .where(col(AgentTask.status).in_(ACTIVE_TASK_STATUSES))
+        .order_by(col(AgentTask.created_at).desc())
         .limit(1)
     )
     return result.first()
 
 
-async def version_of_helm_revision(session: AsyncSession, revision: int) -> str | None:
-    """The version a Helm revision ran, from the history of successful deployments."""
+async def active_task_payloads(session: AsyncSession) -> list[Any]:
+    """The payloads of pending and in-progress tasks."""
     result = await session.exec(
-        select(DeploymentHistory.version)
-        .where(
-            DeploymentHistory.helm_revision == revision,
-            DeploymentHistory.status == str(LocalDeploymentStatus.SUCCESS),
+        select(AgentTask.payload).where(
+            col(AgentTask.status).in_([str(s) for s in ACTIVE_TASK_STATUSES])
         )
-        .order_by(col(DeploymentHistory.deployed_at).desc())
-        .limit(1)
+    )
+    return list(result.all())
+
+
+async def latest_task_ids(
+    session: AsyncSession, deployment_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The newest task of each deployment."""
+    if not deployment_ids:
+        return {}
+    result = await session.exec(
+        select(AgentTask.deployment_id, AgentTask.id)
+        .where(col(AgentTask.deployment_id).in_(list(deployment_ids)))
+        .order_by(col(AgentTask.created_at), col(AgentTask.id))
+    )
+    # Oldest first, so each deployment ends up with its newest task.
+    return {deployment_id: task_id for deployment_id, task_id in result.all() if deployment_id}
+
+
+async def tasks_of_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> list[AgentTask]:
+    """The deployment's agent tasks, oldest first."""
+    result = await session.exec(
+        select(AgentTask)
+        .where(AgentTask.deployment_id == deployment_id)
+        .order_by(col(AgentTask.created_at), col(AgentTask.id))
+    )
+    return list(result.all())
+
+
+async def cancel_pending_task(
+    session: AsyncSession, task_id: uuid.UUID, *, now: datetime, reason: str
+) -> bool:
+    """Cancel the task if it is still pending; False when the agent got to it first."""
+    result = await session.exec(
+        sa.update(AgentTask)
+        .where(col(AgentTask.id) == task_id, col(AgentTask.status) == AgentTaskStatus.PENDING)
+        .values(status=AgentTaskStatus.CANCELLED, error_message=reason, updated_at=now)
+        .returning(col(AgentTask.id))
+    )
+    return result.first() is not None
+
+
+async def pending_task_of_deployment(
+    session: AsyncSession, deployment_id: uuid.UUID
+) -> AgentTask | None:
+    """The deployment's pending task, if any."""
+    result = await session.exec(
+        select(AgentTask)
+        .where(
+            AgentTask.deployment_id == deployment_id,
+            AgentTask.status == AgentTaskStatus.PENDING,
+        )
+        .order_by(col(AgentTask.created_at).desc())
     )
     return result.first()
 
 
-async def current_version(session: AsyncSession) -> str | None:
-    """The version the installation runs, as last recorded."""
+async def stalled_tasks(session: AsyncSession, *, idle_since: datetime) -> list[AgentTask]:
+    """In-progress tasks without pick-up or heartbeat since ``idle_since``, locked."""
+    last_activity = func.coalesce(
+        func.greatest(col(AgentTask.picked_up_at), col(AgentTask.last_heartbeat_at)),
+        col(AgentTask.updated_at),
+    )
     result = await session.exec(
-        select(InstallationState.current_version).where(
-            InstallationState.id == INSTALLATION_STATE_ID
-        )
+        select(AgentTask)
+        .where(AgentTask.status == AgentTaskStatus.IN_PROGRESS, last_activity < idle_since)
+        .order_by(col(AgentTask.created_at))
+        .with_for_update(skip_locked=True)
     )
-    return result.first()
+    return list(result.all())
 
 
-async def set_current_version(session: AsyncSession, *, version: str, now: datetime) -> None:
-    """Record ``version`` as running (creating the state row when missing)."""
-    await session.exec(
-        insert(InstallationState)
-        .values(id=INSTALLATION_STATE_ID, current_version=version, updated_at=now)
-        .on_conflict_do_update(
-            index_elements=["id"], set_={"current_version": version, "updated_at": now}
-        )
-    )
-
-
-async def move_current_artifact(session: AsyncSession, *, artifact_type: str, version: str) -> None:
-    """``version``'s artifact becomes current and the old current previous; others neither.
-
-    Re-deploying the version that is already current changes nothing.
-    """
+async def overdue_pending_tasks(session: AsyncSession, *, due_before: datetime) -> list[AgentTask]:
+    """Pending tasks whose start window closed before ``due_before``, locked."""
     result = await session.exec(
-        select(LocalArtifact)
-        .where(LocalArtifact.type == artifact_type, col(LocalArtifact.is_current))
-        .with_for_update()
-    )
-    old_current = result.all()
-    if any(artifact.version == version for artifact in old_current):
-        return
-    previous_id = old_current[0].id if old_current else None
-    await session.exec(
-        sa.update(LocalArtifact)
+        select(AgentTask)
         .where(
-            col(LocalArtifact.type) == artifact_type,
-            sa.or_(
-                col(LocalArtifact.is_current),
-                col(LocalArtifact.is_previous),
-                col(LocalArtifact.version) == version,
-            ),
+            AgentTask.status == AgentTaskStatus.PENDING, col(AgentTask.execute_after) < due_before
         )
-        .values(
-            is_current=col(LocalArtifact.version) == version,
-            is_previous=sa.func.coalesce(col(LocalArtifact.id) == previous_id, False),
-        )
-        .execution_options(synchronize_session=False)
+        .order_by(col(AgentTask.execute_after))
+        .with_for_update(skip_locked=True)
     )
+    return list(result.all())
 
 
-async def clear_current_history(session: AsyncSession) -> None:
-    """No history row is current any more (a new one is about to be)."""
-    await session.exec(
-        sa.update(DeploymentHistory)
-        .where(col(DeploymentHistory.is_current))
-        .values(is_current=False)
-        .execution_options(synchronize_session=False)
+async def log_lines_after(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID], *, after_id: int, limit: int
+) -> list[TaskLogLine]:
+    """Log lines of ``task_ids`` with an id above ``after_id``, in order."""
+    if not task_ids:
+        return []
+    result = await session.exec(
+        select(TaskLogLine)
+        .where(col(TaskLogLine.task_id).in_(list(task_ids)), col(TaskLogLine.id) > after_id)
+        .order_by(col(TaskLogLine.id))
+        .limit(limit)
     )
+    return list(result.all())

@@ -25,10 +25,10 @@ from contracts import (
     DeploymentStatusReport,
     LocalDeploymentStatus,
     ReleasePublishedWebhook,
-    Version,
 )
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.errors import Forbidden, InvalidInput, Unauthorized
+from customer_backend.installation import service as installation
 from customer_backend.intake import repository
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
@@ -328,17 +328,11 @@ async def _report_unusable_release(
             organization_name=settings.organization_name,
             release_id=webhook.release.id,
             status=DeploymentStatus.DOWNLOAD_FAILED,
-            current_version=await running_version(session),
+            current_version=await installation.running_version(session),
             error_message=reason,
         ),
         send_task=send_task,
     )
-
-
-async def running_version(session: AsyncSession) -> Version | None:
-    """The version this installation runs, for reports to GCC."""
-    text = await repository.current_version(session)
-    return Version.parse(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -393,6 +387,6 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
                 send_task=runtime.send_task,
             )
             recorded += outcome.is_new
-        await repository.record_poll(session, now=now)
+        await installation.record_gcc_poll(session, now=now)
     log.info("intake.poll.completed", offered=offered, recorded=recorded, invalid=invalid)
     return PollOutcome(offered=offered, recorded=recorded, invalid=invalid)
