@@ -27,6 +27,7 @@ from contracts import (
 from customer_backend.agent_tasks import repository
 from customer_backend.agent_tasks.completion import complete_task
 from customer_backend.errors import Conflict, NotFound
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
@@ -100,7 +101,7 @@ async def hand_out_task(
         await notify_admins(
             session,
             clock=clock,
-            event="deployment_started",
+            event=EmailEventName.DEPLOYMENT_STARTED,
             dedupe_key=f"deployment_started:{claimed.id}",
             context={
                 "version": task.payload.version,

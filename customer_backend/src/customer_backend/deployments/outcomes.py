@@ -29,6 +29,7 @@ from customer_backend.config import service as config_service
 from customer_backend.deployments import repository
 from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
 from customer_backend.installation import service as installation
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import SendTask
@@ -135,7 +136,7 @@ async def _ending(session: AsyncSession, end: TaskEnd) -> Ending:
 
 def _email(
     ending: Ending, *, previous_version: str | None, settings: Settings
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[EmailEventName, dict[str, Any]]:
     """The admin email's event and context for a finished deploy or rollback."""
     end, task = ending.end, ending.end.task
     if ending.is_rollback:
@@ -147,9 +148,9 @@ def _email(
         }
         if ending.is_success:
             context.update(version=ending.version or "unknown", helm_revision=end.helm_revision)
-            return "rollback_completed", context
+            return EmailEventName.ROLLBACK_COMPLETED, context
         context.update(error=end.error)
-        return "rollback_failed", context
+        return EmailEventName.ROLLBACK_FAILED, context
     context = {
         "version": ending.version,
         "completed_at": end.completed_at,
@@ -160,14 +161,14 @@ def _email(
     if ending.is_success:
         previous = previous_version if previous_version != ending.version else None
         context["previous_version"] = previous
-        return "deployment_succeeded", context
+        return EmailEventName.DEPLOYMENT_SUCCEEDED, context
     context.update(
         error=end.error,
         rolled_back_to=end.rolled_back_to,
         deployment_type=str(settings.deployment_type),
         retryable=task.retryable,
     )
-    return "deployment_failed", context
+    return EmailEventName.DEPLOYMENT_FAILED, context
 
 
 async def _make_current(

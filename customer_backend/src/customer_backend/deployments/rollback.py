@@ -32,6 +32,7 @@ from customer_backend.config import service as config_service
 from customer_backend.deployments import bundles, repository
 from customer_backend.deployments.service import ensure_nothing_active
 from customer_backend.errors import InvalidInput, NotFound, ServiceError
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.settings import Settings
 from objectstore import ObjectStore
@@ -90,7 +91,7 @@ async def request_rollback(
     await notify_admins(
         session,
         clock=clock,
-        event="rollback_started",
+        event=EmailEventName.ROLLBACK_STARTED,
         dedupe_key=f"rollback_started:{task.id}",
         context={
             "taskId": str(task.id),

@@ -30,6 +30,7 @@ from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments import bundles, repository, views
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.errors import Conflict, InvalidInput, NotFound
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
@@ -198,7 +199,7 @@ async def _announce_schedule(
     await notify_admins(
         session,
         clock=clock,
-        event="deployment_scheduled",
+        event=EmailEventName.DEPLOYMENT_SCHEDULED,
         dedupe_key=f"deployment_scheduled:{task.id}",
         context={
             **deployment_context(deployment),
@@ -290,7 +291,7 @@ async def cancel_deployment(
     await notify_admins(
         session,
         clock=clock,
-        event="deployment_cancelled",
+        event=EmailEventName.DEPLOYMENT_CANCELLED,
         dedupe_key=f"deployment_cancelled:{task.id}",
         context={**deployment_context(deployment), "cancelledBy": admin_email},
     )

@@ -20,6 +20,7 @@ from customer_backend.deployments import outcomes, repository
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.deployments.service import deployment_context
 from customer_backend.installation import service as installation
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
@@ -116,7 +117,7 @@ async def time_out_stalled_tasks(session: AsyncSession, *, clock: Clock, setting
         await notify_admins(
             session,
             clock=clock,
-            event="task_timeout",
+            event=EmailEventName.TASK_TIMEOUT,
             dedupe_key=f"task_timeout:{task.id}",
             context={
                 **(deployment_context(deployment) if deployment else {}),
@@ -178,7 +179,7 @@ async def expire_missed_schedules(
             await notify_admins(
                 session,
                 clock=clock,
-                event="missed_schedule",
+                event=EmailEventName.MISSED_SCHEDULE,
                 dedupe_key=f"missed_schedule:{task.id}",
                 context={
                     **deployment_context(deployment),
@@ -191,7 +192,7 @@ async def expire_missed_schedules(
             await notify_admins(
                 session,
                 clock=clock,
-                event="rollback_missed",
+                event=EmailEventName.ROLLBACK_MISSED,
                 dedupe_key=f"rollback_missed:{task.id}",
                 context={
                     "taskId": str(task.id),
@@ -217,9 +218,9 @@ async def advance_forced_updates(session: AsyncSession, *, clock: Clock, setting
         key
         for deployment in deployments
         for key in (
-            _key("deadline_exceeded", deployment),
-            _key("forced_reminder_20h", deployment),
-            _key("forced_reminder_12h", deployment),
+            _key(EmailEventName.DEADLINE_EXCEEDED, deployment),
+            _key(EmailEventName.FORCED_REMINDER_20H, deployment),
+            _key(EmailEventName.FORCED_REMINDER_12H, deployment),
         )
     }
     done = await repository.existing_dedupe_keys(session, keys)
@@ -228,7 +229,7 @@ async def advance_forced_updates(session: AsyncSession, *, clock: Clock, setting
         assert deployment.force_deadline is not None
         deadline = deployment.force_deadline
         if now >= deadline:
-            if _key("deadline_exceeded", deployment) not in done:
+            if _key(EmailEventName.DEADLINE_EXCEEDED, deployment) not in done:
                 sent += await _exceed_deadline(
                     session, clock=clock, settings=settings, deployment=deployment
                 )
@@ -236,9 +237,9 @@ async def advance_forced_updates(session: AsyncSession, *, clock: Clock, setting
         if deployment.status not in NOT_UNDER_WAY_STATUSES:
             continue
         if now >= deadline - SECOND_REMINDER_BEFORE_DEADLINE:
-            event = "forced_reminder_20h"
+            event = EmailEventName.FORCED_REMINDER_20H
         else:
-            event = "forced_reminder_12h"
+            event = EmailEventName.FORCED_REMINDER_12H
         if _key(event, deployment) in done:
             continue
         sent += await notify_admins(
@@ -265,8 +266,8 @@ async def _exceed_deadline(
     is_new = await notify_admins(
         session,
         clock=clock,
-        event="deadline_exceeded",
-        dedupe_key=_key("deadline_exceeded", deployment),
+        event=EmailEventName.DEADLINE_EXCEEDED,
+        dedupe_key=_key(EmailEventName.DEADLINE_EXCEEDED, deployment),
         context={**deployment_context(deployment), "status": previous_status},
     )
     if not is_new:
@@ -303,7 +304,7 @@ async def alert_offline_agent(session: AsyncSession, *, clock: Clock, settings: 
     await notify_admins(
         session,
         clock=clock,
-        event="agent_offline",
+        event=EmailEventName.AGENT_OFFLINE,
         dedupe_key=f"agent_offline:{last_poll.isoformat()}",
         context={
             "lastPollAt": last_poll.isoformat(),
@@ -315,7 +316,7 @@ async def alert_offline_agent(session: AsyncSession, *, clock: Clock, settings: 
     return 1
 
 
-def _key(event: str, deployment: ScheduledDeployment) -> str:
+def _key(event: EmailEventName, deployment: ScheduledDeployment) -> str:
     return f"{event}:{deployment.id}"
 
 

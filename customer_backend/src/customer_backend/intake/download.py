@@ -28,6 +28,7 @@ from customer_backend.intake.service import (
     notify_release_available,
     request_download,
 )
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import Runtime
@@ -200,7 +201,7 @@ async def _record_failure(runtime: Runtime, deployment_id: uuid.UUID, errors: li
         await notify_admins(
             session,
             clock=runtime.clock,
-            event="download_failed",
+            event=EmailEventName.DOWNLOAD_FAILED,
             dedupe_key=f"download-failed:{deployment.gcc_release_id}",
             context={
                 "deployment_id": str(deployment.id),

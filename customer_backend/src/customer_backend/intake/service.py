@@ -29,6 +29,7 @@ from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.errors import Forbidden, InvalidInput, Unauthorized
 from customer_backend.installation import service as installation
 from customer_backend.intake import repository
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import SendTask
@@ -292,7 +293,9 @@ async def notify_release_available(
     return await notify_admins(
         session,
         clock=clock,
-        event="forced_release_available" if deployment.is_forced else "release_available",
+        event=EmailEventName.FORCED_RELEASE_AVAILABLE
+        if deployment.is_forced
+        else EmailEventName.RELEASE_AVAILABLE,
         dedupe_key=f"release-available:{deployment.gcc_release_id}",
         context={
             "deployment_id": str(deployment.id),
@@ -323,7 +326,7 @@ async def _report_unusable_release(
     await notify_admins(
         session,
         clock=clock,
-        event="download_failed",
+        event=EmailEventName.DOWNLOAD_FAILED,
         dedupe_key=f"download-failed:{webhook.release.id}",
         context={
             "release_id": str(webhook.release.id),

@@ -34,7 +34,7 @@ from contracts import (
 )
 from customer_backend.installation import service as installation
 from customer_backend.reporting import repository
-from customer_backend.reporting.models import GccOutboxMessage
+from customer_backend.reporting.models import GccOutboxMessage, OutboxKind
 from customer_backend.runtime import Runtime, SendTask
 from servicekit.db import after_commit, session_scope
 from timekeeping import Clock
@@ -67,7 +67,7 @@ async def enqueue_report(
     """
     is_status = isinstance(report, DeploymentStatusReport)
     message = GccOutboxMessage(
-        kind="status" if is_status else "scheduled",
+        kind=OutboxKind.STATUS if is_status else OutboxKind.SCHEDULED,
         path=STATUS_PATH if is_status else SCHEDULED_PATH,
         payload=report.model_dump(mode="json"),
         created_at=clock.now(),
