@@ -9,14 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import AgentTaskStatus, AgentTaskType, LocalDeploymentStatus
 from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
-from customer_backend.config.models import NonEssentialEnv
 
 POLL_RECORD_RESOLUTION = timedelta(seconds=1)
 """``last_agent_poll_at`` is rewritten at most once per this interval.
@@ -173,21 +172,6 @@ async def insert_log_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]
     """Insert log lines in one statement; ids follow the order of ``rows``."""
     if rows:
         await session.exec(sa.insert(TaskLogLine).values(list(rows)))
-
-
-async def insert_env_if_absent(
-    session: AsyncSession, *, key: str, value: str, now: datetime
-) -> bool:
-    """Add a non-essential variable unless its key exists; True when added."""
-    result = await session.exec(
-        insert(NonEssentialEnv)
-        .values(
-            id=uuid.uuid4(), key=key, value=value, created_at=now, updated_at=now, updated_by=None
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(col(NonEssentialEnv.id))
-    )
-    return result.first() is not None
 
 
 async def active_task(session: AsyncSession) -> AgentTask | None:

@@ -26,6 +26,7 @@ from contracts import (
 )
 from customer_backend.agent_tasks import repository
 from customer_backend.agent_tasks.completion import complete_task
+from customer_backend.config import service as config_service
 from customer_backend.errors import Conflict, NotFound
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
@@ -224,8 +225,8 @@ async def insert_config(
     session: AsyncSession, *, clock: Clock, request: ConfigInsertRequest
 ) -> ConfigInsertResponse:
     """Add a release's non-essential variable unless the key exists (never overwrites)."""
-    created = await repository.insert_env_if_absent(
-        session, key=request.key, value=request.value, now=clock.now()
+    created = await config_service.add_env_if_absent(
+        session, clock=clock, key=request.key, value=request.value
     )
     log.info("task.config_insert.succeeded", key=request.key, created=created)
     return ConfigInsertResponse(created=created)

@@ -69,6 +69,20 @@ async def get_artifact(
     return result.first()
 
 
+async def current_artifact(
+    session: AsyncSession, *, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The current artifact of a type, unless retention removed it."""
+    result = await session.exec(
+        select(LocalArtifact).where(
+            LocalArtifact.type == str(artifact_type),
+            col(LocalArtifact.is_current),
+            col(LocalArtifact.removed_at).is_(None),
+        )
+    )
+    return result.first()
+
+
 async def flagged_keys(session: AsyncSession, *, artifact_type: ArtifactType) -> set[str]:
     """Bucket keys of the current and previous artifacts of a type still in the bucket."""
     flagged = await session.exec(

@@ -147,6 +147,20 @@ async def find_artifact(
     return artifact
 
 
+async def get_artifact(
+    session: AsyncSession, *, version: str, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The artifact row of a version, removed from the bucket or not (its SHA256 stays known)."""
+    return await repository.get_artifact(session, version=version, artifact_type=artifact_type)
+
+
+async def current_artifact(
+    session: AsyncSession, *, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The artifact of the version that runs now, while it is in the bucket."""
+    return await repository.current_artifact(session, artifact_type=artifact_type)
+
+
 async def apply_retention(
     session: AsyncSession,
     *,

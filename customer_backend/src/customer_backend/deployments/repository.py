@@ -11,9 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import LocalDeploymentStatus
-from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
-from customer_backend.notifications.models import Notification
 
 DEPLOYMENT_LOCK_KEY = 0x57_52_4B_44_45_50
 """Advisory lock that serialises whatever starts or stops a deployment ("WRKDEP")."""
@@ -120,30 +118,6 @@ async def config_revision_of_version(session: AsyncSession, version: str) -> int
     return result.first()
 
 
-async def current_artifact(session: AsyncSession, artifact_type: str) -> LocalArtifact | None:
-    """The artifact of the version that runs now."""
-    result = await session.exec(
-        select(LocalArtifact).where(
-            LocalArtifact.type == artifact_type,
-            col(LocalArtifact.is_current),
-            col(LocalArtifact.removed_at).is_(None),
-        )
-    )
-    return result.first()
-
-
-async def artifact_of_version(
-    session: AsyncSession, version: str, artifact_type: str
-) -> LocalArtifact | None:
-    """The artifact row of ``version`` (removed or not)."""
-    result = await session.exec(
-        select(LocalArtifact).where(
-            LocalArtifact.version == version, LocalArtifact.type == artifact_type
-        )
-    )
-    return result.first()
-
-
 async def forced_deployments_due(
     session: AsyncSession, *, deadline_before: datetime
 ) -> list[ScheduledDeployment]:
@@ -162,16 +136,6 @@ async def forced_deployments_due(
         .with_for_update(skip_locked=True)
     )
     return list(result.all())
-
-
-async def existing_dedupe_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
-    """Which of ``keys`` already have a notification."""
-    if not keys:
-        return set()
-    result = await session.exec(
-        select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(list(keys)))
-    )
-    return set(result.all())
 
 
 async def version_of_helm_revision(session: AsyncSession, revision: int) -> str | None:

@@ -179,7 +179,9 @@ async def available_artifact(
 ) -> LocalArtifact:
     """The version's artifact in the bucket, fetched again from GCC when it is gone; 404 if
     neither has it."""
-    artifact = await repository.artifact_of_version(session, version, artifact_type)
+    artifact = await artifact_service.get_artifact(
+        session, version=version, artifact_type=artifact_type
+    )
     if (
         artifact is not None
         and artifact.removed_at is None

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
     AgentTaskType,
+    ArtifactType,
     DeploymentDetailView,
     DeploymentReleasesResponse,
     DeploymentScheduledReport,
@@ -26,6 +27,7 @@ from contracts import (
 )
 from customer_backend.agent_tasks import queue as agent_queue
 from customer_backend.agent_tasks.models import AgentTask
+from customer_backend.artifacts import service as artifacts
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments import bundles, repository, views
 from customer_backend.deployments.models import ScheduledDeployment
@@ -234,8 +236,8 @@ async def _schedulable_artifact(
             f"{allowed} can be scheduled.",
             field="deploymentId",
         )
-    artifact = await repository.artifact_of_version(
-        session, deployment.version, deployment.artifact_type
+    artifact = await artifacts.get_artifact(
+        session, version=deployment.version, artifact_type=ArtifactType(deployment.artifact_type)
     )
     if (
         artifact is None

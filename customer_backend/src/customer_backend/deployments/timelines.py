@@ -21,7 +21,7 @@ from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.deployments.service import deployment_context
 from customer_backend.installation import service as installation
 from customer_backend.notifications.events import EmailEventName
-from customer_backend.notifications.service import notify_admins
+from customer_backend.notifications.service import existing_dedupe_keys, notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
 from servicekit.db import SessionFactory, session_scope
@@ -223,7 +223,7 @@ async def advance_forced_updates(session: AsyncSession, *, clock: Clock, setting
             _key(EmailEventName.FORCED_REMINDER_12H, deployment),
         )
     }
-    done = await repository.existing_dedupe_keys(session, keys)
+    done = await existing_dedupe_keys(session, keys)
     sent = 0
     for deployment in deployments:
         assert deployment.force_deadline is not None
