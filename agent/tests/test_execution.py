@@ -20,11 +20,11 @@ from agent.tests.support.helm_stand_in import (
     release_json,
 )
 from contracts import AgentTaskStatus, ArtifactType
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.app import create_app
 from customer_backend.config.models import NonEssentialEnv
 from customer_backend.deployments.timelines import time_out_stalled_tasks
 from customer_backend.settings import Settings as BackendSettings
-from customer_backend.tasks.models import AgentTask
 from servicekit.db import SessionFactory
 from testsupport.gcc_fixtures import TaskRecorder
 from timekeeping import ManualClock

@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import select
 
 from contracts import ArtifactType
-from customer_backend.tasks.models import AgentTask, TaskLogLine
+from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory
 from timekeeping import ManualClock

@@ -45,7 +45,7 @@ def create_app(
 
 
 def _add_hot_routes(app: FastAPI) -> None:
-    from customer_backend.tasks.endpoints import POLL_PATH, answer_poll
+    from customer_backend.agent_tasks.endpoints import POLL_PATH, answer_poll
 
     # Agents poll every few seconds: the poll is answered ahead of FastAPI's routing and
     # dependency injection, which would otherwise cost more than the claim itself.
@@ -53,10 +53,10 @@ def _add_hot_routes(app: FastAPI) -> None:
 
 
 def _mount_routers(app: FastAPI) -> None:
+    from customer_backend.agent_tasks.endpoints import router as tasks_router
     from customer_backend.config.endpoints import router as config_router
     from customer_backend.deployments.endpoints import router as deployments_router
     from customer_backend.intake.endpoints import router as intake_router
-    from customer_backend.tasks.endpoints import router as tasks_router
 
     # Requests are matched against the routes in order: the busiest route (agent polls) first.
     for router in (tasks_router, intake_router, deployments_router, config_router):

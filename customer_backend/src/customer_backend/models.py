@@ -1,17 +1,14 @@
 """Every customer backend table, imported in one place for Alembic and the app."""
 
 from customer_backend.admins.models import Admin
+from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.config.models import EssentialConfigVersion, NonEssentialEnv
-from customer_backend.deployments.models import (
-    DeploymentHistory,
-    InstallationState,
-    ScheduledDeployment,
-)
+from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
+from customer_backend.installation.models import InstallationState
 from customer_backend.intake.models import ReceivedWebhook
 from customer_backend.notifications.models import Notification
 from customer_backend.reporting.models import GccOutboxMessage
-from customer_backend.tasks.models import AgentTask, TaskLogLine
 
 __all__ = [
     "Admin",

@@ -13,7 +13,6 @@ celery_app = Celery("customer_backend")
 TASK_MODULES = [
     "customer_backend.intake.tasks",
     "customer_backend.deployments.tasks",
-    "customer_backend.tasks.tasks",
     "customer_backend.notifications.tasks",
     "customer_backend.reporting.tasks",
 ]

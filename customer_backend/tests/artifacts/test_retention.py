@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import col, select
 
 from contracts import AgentTaskStatus, AgentTaskType, ArtifactType, DeploymentType
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.artifacts.service import (
     ArtifactFetchError,
-    apply_retention,
     artifact_key,
     fetch_verified_artifact,
     record_artifact,
@@ -24,10 +24,11 @@ from customer_backend.artifacts.service import (
 from customer_backend.config.models import EssentialConfigVersion
 from customer_backend.config.service import config_kind, essential_config_key
 from customer_backend.deployments.bundles import release_bundle
-from customer_backend.deployments.models import InstallationState, ScheduledDeployment
+from customer_backend.deployments.models import ScheduledDeployment
+from customer_backend.deployments.retention import apply_retention
+from customer_backend.installation.models import InstallationState
 from customer_backend.runtime import build_store, gcc_client
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock

@@ -28,18 +28,15 @@ from contracts import (
     ReleasePublishedWebhook,
     ReleaseRuleset,
 )
+from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.artifacts.service import artifact_key
-from customer_backend.deployments.models import (
-    DeploymentHistory,
-    InstallationState,
-    ScheduledDeployment,
-)
+from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
+from customer_backend.installation.models import InstallationState
 from customer_backend.notifications.models import Notification
 from customer_backend.reporting.models import GccOutboxMessage
 from customer_backend.runtime import build_store
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask, TaskLogLine
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory
 from timekeeping import ManualClock

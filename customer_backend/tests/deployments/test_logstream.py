@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from customer_backend.tasks.models import AgentTask
+from customer_backend.agent_tasks.models import AgentTask
 from servicekit.db import SessionFactory
 
 

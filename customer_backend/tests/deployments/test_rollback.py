@@ -20,12 +20,12 @@ from contracts import (
     RollbackPayload,
     RollbackRequest,
 )
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.config import service as config_service
 from customer_backend.deployments import rollback
 from customer_backend.errors import InvalidInput
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from gcc.artifacts.models import Artifact as GccArtifact
 from gcc.settings import Settings as GccSettings
 from objectstore import ObjectStore

@@ -16,9 +16,9 @@ from contracts import (
     DeployPayload,
     LocalDeploymentStatus,
 )
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.config.models import EssentialConfigVersion
 from customer_backend.deployments.models import ScheduledDeployment
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from testsupport.backend_fixtures import AdminFactory, CreatedAdmin
 from timekeeping import ManualClock

@@ -12,10 +12,10 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from contracts import AgentTaskStatus, LocalDeploymentStatus
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.deployments.timelines import TASK_TIMEOUT_MESSAGE, run_timelines
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from customer_backend.worker import celery_app, configure_celery, use_clock
 from servicekit.db import SessionFactory
 from timekeeping import ManualClock

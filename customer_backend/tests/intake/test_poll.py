@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from customer_backend.deployments.models import InstallationState, ScheduledDeployment
-from customer_backend.intake.service import poll_gcc
+from customer_backend.deployments.models import ScheduledDeployment
+from customer_backend.installation.models import InstallationState
+from customer_backend.intake.polling import poll_gcc
 from customer_backend.runtime import Runtime
 from servicekit.db import SessionFactory
 from testsupport.gcc_fixtures import TaskRecorder

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 from sqlmodel import select
 
-from customer_backend.deployments.models import InstallationState
+from customer_backend.installation.models import InstallationState
 from customer_backend.reporting.service import heartbeat_status, send_heartbeat
 from customer_backend.runtime import Runtime
 from gcc.organizations.models import Organization

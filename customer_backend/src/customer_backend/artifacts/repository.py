@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import AgentTaskStatus, ArtifactType, LocalDeploymentStatus
+from contracts import ArtifactType
 from customer_backend.artifacts.models import LocalArtifact
-from customer_backend.deployments.models import InstallationState, ScheduledDeployment
-from customer_backend.tasks.models import AgentTask
-
-RETAINED_DEPLOYMENT_STATUSES = (
-    LocalDeploymentStatus.SCHEDULED,
-    LocalDeploymentStatus.IN_PROGRESS,
-    LocalDeploymentStatus.MISSED_SCHEDULE,
-)
-"""Deployments whose artifact retention never removes: about to run, running, or waiting for
-an admin to reschedule a missed window."""
-
-RETAINED_TASK_STATUSES = (AgentTaskStatus.PENDING, AgentTaskStatus.IN_PROGRESS)
-"""Agent tasks whose files retention never removes: the agent is yet to download them, or is
-using them (a rollback by version names its artifact only in the task's payload)."""
 
 
 async def upsert_artifact(
@@ -84,9 +69,22 @@ async def get_artifact(
     return result.first()
 
 
-async def protected_keys(session: AsyncSession, *, artifact_type: ArtifactType) -> set[str]:
-    """Bucket keys retention must keep: current, previous, those of active deployments, and
-    every file a pending or running agent task refers to."""
+async def current_artifact(
+    session: AsyncSession, *, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The current artifact of a type, unless retention removed it."""
+    result = await session.exec(
+        select(LocalArtifact).where(
+            LocalArtifact.type == str(artifact_type),
+            col(LocalArtifact.is_current),
+            col(LocalArtifact.removed_at).is_(None),
+        )
+    )
+    return result.first()
+
+
+async def flagged_keys(session: AsyncSession, *, artifact_type: ArtifactType) -> set[str]:
+    """Bucket keys of the current and previous artifacts of a type still in the bucket."""
     flagged = await session.exec(
         select(LocalArtifact.bucket_key).where(
             LocalArtifact.type == str(artifact_type),
@@ -94,46 +92,7 @@ async def protected_keys(session: AsyncSession, *, artifact_type: ArtifactType) 
             col(LocalArtifact.is_current) | col(LocalArtifact.is_previous),
         )
     )
-    active = await session.exec(
-        select(ScheduledDeployment.chart_bucket_path).where(
-            ScheduledDeployment.artifact_type == str(artifact_type),
-            col(ScheduledDeployment.status).in_([str(s) for s in RETAINED_DEPLOYMENT_STATUSES]),
-            col(ScheduledDeployment.chart_bucket_path).is_not(None),
-        )
-    )
-    payloads = await session.exec(
-        select(AgentTask.payload).where(
-            col(AgentTask.status).in_([str(s) for s in RETAINED_TASK_STATUSES])
-        )
-    )
-    keys = set(flagged.all())
-    keys.update(key for key in active.all() if key is not None)
-    for payload in payloads.all():
-        keys.update(payload_bucket_keys(payload))
-    return keys
-
-
-def payload_bucket_keys(payload: Any) -> Iterator[str]:
-    """The bucket key of every file reference (an object with ``bucketPath``) in a stored task
-    payload: the chart of a deploy and of its ``previous`` bundle, the chart of a rollback's
-    ``release``, and their values.yaml or .env revisions."""
-    if isinstance(payload, list):
-        for item in payload:
-            yield from payload_bucket_keys(item)
-    elif isinstance(payload, dict):
-        bucket_path = payload.get("bucketPath")
-        if isinstance(bucket_path, str):
-            yield bucket_path
-        for value in payload.values():
-            yield from payload_bucket_keys(value)
-
-
-async def current_version(session: AsyncSession) -> str | None:
-    """The version this installation runs, from the installation state."""
-    result = await session.exec(
-        select(InstallationState.current_version).where(InstallationState.id == 1)
-    )
-    return result.first()
+    return set(flagged.all())
 
 
 async def mark_removed(session: AsyncSession, *, keys: Iterable[str], now: datetime) -> int:

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import ArtifactType
 from customer_backend.artifacts import repository
 from customer_backend.artifacts.models import LocalArtifact
+from customer_backend.installation import service as installation
 from objectstore import ObjectInfo, ObjectStore, ObjectStoreError
 from timekeeping import Clock
 
@@ -146,6 +147,20 @@ async def find_artifact(
     return artifact
 
 
+async def get_artifact(
+    session: AsyncSession, *, version: str, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The artifact row of a version, removed from the bucket or not (its SHA256 stays known)."""
+    return await repository.get_artifact(session, version=version, artifact_type=artifact_type)
+
+
+async def current_artifact(
+    session: AsyncSession, *, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The artifact of the version that runs now, while it is in the bucket."""
+    return await repository.current_artifact(session, artifact_type=artifact_type)
+
+
 async def apply_retention(
     session: AsyncSession,
     *,
@@ -158,12 +173,11 @@ async def apply_retention(
     """Keep the ``keep`` newest artifacts of a type; return the keys deleted, oldest first.
 
     Never deleted, whatever their age: the current and previous artifacts, the version the
-    installation runs, the artifacts of scheduled, running or missed-schedule deployments, those
-    named by pending or in-progress agent tasks (a queued rollback by version), and ``protect``.
-    Rows of deleted artifacts get ``removed_at``.
+    installation runs, and ``protect`` (the caller adds what deployments and agent tasks still
+    need). Rows of deleted artifacts get ``removed_at``.
     """
-    protected = set(protect) | await repository.protected_keys(session, artifact_type=artifact_type)
-    running = await repository.current_version(session)
+    protected = set(protect) | await repository.flagged_keys(session, artifact_type=artifact_type)
+    running = await installation.current_version(session)
     if running is not None:
         protected.add(artifact_key(artifact_type, running))
     removed = await object_store.keep_latest(

@@ -52,6 +52,21 @@ async def list_envs(session: AsyncSession) -> list[NonEssentialEnv]:
     return await repository.list_envs(session)
 
 
+async def add_env_if_absent(session: AsyncSession, *, clock: Clock, key: str, value: str) -> bool:
+    """Add a variable a release brings unless its key exists (an admin's value is never
+    overwritten); True when added."""
+    created_id = await repository.insert_env_if_absent(
+        session,
+        key=key,
+        value=value,
+        description=None,
+        category=None,
+        updated_by=None,
+        now=clock.now(),
+    )
+    return created_id is not None
+
+
 async def create_env(
     session: AsyncSession, *, clock: Clock, request: NonEssentialEnvCreate, admin_email: str
 ) -> NonEssentialEnv:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import DeploymentType, NonEssentialEnv
+from customer_backend.artifacts import service as artifacts
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.config import service as config_service
 from customer_backend.config.models import EssentialConfigVersion
@@ -150,7 +151,7 @@ async def deploy_payload(
     payload["newNonEssentialEnvs"] = [
         env.model_dump(mode="json") for env in facts.new_non_essential_envs
     ]
-    running = await repository.current_artifact(session, deployment_type.artifact_type)
+    running = await artifacts.current_artifact(session, artifact_type=deployment_type.artifact_type)
     payload["previous"] = (
         await bundle_of_version(
             session, artifact=running, current_config=config, deployment_type=deployment_type

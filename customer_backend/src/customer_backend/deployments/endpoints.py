@@ -31,6 +31,7 @@ from customer_backend.deps import (
     require_admin,
 )
 from customer_backend.errors import InvalidInput
+from customer_backend.installation import service as installation
 from servicekit.db import session_scope
 
 router = APIRouter(tags=["deployments"])
@@ -205,7 +206,7 @@ async def agent_status(
     _admin: CurrentAdmin, session: SessionDep, clock: ClockDep
 ) -> AgentStatusView:
     """Online when the agent polled within the last 10 minutes."""
-    return await service.agent_status(session, clock=clock)
+    return await installation.agent_status(session, clock=clock)
 
 
 def _parse_last_event_id(value: str | None) -> int:

@@ -17,9 +17,10 @@ from contracts import (
     DeploymentLogLineView,
     LocalDeploymentStatus,
 )
+from customer_backend.agent_tasks import queue as agent_queue
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.deployments import repository, views
 from customer_backend.deployments.service import StreamTarget
-from customer_backend.tasks.models import AgentTask
 from servicekit.db import SessionFactory, session_scope
 
 POLL_INTERVAL_SECONDS = 0.25
@@ -59,7 +60,9 @@ async def stream_logs(
             after_id = line.id
         if len(lines) == BATCH_SIZE:
             continue
-        if all(AgentTaskStatus(task.status) in repository.TERMINAL_TASK_STATUSES for task in tasks):
+        if all(
+            AgentTaskStatus(task.status) in agent_queue.TERMINAL_TASK_STATUSES for task in tasks
+        ):
             # Lines sent before the final status was stored are read now, after it.
             while lines := (await _poll(session_factory, target, after_id))[0]:
                 for line in lines:
@@ -90,12 +93,12 @@ async def _poll(
             deployment = await repository.get_deployment(session, target.deployment_id)
             if deployment is not None:
                 deployment_status = LocalDeploymentStatus(deployment.status)
-            tasks = await repository.tasks_of_deployment(session, target.deployment_id)
+            tasks = await agent_queue.tasks_of_deployment(session, target.deployment_id)
         elif target.task_id is not None:
-            task = await repository.get_task(session, target.task_id)
+            task = await agent_queue.get_task(session, target.task_id)
             tasks = [task] if task is not None else []
         task_ids: list[uuid.UUID] = [task.id for task in tasks]
-        lines = await repository.log_lines_after(
+        lines = await agent_queue.log_lines_after(
             session, task_ids, after_id=after_id, limit=BATCH_SIZE
         )
         return [views.log_line_view(line) for line in lines], tasks, deployment_status

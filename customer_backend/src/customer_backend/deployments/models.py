@@ -1,4 +1,4 @@
-"""Scheduled deployments, their history, and the installation's state."""
+"""Scheduled deployments and their history."""
 
 from __future__ import annotations
 
@@ -62,17 +62,3 @@ class DeploymentHistory(TableBase, table=True):
     config_revision: int | None = None
     is_rollback: bool = False
     is_current: bool = False
-
-
-class InstallationState(TableBase, table=True):
-    """The one row of this installation's deployment state (spec ``deploymentConfig``)."""
-
-    __tablename__ = "installation_state"
-
-    id: int = Field(default=1, primary_key=True)
-    current_version: str | None = Field(default=None, max_length=100)
-    last_gcc_poll_at: datetime | None = timestamp_field()
-    last_heartbeat_at: datetime | None = timestamp_field()
-    last_agent_poll_at: datetime | None = timestamp_field()
-    agent_offline_alerted_at: datetime | None = timestamp_field()
-    updated_at: datetime | None = timestamp_field()

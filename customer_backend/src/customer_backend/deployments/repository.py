@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import func, or_, text, update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import AgentTaskStatus, LocalDeploymentStatus
-from customer_backend.artifacts.models import LocalArtifact
-from customer_backend.deployments.models import (
-    DeploymentHistory,
-    InstallationState,
-    ScheduledDeployment,
-)
-from customer_backend.notifications.models import Notification
-from customer_backend.tasks.models import AgentTask, TaskLogLine
+from contracts import LocalDeploymentStatus
+from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
 
 DEPLOYMENT_LOCK_KEY = 0x57_52_4B_44_45_50
 """Advisory lock that serialises whatever starts or stops a deployment ("WRKDEP")."""
 
 ACTIVE_DEPLOYMENT_STATUSES = (LocalDeploymentStatus.SCHEDULED, LocalDeploymentStatus.IN_PROGRESS)
-ACTIVE_TASK_STATUSES = (AgentTaskStatus.PENDING, AgentTaskStatus.IN_PROGRESS)
-TERMINAL_TASK_STATUSES = frozenset(
-    {AgentTaskStatus.COMPLETED, AgentTaskStatus.FAILED, AgentTaskStatus.CANCELLED}
-)
 
 
 async def lock_deployments(session: AsyncSession) -> None:
@@ -65,17 +54,6 @@ async def active_deployment(session: AsyncSession) -> ScheduledDeployment | None
     return result.first()
 
 
-async def active_task(session: AsyncSession) -> AgentTask | None:
-    """An agent task that is pending or in progress, if any."""
-    result = await session.exec(
-        select(AgentTask)
-        .where(col(AgentTask.status).in_(ACTIVE_TASK_STATUSES))
-        .order_by(col(AgentTask.created_at).desc())
-        .limit(1)
-    )
-    return result.first()
-
-
 async def deployments_with_statuses(
     session: AsyncSession, statuses: Collection[str]
 ) -> list[ScheduledDeployment]:
@@ -86,65 +64,6 @@ async def deployments_with_statuses(
         .order_by(col(ScheduledDeployment.received_at).desc())
     )
     return list(result.all())
-
-
-async def latest_task_ids(
-    session: AsyncSession, deployment_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, uuid.UUID]:
-    """The newest task of each deployment."""
-    if not deployment_ids:
-        return {}
-    result = await session.exec(
-        select(AgentTask.deployment_id, AgentTask.id)
-        .where(col(AgentTask.deployment_id).in_(list(deployment_ids)))
-        .order_by(col(AgentTask.created_at), col(AgentTask.id))
-    )
-    # Oldest first, so each deployment ends up with its newest task.
-    return {deployment_id: task_id for deployment_id, task_id in result.all() if deployment_id}
-
-
-async def tasks_of_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> list[AgentTask]:
-    """The deployment's agent tasks, oldest first."""
-    result = await session.exec(
-        select(AgentTask)
-        .where(AgentTask.deployment_id == deployment_id)
-        .order_by(col(AgentTask.created_at), col(AgentTask.id))
-    )
-    return list(result.all())
-
-
-async def get_task(session: AsyncSession, task_id: uuid.UUID) -> AgentTask | None:
-    """The agent task."""
-    result = await session.exec(select(AgentTask).where(AgentTask.id == task_id))
-    return result.first()
-
-
-async def cancel_pending_task(
-    session: AsyncSession, task_id: uuid.UUID, *, now: datetime, reason: str
-) -> bool:
-    """Cancel the task if it is still pending; False when the agent got to it first."""
-    result = await session.exec(
-        update(AgentTask)
-        .where(col(AgentTask.id) == task_id, col(AgentTask.status) == AgentTaskStatus.PENDING)
-        .values(status=AgentTaskStatus.CANCELLED, error_message=reason, updated_at=now)
-        .returning(col(AgentTask.id))
-    )
-    return result.first() is not None
-
-
-async def pending_task_of_deployment(
-    session: AsyncSession, deployment_id: uuid.UUID
-) -> AgentTask | None:
-    """The deployment's pending task, if any."""
-    result = await session.exec(
-        select(AgentTask)
-        .where(
-            AgentTask.deployment_id == deployment_id,
-            AgentTask.status == AgentTaskStatus.PENDING,
-        )
-        .order_by(col(AgentTask.created_at).desc())
-    )
-    return result.first()
 
 
 async def history(session: AsyncSession, *, limit: int) -> list[DeploymentHistory]:
@@ -199,89 +118,6 @@ async def config_revision_of_version(session: AsyncSession, version: str) -> int
     return result.first()
 
 
-async def current_artifact(session: AsyncSession, artifact_type: str) -> LocalArtifact | None:
-    """The artifact of the version that runs now."""
-    result = await session.exec(
-        select(LocalArtifact).where(
-            LocalArtifact.type == artifact_type,
-            col(LocalArtifact.is_current),
-            col(LocalArtifact.removed_at).is_(None),
-        )
-    )
-    return result.first()
-
-
-async def artifact_of_version(
-    session: AsyncSession, version: str, artifact_type: str
-) -> LocalArtifact | None:
-    """The artifact row of ``version`` (removed or not)."""
-    result = await session.exec(
-        select(LocalArtifact).where(
-            LocalArtifact.version == version, LocalArtifact.type == artifact_type
-        )
-    )
-    return result.first()
-
-
-async def installation_state(session: AsyncSession) -> InstallationState | None:
-    """The installation's single state row, if it exists yet."""
-    return await session.get(InstallationState, 1)
-
-
-async def claim_agent_offline_alert(
-    session: AsyncSession, *, now: datetime, offline_before: datetime
-) -> datetime | None:
-    """Mark the current agent outage alerted; its last poll time, or None if nothing to alert.
-
-    An outage is alerted once: when the agent has not polled since ``offline_before`` and no
-    alert was raised since its last poll.
-    """
-    result = await session.exec(
-        update(InstallationState)
-        .where(
-            col(InstallationState.id) == 1,
-            col(InstallationState.last_agent_poll_at) <= offline_before,
-            or_(
-                col(InstallationState.agent_offline_alerted_at).is_(None),
-                col(InstallationState.agent_offline_alerted_at)
-                < col(InstallationState.last_agent_poll_at),
-            ),
-        )
-        .values(agent_offline_alerted_at=now)
-        .returning(col(InstallationState.last_agent_poll_at))
-    )
-    row = result.first()
-    return row[0] if row is not None else None
-
-
-async def stalled_tasks(session: AsyncSession, *, idle_since: datetime) -> list[AgentTask]:
-    """In-progress tasks without pick-up or heartbeat since ``idle_since``, locked."""
-    last_activity = func.coalesce(
-        func.greatest(col(AgentTask.picked_up_at), col(AgentTask.last_heartbeat_at)),
-        col(AgentTask.updated_at),
-    )
-    result = await session.exec(
-        select(AgentTask)
-        .where(AgentTask.status == AgentTaskStatus.IN_PROGRESS, last_activity < idle_since)
-        .order_by(col(AgentTask.created_at))
-        .with_for_update(skip_locked=True)
-    )
-    return list(result.all())
-
-
-async def overdue_pending_tasks(session: AsyncSession, *, due_before: datetime) -> list[AgentTask]:
-    """Pending tasks whose start window closed before ``due_before``, locked."""
-    result = await session.exec(
-        select(AgentTask)
-        .where(
-            AgentTask.status == AgentTaskStatus.PENDING, col(AgentTask.execute_after) < due_before
-        )
-        .order_by(col(AgentTask.execute_after))
-        .with_for_update(skip_locked=True)
-    )
-    return list(result.all())
-
-
 async def forced_deployments_due(
     session: AsyncSession, *, deadline_before: datetime
 ) -> list[ScheduledDeployment]:
@@ -302,26 +138,39 @@ async def forced_deployments_due(
     return list(result.all())
 
 
-async def existing_dedupe_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
-    """Which of ``keys`` already have a notification."""
-    if not keys:
-        return set()
+async def version_of_helm_revision(session: AsyncSession, revision: int) -> str | None:
+    """The version a Helm revision ran, from the history of successful deployments."""
     result = await session.exec(
-        select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(list(keys)))
+        select(DeploymentHistory.version)
+        .where(
+            DeploymentHistory.helm_revision == revision,
+            DeploymentHistory.status == str(LocalDeploymentStatus.SUCCESS),
+        )
+        .order_by(col(DeploymentHistory.deployed_at).desc())
+        .limit(1)
     )
-    return set(result.all())
+    return result.first()
 
 
-async def log_lines_after(
-    session: AsyncSession, task_ids: Sequence[uuid.UUID], *, after_id: int, limit: int
-) -> list[TaskLogLine]:
-    """Log lines of ``task_ids`` with an id above ``after_id``, in order."""
-    if not task_ids:
-        return []
-    result = await session.exec(
-        select(TaskLogLine)
-        .where(col(TaskLogLine.task_id).in_(list(task_ids)), col(TaskLogLine.id) > after_id)
-        .order_by(col(TaskLogLine.id))
-        .limit(limit)
+async def clear_current_history(session: AsyncSession) -> None:
+    """No history row is current any more (a new one is about to be)."""
+    await session.exec(
+        update(DeploymentHistory)
+        .where(col(DeploymentHistory.is_current))
+        .values(is_current=False)
+        .execution_options(synchronize_session=False)
     )
-    return list(result.all())
+
+
+async def chart_keys_with_statuses(
+    session: AsyncSession, *, artifact_type: str, statuses: Collection[str]
+) -> set[str]:
+    """Bucket keys of the artifacts of deployments of one type in ``statuses``."""
+    result = await session.exec(
+        select(ScheduledDeployment.chart_bucket_path).where(
+            ScheduledDeployment.artifact_type == str(artifact_type),
+            col(ScheduledDeployment.status).in_([str(status) for status in statuses]),
+            col(ScheduledDeployment.chart_bucket_path).is_not(None),
+        )
+    )
+    return {key for key in result.all() if key is not None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import structlog
@@ -17,12 +18,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
     SHA256_PATTERN,
-    AgentTaskStatus,
     AgentTaskType,
     ArtifactType,
     DeploymentType,
     RollbackRequest,
 )
+from customer_backend.agent_tasks import queue as agent_queue
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts import service as artifact_service
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.artifacts.service import ChecksumMismatch
@@ -30,9 +32,9 @@ from customer_backend.config import service as config_service
 from customer_backend.deployments import bundles, repository
 from customer_backend.deployments.service import ensure_nothing_active
 from customer_backend.errors import InvalidInput, NotFound, ServiceError
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from timekeeping import Clock
 
@@ -63,71 +65,33 @@ async def request_rollback(
     409 while a deployment is active; 422 for a revision on Compose or GitOps; 404 when the
     version's artifact is neither in the bucket nor at GCC.
     """
-    now = clock.now()
-    deployment_type = settings.deployment_type
     if request.target_revision is not None:
-        if deployment_type is DeploymentType.DOCKER:
-            raise InvalidInput(
-                "Docker Compose has no revisions to roll back to; use targetVersion.",
-                field="targetRevision",
-            )
-        if deployment_type is DeploymentType.GITOPS:
-            raise InvalidInput(
-                "A GitOps installation has no Helm revisions here (the cluster's GitOps tool "
-                "applies the commits); use targetVersion.",
-                field="targetRevision",
-            )
-        await repository.lock_deployments(session)
-        await ensure_nothing_active(session)
-        payload: dict[str, object] = {
-            "targetRevision": request.target_revision,
-            "targetVersion": None,
-            "release": None,
-        }
+        payload = await _revision_payload(
+            session, settings=settings, revision=request.target_revision
+        )
     else:
         assert request.target_version is not None
-        version = str(request.target_version)
-        # Refuse early, before a download from GCC, then check again under the lock.
-        await ensure_nothing_active(session)
-        artifact = await available_artifact(
+        payload = await _version_payload(
             session,
             clock=clock,
+            settings=settings,
             object_store=object_store,
             gcc=gcc,
-            version=version,
-            artifact_type=deployment_type.artifact_type,
+            version=str(request.target_version),
         )
-        await repository.lock_deployments(session)
-        await ensure_nothing_active(session)
-        current_config = await config_service.ensure_essential_config(
-            session, clock=clock, object_store=object_store, deployment_type=deployment_type
-        )
-        payload = {
-            "targetRevision": None,
-            "targetVersion": version,
-            "release": await bundles.bundle_of_version(
-                session,
-                artifact=artifact,
-                current_config=current_config,
-                deployment_type=deployment_type,
-            ),
-        }
-    task = AgentTask(
-        type=AgentTaskType.ROLLBACK,
-        status=AgentTaskStatus.PENDING,
-        deployment_id=None,
+    now = clock.now()
+    task = await agent_queue.queue_task(
+        session,
+        task_type=AgentTaskType.ROLLBACK,
         payload=payload,
         execute_after=now,
         created_by=admin_email,
-        created_at=now,
-        updated_at=now,
+        now=now,
     )
-    session.add(task)
-    await session.flush()
     await notify_admins(
         session,
         clock=clock,
-        event="rollback_started",
+        event=EmailEventName.ROLLBACK_STARTED,
         dedupe_key=f"rollback_started:{task.id}",
         context={
             "taskId": str(task.id),
@@ -146,6 +110,64 @@ async def request_rollback(
     return task
 
 
+async def _revision_payload(
+    session: AsyncSession, *, settings: Settings, revision: int
+) -> dict[str, Any]:
+    """A rollback to a Helm revision; 422 where there are no Helm revisions, 409 while busy."""
+    if settings.deployment_type is DeploymentType.DOCKER:
+        raise InvalidInput(
+            "Docker Compose has no revisions to roll back to; use targetVersion.",
+            field="targetRevision",
+        )
+    if settings.deployment_type is DeploymentType.GITOPS:
+        raise InvalidInput(
+            "A GitOps installation has no Helm revisions here (the cluster's GitOps tool "
+            "applies the commits); use targetVersion.",
+            field="targetRevision",
+        )
+    await repository.lock_deployments(session)
+    await ensure_nothing_active(session)
+    return {"targetRevision": revision, "targetVersion": None, "release": None}
+
+
+async def _version_payload(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    object_store: ObjectStore,
+    gcc: httpx.AsyncClient,
+    version: str,
+) -> dict[str, Any]:
+    """A rollback re-deploying ``version`` with the configuration it ran with; 409 while busy."""
+    deployment_type = settings.deployment_type
+    # Refuse early, before a download from GCC, then check again under the lock.
+    await ensure_nothing_active(session)
+    artifact = await available_artifact(
+        session,
+        clock=clock,
+        object_store=object_store,
+        gcc=gcc,
+        version=version,
+        artifact_type=deployment_type.artifact_type,
+    )
+    await repository.lock_deployments(session)
+    await ensure_nothing_active(session)
+    current_config = await config_service.ensure_essential_config(
+        session, clock=clock, object_store=object_store, deployment_type=deployment_type
+    )
+    return {
+        "targetRevision": None,
+        "targetVersion": version,
+        "release": await bundles.bundle_of_version(
+            session,
+            artifact=artifact,
+            current_config=current_config,
+            deployment_type=deployment_type,
+        ),
+    }
+
+
 async def available_artifact(
     session: AsyncSession,
     *,
@@ -157,7 +179,9 @@ async def available_artifact(
 ) -> LocalArtifact:
     """The version's artifact in the bucket, fetched again from GCC when it is gone; 404 if
     neither has it."""
-    artifact = await repository.artifact_of_version(session, version, artifact_type)
+    artifact = await artifact_service.get_artifact(
+        session, version=version, artifact_type=artifact_type
+    )
     if (
         artifact is not None
         and artifact.removed_at is None

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
-    AgentStatusView,
-    AgentTaskStatus,
     AgentTaskType,
+    ArtifactType,
     DeploymentDetailView,
     DeploymentReleasesResponse,
     DeploymentScheduledReport,
@@ -26,21 +25,21 @@ from contracts import (
     DeploymentStatusReport,
     LocalDeploymentStatus,
 )
+from customer_backend.agent_tasks import queue as agent_queue
+from customer_backend.agent_tasks.models import AgentTask
+from customer_backend.artifacts import service as artifacts
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments import bundles, repository, views
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.errors import Conflict, InvalidInput, NotFound
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
-
-AGENT_ONLINE_WINDOW = timedelta(minutes=10)
-"""The agent counts as online when it polled within this window."""
 
 HISTORY_LIMIT = 100
 """Most history entries listed."""
@@ -81,7 +80,7 @@ async def list_releases(
     if status is not None:
         wanted &= {status}
     deployments = await repository.deployments_with_statuses(session, wanted)
-    task_ids = await repository.latest_task_ids(session, [d.id for d in deployments])
+    task_ids = await agent_queue.latest_task_ids(session, [d.id for d in deployments])
     pending, scheduled = [], []
     for deployment in deployments:
         view = views.deployment_view(deployment, task_id=task_ids.get(deployment.id))
@@ -108,7 +107,7 @@ async def ensure_nothing_active(session: AsyncSession) -> None:
         raise Conflict(
             f"Deployment already in progress: {deployment.release_name} is {deployment.status}."
         )
-    task = await repository.active_task(session)
+    task = await agent_queue.active_task(session)
     if task is not None:
         raise Conflict(f"Deployment already in progress: a {task.type} task is {task.status}.")
 
@@ -141,25 +140,34 @@ async def schedule_deployment(
     deployment = await repository.get_deployment(session, deployment_id, for_update=True)
     assert deployment is not None
     artifact = await _schedulable_artifact(session, object_store, deployment)
-    payload = await bundles.deploy_payload(
+    task = await agent_queue.queue_task(
         session,
-        clock=clock,
-        object_store=object_store,
-        deployment=deployment,
-        artifact=artifact,
-        deployment_type=settings.deployment_type,
-    )
-    task = AgentTask(
-        type=AgentTaskType.DEPLOY,
-        status=AgentTaskStatus.PENDING,
+        task_type=AgentTaskType.DEPLOY,
         deployment_id=deployment.id,
-        payload=payload,
+        payload=await bundles.deploy_payload(
+            session,
+            clock=clock,
+            object_store=object_store,
+            deployment=deployment,
+            artifact=artifact,
+            deployment_type=settings.deployment_type,
+        ),
         execute_after=scheduled_for,
         created_by=admin_email,
-        created_at=now,
-        updated_at=now,
+        now=now,
     )
-    session.add(task)
+    _mark_scheduled(deployment, scheduled_for=scheduled_for, admin_email=admin_email, now=now)
+    await session.flush()
+    await _announce_schedule(
+        session, clock=clock, settings=settings, deployment=deployment, task=task
+    )
+    return task
+
+
+def _mark_scheduled(
+    deployment: ScheduledDeployment, *, scheduled_for: datetime, admin_email: str, now: datetime
+) -> None:
+    """The deployment waits for its task; what a previous attempt left is cleared."""
     deployment.status = LocalDeploymentStatus.SCHEDULED
     deployment.scheduled_for = scheduled_for
     deployment.scheduled_by = admin_email
@@ -168,26 +176,37 @@ async def schedule_deployment(
     deployment.helm_revision = None
     deployment.error_message = None
     deployment.updated_at = now
-    session.add(deployment)
-    await session.flush()
+
+
+async def _announce_schedule(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    deployment: ScheduledDeployment,
+    task: AgentTask,
+) -> None:
+    """GCC hears of the schedule, admins get their email, and the log says who set it."""
+    assert deployment.scheduled_for is not None
+    assert deployment.scheduled_by is not None
     await enqueue_report(
         session,
         clock=clock,
         report=DeploymentScheduledReport(
             organization_name=settings.organization_name,
             release_id=deployment.gcc_release_id,
-            scheduled_for=scheduled_for,
+            scheduled_for=deployment.scheduled_for,
         ),
     )
     await notify_admins(
         session,
         clock=clock,
-        event="deployment_scheduled",
+        event=EmailEventName.DEPLOYMENT_SCHEDULED,
         dedupe_key=f"deployment_scheduled:{task.id}",
         context={
             **deployment_context(deployment),
-            "scheduledFor": scheduled_for.isoformat(),
-            "scheduledBy": admin_email,
+            "scheduledFor": deployment.scheduled_for.isoformat(),
+            "scheduledBy": deployment.scheduled_by,
             "taskId": str(task.id),
         },
     )
@@ -195,10 +214,9 @@ async def schedule_deployment(
         "deployment.schedule.accepted",
         deployment_id=str(deployment.id),
         version=deployment.version,
-        scheduled_for=scheduled_for.isoformat(),
-        admin=admin_email,
+        scheduled_for=deployment.scheduled_for.isoformat(),
+        admin=deployment.scheduled_by,
     )
-    return task
 
 
 async def _schedulable_artifact(
@@ -218,8 +236,8 @@ async def _schedulable_artifact(
             f"{allowed} can be scheduled.",
             field="deploymentId",
         )
-    artifact = await repository.artifact_of_version(
-        session, deployment.version, deployment.artifact_type
+    artifact = await artifacts.get_artifact(
+        session, version=deployment.version, artifact_type=ArtifactType(deployment.artifact_type)
     )
     if (
         artifact is None
@@ -252,10 +270,10 @@ async def cancel_deployment(
             f"Only a scheduled deployment can be cancelled; {deployment.release_name} is "
             f"{deployment.status}."
         )
-    task = await repository.pending_task_of_deployment(session, deployment.id)
-    if task is None or not await repository.cancel_pending_task(
-        session, task.id, now=now, reason=f"Cancelled by {admin_email}"
-    ):
+    task = await agent_queue.cancel_pending_task_of_deployment(
+        session, deployment.id, now=now, reason=f"Cancelled by {admin_email}"
+    )
+    if task is None:
         raise Conflict(
             f"The agent has already started {deployment.release_name}; it cannot be cancelled."
         )
@@ -275,7 +293,7 @@ async def cancel_deployment(
     await notify_admins(
         session,
         clock=clock,
-        event="deployment_cancelled",
+        event=EmailEventName.DEPLOYMENT_CANCELLED,
         dedupe_key=f"deployment_cancelled:{task.id}",
         context={**deployment_context(deployment), "cancelledBy": admin_email},
     )
@@ -290,19 +308,11 @@ async def deployment_detail(
     deployment = await repository.get_deployment(session, deployment_id)
     if deployment is None:
         raise NotFound(f"There is no deployment {deployment_id}.", field="deploymentId")
-    tasks = await repository.tasks_of_deployment(session, deployment.id)
+    tasks = await agent_queue.tasks_of_deployment(session, deployment.id)
     return DeploymentDetailView(
         deployment=views.deployment_view(deployment, task_id=tasks[-1].id if tasks else None),
         tasks=[views.task_view(task) for task in tasks],
     )
-
-
-async def agent_status(session: AsyncSession, *, clock: Clock) -> AgentStatusView:
-    """Online when the agent polled within the last 10 minutes."""
-    state = await repository.installation_state(session)
-    last_poll = state.last_agent_poll_at if state is not None else None
-    is_online = last_poll is not None and clock.now() - last_poll < AGENT_ONLINE_WINDOW
-    return AgentStatusView(is_online=is_online, last_poll_at=last_poll)
 
 
 @dataclass(frozen=True)
@@ -317,7 +327,7 @@ async def resolve_stream_target(session: AsyncSession, *, target_id: uuid.UUID) 
     """A deployment id, or else a task id (rollbacks have no deployment); 404 for neither."""
     if await repository.get_deployment(session, target_id) is not None:
         return StreamTarget(deployment_id=target_id, task_id=None)
-    if await repository.get_task(session, target_id) is not None:
+    if await agent_queue.get_task(session, target_id) is not None:
         return StreamTarget(deployment_id=None, task_id=target_id)
     raise NotFound(f"There is no deployment or task {target_id}.", field="deploymentId")
 

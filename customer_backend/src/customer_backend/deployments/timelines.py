@@ -8,38 +8,28 @@ every email is queued with a dedupe key, so each message goes exactly once acros
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import (
-    AgentTaskStatus,
-    AgentTaskType,
-    DeploymentStatus,
-    DeploymentStatusReport,
-    InvalidVersionError,
-    LocalDeploymentStatus,
-    Version,
-    parse_version,
-)
-from customer_backend.config import service as config_service
-from customer_backend.deployments import repository
-from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
+from contracts import DeploymentStatus, DeploymentStatusReport, LocalDeploymentStatus
+from customer_backend.agent_tasks import queue as agent_queue
+from customer_backend.agent_tasks.models import AgentTask
+from customer_backend.deployments import outcomes, repository
+from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.deployments.service import deployment_context
-from customer_backend.notifications.service import notify_admins
+from customer_backend.installation import service as installation
+from customer_backend.notifications.events import EmailEventName
+from customer_backend.notifications.service import existing_dedupe_keys, notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from servicekit.db import SessionFactory, session_scope
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
 
 TASK_TIMEOUT_MESSAGE = "Task timeout - no heartbeat received"
-
-AGENT_OFFLINE_AFTER = timedelta(minutes=10)
-"""The agent is alerted as offline when it has not polled for this long."""
 
 FIRST_REMINDER_BEFORE_DEADLINE = timedelta(hours=12)
 """Forced update: the first reminder, 12 hours after receipt."""
@@ -103,100 +93,60 @@ async def run_timelines(
 
 
 async def time_out_stalled_tasks(session: AsyncSession, *, clock: Clock, settings: Settings) -> int:
-    """Fail in-progress tasks without pick-up or heartbeat for ``task_timeout_minutes`` (30 by
-    default, spec 8.5)."""
+    """Have the agent task queue fail in-progress tasks without pick-up or heartbeat for
+    ``task_timeout_minutes`` (30 by default, spec 8.5); fail their deployments, record and
+    report each, and tell the admins."""
     now = clock.now()
-    tasks = await repository.stalled_tasks(
-        session, idle_since=now - timedelta(minutes=settings.task_timeout_minutes)
+    timed_out = await agent_queue.time_out_stalled_tasks(
+        session,
+        now=now,
+        idle_since=now - timedelta(minutes=settings.task_timeout_minutes),
+        reason=TASK_TIMEOUT_MESSAGE,
     )
-    for task in tasks:
-        last_activity = max(
-            (moment for moment in (task.picked_up_at, task.last_heartbeat_at) if moment),
-            default=task.updated_at,
-        )
-        task.status = AgentTaskStatus.FAILED
-        task.error_message = TASK_TIMEOUT_MESSAGE
-        task.completed_at = now
-        task.updated_at = now
-        session.add(task)
-        deployment = (
-            await repository.get_deployment(session, task.deployment_id, for_update=True)
-            if task.deployment_id
-            else None
-        )
-        if deployment is not None and deployment.status in repository.ACTIVE_DEPLOYMENT_STATUSES:
-            deployment.status = LocalDeploymentStatus.FAILED
-            deployment.error_message = TASK_TIMEOUT_MESSAGE
-            deployment.completed_at = now
-            deployment.updated_at = now
-            session.add(deployment)
-        await _record_timeout(
-            session, clock=clock, settings=settings, task=task, deployment=deployment
+    for item in timed_out:
+        task = item.task
+        deployment = await _fail_deployment_of(session, task, now=now)
+        await outcomes.record_task_timeout(
+            session,
+            clock=clock,
+            settings=settings,
+            task=task,
+            deployment=deployment,
+            message=TASK_TIMEOUT_MESSAGE,
         )
         await notify_admins(
             session,
             clock=clock,
-            event="task_timeout",
+            event=EmailEventName.TASK_TIMEOUT,
             dedupe_key=f"task_timeout:{task.id}",
             context={
                 **(deployment_context(deployment) if deployment else {}),
                 "taskId": str(task.id),
                 "taskType": task.type,
-                "version": _task_version(task, deployment),
-                "lastActivityAt": last_activity.isoformat(),
+                "version": outcomes.task_version(task, deployment),
+                "lastActivityAt": item.last_activity_at.isoformat(),
                 "errorMessage": TASK_TIMEOUT_MESSAGE,
             },
         )
         log.warning("deployment.task.timed_out", task_id=str(task.id), type=task.type)
     await session.flush()
-    return len(tasks)
+    return len(timed_out)
 
 
-async def _record_timeout(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    settings: Settings,
-    task: AgentTask,
-    deployment: ScheduledDeployment | None,
-) -> None:
-    """The history row and the GCC report of a timed-out task."""
-    version = _task_version(task, deployment)
-    if version is None:
-        return
-    release = deployment or await repository.latest_deployment_of_version(session, version)
-    config_revision = None
-    config_path = _config_path(task)
-    if config_path is not None:
-        config_revision = await config_service.revision_of_bucket_key(session, config_path)
-    session.add(
-        DeploymentHistory(
-            deployment_id=deployment.id if deployment else None,
-            gcc_release_id=release.gcc_release_id if release else None,
-            release_name=release.release_name if release else f"v{version}",
-            version=version,
-            deployed_at=clock.now(),
-            status=LocalDeploymentStatus.FAILED,
-            config_revision=config_revision,
-            is_rollback=task.type == AgentTaskType.ROLLBACK,
-            is_current=False,
-        )
-    )
-    if release is None:
-        return
-    await enqueue_report(
-        session,
-        clock=clock,
-        report=DeploymentStatusReport(
-            organization_name=settings.organization_name,
-            release_id=release.gcc_release_id,
-            status=DeploymentStatus.FAILED,
-            deployed_at=clock.now(),
-            current_version=await _current_version(session),
-            error_message=TASK_TIMEOUT_MESSAGE,
-            is_rollback=task.type == AgentTaskType.ROLLBACK,
-        ),
-    )
+async def _fail_deployment_of(
+    session: AsyncSession, task: AgentTask, *, now: datetime
+) -> ScheduledDeployment | None:
+    """The timed-out task's deployment, failed when it was still scheduled or running."""
+    if task.deployment_id is None:
+        return None
+    deployment = await repository.get_deployment(session, task.deployment_id, for_update=True)
+    if deployment is not None and deployment.status in repository.ACTIVE_DEPLOYMENT_STATUSES:
+        deployment.status = LocalDeploymentStatus.FAILED
+        deployment.error_message = TASK_TIMEOUT_MESSAGE
+        deployment.completed_at = now
+        deployment.updated_at = now
+        session.add(deployment)
+    return deployment
 
 
 async def expire_missed_schedules(
@@ -209,13 +159,14 @@ async def expire_missed_schedules(
     """
     now = clock.now()
     grace = timedelta(minutes=settings.schedule_grace_minutes)
-    tasks = await repository.overdue_pending_tasks(session, due_before=now - grace)
-    reason = f"Not picked up within {settings.schedule_grace_minutes} minutes of its scheduled time"
+    tasks = await agent_queue.cancel_overdue_tasks(
+        session,
+        now=now,
+        due_before=now - grace,
+        reason=f"Not picked up within {settings.schedule_grace_minutes} minutes of its "
+        "scheduled time",
+    )
     for task in tasks:
-        task.status = AgentTaskStatus.CANCELLED
-        task.error_message = reason
-        task.updated_at = now
-        session.add(task)
         deployment = (
             await repository.get_deployment(session, task.deployment_id, for_update=True)
             if task.deployment_id
@@ -228,7 +179,7 @@ async def expire_missed_schedules(
             await notify_admins(
                 session,
                 clock=clock,
-                event="missed_schedule",
+                event=EmailEventName.MISSED_SCHEDULE,
                 dedupe_key=f"missed_schedule:{task.id}",
                 context={
                     **deployment_context(deployment),
@@ -241,7 +192,7 @@ async def expire_missed_schedules(
             await notify_admins(
                 session,
                 clock=clock,
-                event="rollback_missed",
+                event=EmailEventName.ROLLBACK_MISSED,
                 dedupe_key=f"rollback_missed:{task.id}",
                 context={
                     "taskId": str(task.id),
@@ -267,18 +218,18 @@ async def advance_forced_updates(session: AsyncSession, *, clock: Clock, setting
         key
         for deployment in deployments
         for key in (
-            _key("deadline_exceeded", deployment),
-            _key("forced_reminder_20h", deployment),
-            _key("forced_reminder_12h", deployment),
+            _key(EmailEventName.DEADLINE_EXCEEDED, deployment),
+            _key(EmailEventName.FORCED_REMINDER_20H, deployment),
+            _key(EmailEventName.FORCED_REMINDER_12H, deployment),
         )
     }
-    done = await repository.existing_dedupe_keys(session, keys)
+    done = await existing_dedupe_keys(session, keys)
     sent = 0
     for deployment in deployments:
         assert deployment.force_deadline is not None
         deadline = deployment.force_deadline
         if now >= deadline:
-            if _key("deadline_exceeded", deployment) not in done:
+            if _key(EmailEventName.DEADLINE_EXCEEDED, deployment) not in done:
                 sent += await _exceed_deadline(
                     session, clock=clock, settings=settings, deployment=deployment
                 )
@@ -286,9 +237,9 @@ async def advance_forced_updates(session: AsyncSession, *, clock: Clock, setting
         if deployment.status not in NOT_UNDER_WAY_STATUSES:
             continue
         if now >= deadline - SECOND_REMINDER_BEFORE_DEADLINE:
-            event = "forced_reminder_20h"
+            event = EmailEventName.FORCED_REMINDER_20H
         else:
-            event = "forced_reminder_12h"
+            event = EmailEventName.FORCED_REMINDER_12H
         if _key(event, deployment) in done:
             continue
         sent += await notify_admins(
@@ -315,8 +266,8 @@ async def _exceed_deadline(
     is_new = await notify_admins(
         session,
         clock=clock,
-        event="deadline_exceeded",
-        dedupe_key=_key("deadline_exceeded", deployment),
+        event=EmailEventName.DEADLINE_EXCEEDED,
+        dedupe_key=_key(EmailEventName.DEADLINE_EXCEEDED, deployment),
         context={**deployment_context(deployment), "status": previous_status},
     )
     if not is_new:
@@ -332,7 +283,7 @@ async def _exceed_deadline(
             organization_name=settings.organization_name,
             release_id=deployment.gcc_release_id,
             status=DeploymentStatus.DEADLINE_EXCEEDED,
-            current_version=await _current_version(session),
+            current_version=await installation.running_version(session),
         ),
     )
     log.warning(
@@ -347,15 +298,13 @@ async def _exceed_deadline(
 async def alert_offline_agent(session: AsyncSession, *, clock: Clock, settings: Settings) -> int:
     """Alert once per outage when the agent has not polled for 10 minutes."""
     now = clock.now()
-    last_poll = await repository.claim_agent_offline_alert(
-        session, now=now, offline_before=now - AGENT_OFFLINE_AFTER
-    )
+    last_poll = await installation.claim_agent_offline_alert(session, now=now)
     if last_poll is None:
         return 0
     await notify_admins(
         session,
         clock=clock,
-        event="agent_offline",
+        event=EmailEventName.AGENT_OFFLINE,
         dedupe_key=f"agent_offline:{last_poll.isoformat()}",
         context={
             "lastPollAt": last_poll.isoformat(),
@@ -367,37 +316,9 @@ async def alert_offline_agent(session: AsyncSession, *, clock: Clock, settings: 
     return 1
 
 
-def _key(event: str, deployment: ScheduledDeployment) -> str:
+def _key(event: EmailEventName, deployment: ScheduledDeployment) -> str:
     return f"{event}:{deployment.id}"
 
 
 def _hours_until(remaining: timedelta) -> int:
     return max(0, round(remaining.total_seconds() / 3600))
-
-
-def _task_version(task: AgentTask, deployment: ScheduledDeployment | None) -> str | None:
-    if deployment is not None:
-        return deployment.version
-    version = task.payload.get("targetVersion") or task.payload.get("version")
-    return str(version) if version else None
-
-
-def _config_path(task: AgentTask) -> str | None:
-    bundle = task.payload.get("release") if task.type == AgentTaskType.ROLLBACK else task.payload
-    if not isinstance(bundle, dict):
-        return None
-    for name in ("values", "env"):
-        reference = bundle.get(name)
-        if isinstance(reference, dict) and reference.get("bucketPath"):
-            return str(reference["bucketPath"])
-    return None
-
-
-async def _current_version(session: AsyncSession) -> Version | None:
-    state = await repository.installation_state(session)
-    if state is None or not state.current_version:
-        return None
-    try:
-        return parse_version(state.current_version)
-    except InvalidVersionError:
-        return None

@@ -19,9 +19,9 @@ from contracts import (
     ScheduledDeploymentView,
     TaskResult,
 )
+from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
 from customer_backend.deployments.bundles import release_facts
 from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
-from customer_backend.tasks.models import AgentTask, TaskLogLine
 
 log = structlog.get_logger(__name__)
 

@@ -20,13 +20,15 @@ import structlog
 
 from contracts import ArtifactType, DeploymentStatus, DeploymentStatusReport, LocalDeploymentStatus
 from customer_backend.artifacts import service as artifacts
+from customer_backend.deployments import retention
 from customer_backend.deployments.models import ScheduledDeployment
+from customer_backend.installation import service as installation
 from customer_backend.intake import repository
 from customer_backend.intake.service import (
     notify_release_available,
     request_download,
-    running_version,
 )
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import Runtime
@@ -199,7 +201,7 @@ async def _record_failure(runtime: Runtime, deployment_id: uuid.UUID, errors: li
         await notify_admins(
             session,
             clock=runtime.clock,
-            event="download_failed",
+            event=EmailEventName.DOWNLOAD_FAILED,
             dedupe_key=f"download-failed:{deployment.gcc_release_id}",
             context={
                 "deployment_id": str(deployment.id),
@@ -221,7 +223,7 @@ async def _record_failure(runtime: Runtime, deployment_id: uuid.UUID, errors: li
                     organization_name=runtime.settings.organization_name,
                     release_id=deployment.gcc_release_id,
                     status=DeploymentStatus.DOWNLOAD_FAILED,
-                    current_version=await running_version(session),
+                    current_version=await installation.running_version(session),
                     error_message=error,
                 ),
                 send_task=runtime.send_task,
@@ -239,7 +241,7 @@ async def _apply_retention(runtime: Runtime, artifact_type: ArtifactType, *, pro
     """Keep N per type; a failure only delays the cleanup to the next download."""
     try:
         async with session_scope(runtime.session_factory) as session:
-            removed = await artifacts.apply_retention(
+            removed = await retention.apply_retention(
                 session,
                 clock=runtime.clock,
                 object_store=runtime.object_store,

@@ -13,7 +13,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import LocalDeploymentStatus
-from customer_backend.deployments.models import InstallationState, ScheduledDeployment
+from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.intake.models import ReceivedWebhook
 
 DOWNLOADABLE_STATUSES = (LocalDeploymentStatus.PENDING, LocalDeploymentStatus.DOWNLOAD_FAILED)
@@ -170,21 +170,3 @@ async def forget_removed_artifacts(
         )
     )
     return int(result.rowcount)
-
-
-async def record_poll(session: AsyncSession, *, now: datetime) -> None:
-    """Set ``last_gcc_poll_at`` on the installation state (creating the row if needed)."""
-    statement = insert(InstallationState).values(id=1, last_gcc_poll_at=now, updated_at=now)
-    await session.exec(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_={"last_gcc_poll_at": now, "updated_at": now}
-        )
-    )
-
-
-async def current_version(session: AsyncSession) -> str | None:
-    """The version this installation runs."""
-    result = await session.exec(
-        select(InstallationState.current_version).where(InstallationState.id == 1)
-    )
-    return result.first()

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import structlog
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,16 +24,17 @@ from contracts import (
     DeploymentStatusReport,
     LocalDeploymentStatus,
     ReleasePublishedWebhook,
-    Version,
 )
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.errors import Forbidden, InvalidInput, Unauthorized
+from customer_backend.installation import service as installation
 from customer_backend.intake import repository
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
-from customer_backend.runtime import Runtime, SendTask
+from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
-from servicekit.db import after_commit, session_scope
+from servicekit.db import after_commit
 from signing import (
     HEADER_ID,
     HEADER_SIGNATURE,
@@ -186,7 +186,48 @@ async def record_release(
     installation) is kept, so admins see it, but as ``downloadFailed`` with the reason, and
     reported so to GCC: retrying could not help.
     """
-    now = clock.now()
+    release = webhook.release
+    version = str(release.version)
+    values, missing_reason = _new_deployment(
+        webhook, release_data=release_data, settings=settings, now=clock.now()
+    )
+    deployment_id = await repository.insert_deployment_once(session, values=values)
+    if deployment_id is None:
+        existing = await repository.deployment_id_of_release(session, release.id)
+        log.info("intake.release.duplicate", release_id=str(release.id), version=version)
+        return IntakeOutcome(deployment_id=existing, is_new=False)
+
+    if missing_reason is not None:
+        await _report_unusable_release(
+            session,
+            clock=clock,
+            settings=settings,
+            webhook=webhook,
+            reason=missing_reason,
+            send_task=send_task,
+        )
+        log.warning("intake.release.unusable", release_id=str(release.id), reason=missing_reason)
+    else:
+        after_commit(session, lambda: send_task(DOWNLOAD_TASK, str(deployment_id)))
+    log.info(
+        "intake.release.recorded",
+        release_id=str(release.id),
+        deployment_id=str(deployment_id),
+        version=version,
+        is_forced=webhook.ruleset.is_forced,
+    )
+    return IntakeOutcome(deployment_id=deployment_id, is_new=True)
+
+
+def _new_deployment(
+    webhook: ReleasePublishedWebhook,
+    *,
+    release_data: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+) -> tuple[dict[str, Any], str | None]:
+    """The columns of a received release's deployment, and why it cannot be deployed (no
+    artifact of the type this installation deploys), or None."""
     release = webhook.release
     artifact_type = settings.deployment_type.artifact_type
     expected_sha256 = release.sha256_for(artifact_type)
@@ -211,43 +252,18 @@ async def record_release(
         "created_at": now,
         "updated_at": now,
     }
-    missing_reason = None
-    if expected_sha256 is None:
-        missing_reason = (
-            f"Release {version} has no {artifact_type} artifact, which this "
-            f"{settings.deployment_type} installation deploys."
-        )
-        values.update(
-            status=str(LocalDeploymentStatus.DOWNLOAD_FAILED),
-            download_error=missing_reason,
-            next_download_at=None,
-        )
-    deployment_id = await repository.insert_deployment_once(session, values=values)
-    if deployment_id is None:
-        existing = await repository.deployment_id_of_release(session, release.id)
-        log.info("intake.release.duplicate", release_id=str(release.id), version=version)
-        return IntakeOutcome(deployment_id=existing, is_new=False)
-
-    if missing_reason is not None:
-        await _report_unusable_release(
-            session,
-            clock=clock,
-            settings=settings,
-            webhook=webhook,
-            reason=missing_reason,
-            send_task=send_task,
-        )
-        log.warning("intake.release.unusable", release_id=str(release.id), reason=missing_reason)
-    else:
-        after_commit(session, lambda: send_task(DOWNLOAD_TASK, str(deployment_id)))
-    log.info(
-        "intake.release.recorded",
-        release_id=str(release.id),
-        deployment_id=str(deployment_id),
-        version=version,
-        is_forced=forced,
+    if expected_sha256 is not None:
+        return values, None
+    missing_reason = (
+        f"Release {version} has no {artifact_type} artifact, which this "
+        f"{settings.deployment_type} installation deploys."
     )
-    return IntakeOutcome(deployment_id=deployment_id, is_new=True)
+    values.update(
+        status=str(LocalDeploymentStatus.DOWNLOAD_FAILED),
+        download_error=missing_reason,
+        next_download_at=None,
+    )
+    return values, missing_reason
 
 
 def request_download(
@@ -277,7 +293,9 @@ async def notify_release_available(
     return await notify_admins(
         session,
         clock=clock,
-        event="forced_release_available" if deployment.is_forced else "release_available",
+        event=EmailEventName.FORCED_RELEASE_AVAILABLE
+        if deployment.is_forced
+        else EmailEventName.RELEASE_AVAILABLE,
         dedupe_key=f"release-available:{deployment.gcc_release_id}",
         context={
             "deployment_id": str(deployment.id),
@@ -308,7 +326,7 @@ async def _report_unusable_release(
     await notify_admins(
         session,
         clock=clock,
-        event="download_failed",
+        event=EmailEventName.DOWNLOAD_FAILED,
         dedupe_key=f"download-failed:{webhook.release.id}",
         context={
             "release_id": str(webhook.release.id),
@@ -328,71 +346,8 @@ async def _report_unusable_release(
             organization_name=settings.organization_name,
             release_id=webhook.release.id,
             status=DeploymentStatus.DOWNLOAD_FAILED,
-            current_version=await running_version(session),
+            current_version=await installation.running_version(session),
             error_message=reason,
         ),
         send_task=send_task,
     )
-
-
-async def running_version(session: AsyncSession) -> Version | None:
-    """The version this installation runs, for reports to GCC."""
-    text = await repository.current_version(session)
-    return Version.parse(text) if text else None
-
-
-@dataclass(frozen=True)
-class PollOutcome:
-    """What one poll of GCC's updates endpoint found."""
-
-    offered: int
-    recorded: int
-    invalid: int
-
-
-async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
-    """Feed every release GCC's updates endpoint offers through :func:`record_release`.
-
-    This is how a release whose webhook never arrived is taken up. Returns None when GCC could
-    not be asked (the next beat tries again); ``last_gcc_poll_at`` records each answered poll.
-    """
-    settings = runtime.settings
-    path = f"/api/v1/organizations/{settings.organization_name}/updates"
-    try:
-        response = await runtime.gcc.get(path)
-    except httpx.HTTPError as error:
-        log.warning("intake.poll.failed", error=repr(error))
-        return None
-    if response.status_code != httpx.codes.OK:
-        log.warning("intake.poll.failed", status=response.status_code, body=response.text[:300])
-        return None
-    try:
-        entries = response.json()["releases"]
-    except (ValueError, KeyError, TypeError):
-        log.warning("intake.poll.failed", reason="unexpected_body", body=response.text[:300])
-        return None
-    now = runtime.clock.now()
-    offered, recorded, invalid = len(entries), 0, 0
-    if entries and not license_is_valid(settings=settings, now=now):
-        log.warning("intake.poll.skipped", reason="license_expired", offered=offered)
-        entries = []
-    async with session_scope(runtime.session_factory) as session:
-        for entry in entries:
-            try:
-                webhook = ReleasePublishedWebhook.model_validate(entry)
-            except ValidationError as error:
-                invalid += 1
-                log.warning("intake.poll.invalid_release", error=str(error).splitlines()[0])
-                continue
-            outcome = await record_release(
-                session,
-                clock=runtime.clock,
-                settings=settings,
-                webhook=webhook,
-                release_data=entry,
-                send_task=runtime.send_task,
-            )
-            recorded += outcome.is_new
-        await repository.record_poll(session, now=now)
-    log.info("intake.poll.completed", offered=offered, recorded=recorded, invalid=invalid)
-    return PollOutcome(offered=offered, recorded=recorded, invalid=invalid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from customer_backend.intake import download, service
+from customer_backend.intake import download, polling
 from customer_backend.worker import celery_app, run_task
 
 
@@ -28,7 +28,7 @@ def retry_downloads() -> int:
 @celery_app.task(name="intake.poll_gcc")  # type: ignore[untyped-decorator]
 def poll_gcc() -> dict[str, int] | None:
     """Take up the releases GCC's updates endpoint offers (beat, WRKTALK_GCC_POLL_INTERVAL)."""
-    outcome = run_task(lambda runtime: service.poll_gcc(runtime=runtime))
+    outcome = run_task(lambda runtime: polling.poll_gcc(runtime=runtime))
     if outcome is None:
         return None
     return {"offered": outcome.offered, "recorded": outcome.recorded, "invalid": outcome.invalid}

@@ -10,6 +10,7 @@ datetimes become ISO 8601 strings, which the templates print in UTC with the ``u
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,18 +18,41 @@ from typing import Any
 from pydantic.alias_generators import to_snake
 
 
+class EmailEventName(enum.StrEnum):
+    """The name of each email the admins receive (and of its templates)."""
+
+    RELEASE_AVAILABLE = "release_available"
+    FORCED_RELEASE_AVAILABLE = "forced_release_available"
+    FORCED_REMINDER_12H = "forced_reminder_12h"
+    FORCED_REMINDER_20H = "forced_reminder_20h"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
+    DEPLOYMENT_SCHEDULED = "deployment_scheduled"
+    DEPLOYMENT_CANCELLED = "deployment_cancelled"
+    DEPLOYMENT_STARTED = "deployment_started"
+    DEPLOYMENT_SUCCEEDED = "deployment_succeeded"
+    DEPLOYMENT_FAILED = "deployment_failed"
+    ROLLBACK_STARTED = "rollback_started"
+    ROLLBACK_COMPLETED = "rollback_completed"
+    ROLLBACK_FAILED = "rollback_failed"
+    DOWNLOAD_FAILED = "download_failed"
+    TASK_TIMEOUT = "task_timeout"
+    MISSED_SCHEDULE = "missed_schedule"
+    ROLLBACK_MISSED = "rollback_missed"
+    AGENT_OFFLINE = "agent_offline"
+
+
 @dataclass(frozen=True)
 class EmailEvent:
     """An email the admins receive: the keys its context must carry, and those it may carry."""
 
-    name: str
+    name: EmailEventName
     summary: str
     required: frozenset[str]
     optional: frozenset[str] = field(default_factory=frozenset)
 
 
 def _event(
-    name: str, summary: str, required: set[str], optional: set[str] | None = None
+    name: EmailEventName, summary: str, required: set[str], optional: set[str] | None = None
 ) -> EmailEvent:
     return EmailEvent(name, summary, frozenset(required), frozenset(optional or set()))
 
@@ -39,61 +63,61 @@ EMAIL_EVENTS: Mapping[str, EmailEvent] = {
     event.name: event
     for event in (
         _event(
-            "release_available",
+            EmailEventName.RELEASE_AVAILABLE,
             "A new release is downloaded and verified; an admin may schedule it.",
             {"version"},
             _RELEASE_DETAILS | {"deployment_id"},
         ),
         _event(
-            "forced_release_available",
+            EmailEventName.FORCED_RELEASE_AVAILABLE,
             "A forced release arrived; it must be deployed before force_deadline (T+0).",
             {"version", "force_deadline"},
             _RELEASE_DETAILS | {"deployment_id"},
         ),
         _event(
-            "forced_reminder_12h",
+            EmailEventName.FORCED_REMINDER_12H,
             "A forced release is still not scheduled 12 hours after it arrived.",
             {"version", "force_deadline"},
             {"release_name", "hours_remaining", "deployment_id"},
         ),
         _event(
-            "forced_reminder_20h",
+            EmailEventName.FORCED_REMINDER_20H,
             "A forced release is still not scheduled 20 hours after it arrived.",
             {"version", "force_deadline"},
             {"release_name", "hours_remaining", "deployment_id"},
         ),
         _event(
-            "deadline_exceeded",
+            EmailEventName.DEADLINE_EXCEEDED,
             "A forced release was not deployed within 24 hours; GCC has been told.",
             {"version", "force_deadline"},
             {"release_name", "deployment_id"},
         ),
         _event(
-            "deployment_scheduled",
+            EmailEventName.DEPLOYMENT_SCHEDULED,
             "An admin scheduled a deployment.",
             {"version", "scheduled_for"},
             {"scheduled_by", "is_migration_required", "estimated_downtime", "deployment_id"},
         ),
         _event(
-            "deployment_cancelled",
+            EmailEventName.DEPLOYMENT_CANCELLED,
             "An admin cancelled a scheduled deployment.",
             {"version"},
             {"cancelled_by", "scheduled_for", "deployment_id"},
         ),
         _event(
-            "deployment_started",
+            EmailEventName.DEPLOYMENT_STARTED,
             "The agent picked up a deployment.",
             {"version", "started_at"},
             {"deployment_id", "task_id"},
         ),
         _event(
-            "deployment_succeeded",
+            EmailEventName.DEPLOYMENT_SUCCEEDED,
             "A deployment finished and the version runs.",
             {"version", "completed_at"},
             {"helm_revision", "previous_version", "deployment_id", "task_id"},
         ),
         _event(
-            "deployment_failed",
+            EmailEventName.DEPLOYMENT_FAILED,
             "A deployment failed; rolled_back_to names the version restored, if any, and "
             "retryable whether scheduling the release again could succeed as it is.",
             {"version", "error"},
@@ -108,49 +132,49 @@ EMAIL_EVENTS: Mapping[str, EmailEvent] = {
             },
         ),
         _event(
-            "rollback_started",
+            EmailEventName.ROLLBACK_STARTED,
             "An admin asked for a rollback (target_version or target_revision).",
             {"requested_by"},
             {"target_version", "target_revision", "task_id"},
         ),
         _event(
-            "rollback_completed",
+            EmailEventName.ROLLBACK_COMPLETED,
             "A rollback finished and the version runs.",
             {"version", "completed_at"},
             {"helm_revision", "target_revision", "task_id"},
         ),
         _event(
-            "rollback_failed",
+            EmailEventName.ROLLBACK_FAILED,
             "A rollback failed.",
             {"error"},
             {"target_version", "target_revision", "completed_at", "task_id"},
         ),
         _event(
-            "download_failed",
+            EmailEventName.DOWNLOAD_FAILED,
             "A release could not be downloaded and verified; it cannot be scheduled yet.",
             {"version", "error"},
             {"attempts", "next_attempt_at", "release_name", "deployment_id"},
         ),
         _event(
-            "task_timeout",
+            EmailEventName.TASK_TIMEOUT,
             "A task in progress sent no heartbeat for 30 minutes and was marked failed.",
             {"task_id", "last_activity_at"},
             {"version", "task_type", "deployment_id"},
         ),
         _event(
-            "missed_schedule",
+            EmailEventName.MISSED_SCHEDULE,
             "The agent did not pick up a deployment within the grace window; it was not run.",
             {"version", "scheduled_for"},
             {"grace_minutes", "deployment_id"},
         ),
         _event(
-            "rollback_missed",
+            EmailEventName.ROLLBACK_MISSED,
             "The agent did not pick up a rollback within the grace window; it was not run.",
             {"requested_at"},
             {"target_version", "target_revision", "grace_minutes", "task_id"},
         ),
         _event(
-            "agent_offline",
+            EmailEventName.AGENT_OFFLINE,
             "The agent has not polled for 10 minutes (one email per outage).",
             {"last_poll_at"},
             {"minutes_since_last_poll"},

@@ -96,31 +96,15 @@ async def send_next_notification(
     the row is closed as sent to nobody (logged), so it does not wait for ever.
     """
     now = clock.now()
-    result = await session.exec(
-        select(Notification)
-        .where(
-            col(Notification.sent_at).is_(None),
-            or_(
-                col(Notification.next_attempt_at).is_(None),
-                col(Notification.next_attempt_at) <= now,
-            ),
-        )
-        .order_by(col(Notification.created_at), col(Notification.id))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    notification = result.first()
+    notification = await _next_due(session, now=now)
     if notification is None:
         return None
     notification_id = str(notification.id)
     recipients = await active_admin_emails(session)
     notification.attempts += 1
     if not recipients:
-        notification.sent_at = now
-        notification.recipients = []
         notification.last_error = "no active admin to send to"
-        session.add(notification)
-        await session.flush()
+        await _mark_sent(session, notification, recipients=[], now=now)
         log.warning("notification.send.no_recipients", notification_id=notification_id)
         return SendOutcome(notification_id, notification.event, is_sent=True)
     try:
@@ -140,24 +124,10 @@ async def send_next_notification(
         # OSError covers refused connections and timeouts; TemplateError and ValueError a row
         # that cannot be rendered (a template that changed since it was queued).
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
-        notification.last_error = error
-        notification.next_attempt_at = now + retry_delay(notification.attempts)
-        session.add(notification)
-        await session.flush()
-        log.warning(
-            "notification.send.failed",
-            notification_id=notification_id,
-            email_event=notification.event,
-            attempts=notification.attempts,
-            next_attempt_at=notification.next_attempt_at.isoformat(),
-            error=error,
-        )
+        await _postpone(session, notification, error=error, now=now)
         return SendOutcome(notification_id, notification.event, is_sent=False, error=error)
-    notification.sent_at = now
-    notification.recipients = recipients
     notification.last_error = None
-    session.add(notification)
-    await session.flush()
+    await _mark_sent(session, notification, recipients=recipients, now=now)
     log.info(
         "notification.send.succeeded",
         notification_id=notification_id,
@@ -165,6 +135,51 @@ async def send_next_notification(
         recipient_count=len(recipients),
     )
     return SendOutcome(notification_id, notification.event, True, tuple(recipients))
+
+
+async def _next_due(session: AsyncSession, *, now: datetime) -> Notification | None:
+    """The oldest unsent notification whose time has come, locked (``SKIP LOCKED``)."""
+    result = await session.exec(
+        select(Notification)
+        .where(
+            col(Notification.sent_at).is_(None),
+            or_(
+                col(Notification.next_attempt_at).is_(None),
+                col(Notification.next_attempt_at) <= now,
+            ),
+        )
+        .order_by(col(Notification.created_at), col(Notification.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return result.first()
+
+
+async def _mark_sent(
+    session: AsyncSession, notification: Notification, *, recipients: list[str], now: datetime
+) -> None:
+    notification.sent_at = now
+    notification.recipients = recipients
+    session.add(notification)
+    await session.flush()
+
+
+async def _postpone(
+    session: AsyncSession, notification: Notification, *, error: str, now: datetime
+) -> None:
+    """Sending failed: try again after the backoff of the row's attempts."""
+    notification.last_error = error
+    notification.next_attempt_at = now + retry_delay(notification.attempts)
+    session.add(notification)
+    await session.flush()
+    log.warning(
+        "notification.send.failed",
+        notification_id=str(notification.id),
+        email_event=notification.event,
+        attempts=notification.attempts,
+        next_attempt_at=notification.next_attempt_at.isoformat(),
+        error=error,
+    )
 
 
 async def send_due_notifications(

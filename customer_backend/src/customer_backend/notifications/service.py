@@ -8,13 +8,13 @@ exactly once, across retries and restarts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import structlog
 from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from customer_backend.notifications.events import check_event_context, normalize_context
@@ -79,3 +79,13 @@ def _ask_worker_to_send(send_task: Callable[..., Any], event: str) -> None:
         send_task(SEND_PENDING_TASK)
     except Exception:
         log.warning("notification.send_request.failed", email_event=event, exc_info=True)
+
+
+async def existing_dedupe_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
+    """Which of ``keys`` already have a notification (queued or sent)."""
+    if not keys:
+        return set()
+    result = await session.exec(
+        select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(list(keys)))
+    )
+    return set(result.all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,13 @@ from sqlmodel import Field
 
 from customer_backend.table_base import TableBase
 from servicekit.columns import id_field, json_field, text_field, timestamp_field
+
+
+class OutboxKind(enum.StrEnum):
+    """What an outbox message reports."""
+
+    STATUS = "status"
+    SCHEDULED = "scheduled"
 
 
 class GccOutboxMessage(TableBase, table=True):

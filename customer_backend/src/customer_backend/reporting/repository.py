@@ -1,4 +1,4 @@
-"""Queries of the reporting domain: the outbox and the installation state it reports."""
+"""Queries of the reporting domain: the outbox."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from customer_backend.deployments.models import InstallationState
 from customer_backend.reporting.models import GccOutboxMessage
 
 OUTBOX_LOCK_KEY = 0x6F7574626F78  # "outbox": one flush at a time keeps the order
@@ -67,20 +65,5 @@ async def mark_failed(
             attempts=GccOutboxMessage.attempts + 1,
             next_attempt_at=next_attempt_at,
             last_error=error,
-        )
-    )
-
-
-async def installation_state(session: AsyncSession) -> InstallationState | None:
-    """The installation's single state row, if it exists yet."""
-    return await session.get(InstallationState, 1)
-
-
-async def record_heartbeat(session: AsyncSession, *, now: datetime) -> None:
-    """Set ``last_heartbeat_at`` (creating the state row if needed)."""
-    statement = insert(InstallationState).values(id=1, last_heartbeat_at=now, updated_at=now)
-    await session.exec(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_={"last_heartbeat_at": now, "updated_at": now}
         )
     )

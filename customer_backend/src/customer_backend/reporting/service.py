@@ -32,8 +32,9 @@ from contracts import (
     OrganizationHeartbeat,
     Version,
 )
+from customer_backend.installation import service as installation
 from customer_backend.reporting import repository
-from customer_backend.reporting.models import GccOutboxMessage
+from customer_backend.reporting.models import GccOutboxMessage, OutboxKind
 from customer_backend.runtime import Runtime, SendTask
 from servicekit.db import after_commit, session_scope
 from timekeeping import Clock
@@ -46,8 +47,6 @@ FLUSH_TASK = "reporting.flush_outbox"
 OUTBOX_BACKOFF_BASE = timedelta(seconds=15)
 OUTBOX_BACKOFF_CAP = timedelta(minutes=10)
 OUTBOX_BATCH = 200
-AGENT_OFFLINE_AFTER = timedelta(minutes=10)
-"""An agent that has not polled for this long is offline; the heartbeat says ``degraded``."""
 
 _RETRYABLE_CLIENT_ERRORS = frozenset({401, 403, 408, 429})
 _FLUSH_QUEUED_KEY = "reporting.flush_queued"
@@ -68,7 +67,7 @@ async def enqueue_report(
     """
     is_status = isinstance(report, DeploymentStatusReport)
     message = GccOutboxMessage(
-        kind="status" if is_status else "scheduled",
+        kind=OutboxKind.STATUS if is_status else OutboxKind.SCHEDULED,
         path=STATUS_PATH if is_status else SCHEDULED_PATH,
         payload=report.model_dump(mode="json"),
         created_at=clock.now(),
@@ -198,7 +197,7 @@ async def _deliver(runtime: Runtime, message: GccOutboxMessage, outcome: FlushOu
 
 def heartbeat_status(*, agent_last_poll: datetime | None, now: datetime) -> HeartbeatStatus:
     """``healthy`` while the agent polls, ``degraded`` once it has been silent 10 minutes."""
-    if agent_last_poll is None or now - agent_last_poll > AGENT_OFFLINE_AFTER:
+    if installation.is_agent_offline(last_poll_at=agent_last_poll, now=now):
         return HeartbeatStatus.DEGRADED
     return HeartbeatStatus.HEALTHY
 
@@ -210,7 +209,7 @@ async def send_heartbeat(*, runtime: Runtime) -> OrganizationHeartbeat | None:
     """
     now = runtime.clock.now()
     async with session_scope(runtime.session_factory) as session:
-        state = await repository.installation_state(session)
+        state = await installation.installation_state(session)
     agent_last_poll = state.last_agent_poll_at if state is not None else None
     version_text = state.current_version if state is not None else None
     heartbeat = OrganizationHeartbeat(
@@ -233,6 +232,6 @@ async def send_heartbeat(*, runtime: Runtime) -> OrganizationHeartbeat | None:
         )
         return None
     async with session_scope(runtime.session_factory) as session:
-        await repository.record_heartbeat(session, now=now)
+        await installation.record_heartbeat(session, now=now)
     log.info("reporting.heartbeat.sent", status=str(heartbeat.status), version=version_text)
     return heartbeat

@@ -17,12 +17,12 @@ import pytest
 from sqlmodel import select
 
 from contracts import AgentTaskStatus, ArtifactType, LocalDeploymentStatus
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.config.models import EssentialConfigVersion
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.runtime import build_store
 from customer_backend.settings import Settings
-from customer_backend.tasks.models import AgentTask
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory
 from timekeeping import ManualClock

@@ -9,12 +9,12 @@ import pytest
 from sqlmodel import col
 
 from contracts import MAX_LOG_BATCH_LINES
+from customer_backend.agent_tasks.endpoints import MAX_LOG_BATCH_BYTES
+from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
+from customer_backend.agent_tasks.service import license_status
 from customer_backend.app import create_app
 from customer_backend.config.models import NonEssentialEnv
-from customer_backend.deployments.models import InstallationState
-from customer_backend.tasks.endpoints import MAX_LOG_BATCH_BYTES
-from customer_backend.tasks.models import AgentTask, TaskLogLine
-from customer_backend.tasks.service import license_status
+from customer_backend.installation.models import InstallationState
 
 UNKNOWN_TASK = "6f1c3f5e-0000-4000-8000-000000000000"
 

@@ -24,12 +24,14 @@ from contracts import (
     TaskHeartbeatAck,
     TaskStatusUpdate,
 )
+from customer_backend.agent_tasks import repository
+from customer_backend.agent_tasks.completion import complete_task
+from customer_backend.config import service as config_service
 from customer_backend.errors import Conflict, NotFound
+from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
-from customer_backend.tasks import repository
-from customer_backend.tasks.completion import complete_task
 from objectstore import ObjectStore, ObjectStoreError
 from timekeeping import Clock
 
@@ -100,7 +102,7 @@ async def hand_out_task(
         await notify_admins(
             session,
             clock=clock,
-            event="deployment_started",
+            event=EmailEventName.DEPLOYMENT_STARTED,
             dedupe_key=f"deployment_started:{claimed.id}",
             context={
                 "version": task.payload.version,
@@ -223,8 +225,8 @@ async def insert_config(
     session: AsyncSession, *, clock: Clock, request: ConfigInsertRequest
 ) -> ConfigInsertResponse:
     """Add a release's non-essential variable unless the key exists (never overwrites)."""
-    created = await repository.insert_env_if_absent(
-        session, key=request.key, value=request.value, now=clock.now()
+    created = await config_service.add_env_if_absent(
+        session, clock=clock, key=request.key, value=request.value
     )
     log.info("task.config_insert.succeeded", key=request.key, created=created)
     return ConfigInsertResponse(created=created)

@@ -10,16 +10,13 @@ import pytest
 from sqlmodel import col
 
 from contracts import DeploymentStatusReport
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
-from customer_backend.deployments.models import (
-    DeploymentHistory,
-    InstallationState,
-    ScheduledDeployment,
-)
+from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
+from customer_backend.installation.models import InstallationState
 from customer_backend.notifications.models import Notification
 from customer_backend.notifications.rendering import render
 from customer_backend.reporting.models import GccOutboxMessage
-from customer_backend.tasks.models import AgentTask
 
 
 def status_url(task_id: Any) -> str:

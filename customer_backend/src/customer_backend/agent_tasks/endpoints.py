@@ -21,6 +21,7 @@ from contracts import (
     TaskHeartbeatAck,
     TaskStatusUpdate,
 )
+from customer_backend.agent_tasks import service
 from customer_backend.deps import (
     AgentCaller,
     ClockDep,
@@ -32,7 +33,6 @@ from customer_backend.deps import (
 )
 from customer_backend.errors import PayloadTooLarge
 from customer_backend.runtime import Runtime
-from customer_backend.tasks import service
 from servicekit.db import session_scope
 from servicekit.hotroute import HotRequest, HotResponse
 

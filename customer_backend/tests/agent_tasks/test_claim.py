@@ -11,13 +11,15 @@ import httpx
 import pytest
 
 from contracts import AgentPollResponse, DeployTask
+from customer_backend.agent_tasks import repository
+from customer_backend.agent_tasks.endpoints import answer_poll
+from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.app import create_app
-from customer_backend.deployments.models import InstallationState, ScheduledDeployment
+from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.errors import Unauthorized
+from customer_backend.installation.models import InstallationState
 from customer_backend.notifications.models import Notification
 from customer_backend.settings import Settings
-from customer_backend.tasks.endpoints import answer_poll
-from customer_backend.tasks.models import AgentTask
 from servicekit.db import SessionFactory
 from servicekit.hotroute import HotRequest
 from timekeeping import ManualClock
@@ -85,6 +87,26 @@ async def test_claim_marks_task_and_deployment_in_progress_and_counts_the_attemp
     deployment = await fetch(ScheduledDeployment, release.deployment.id)
     assert deployment.status == "inProgress"
     assert deployment.started_at == gcc_clock.now()
+
+
+async def test_the_claim_commits_by_itself_without_a_transaction_around_it(
+    backend_engine, release_factory, task_factory, fetch, gcc_clock
+):
+    # One statement and no BEGIN or COMMIT: a poll is one round trip to the database.
+    task = await task_factory(await release_factory())
+
+    async with backend_engine.connect() as connection:
+        claimed = await repository.claim_next_task(
+            connection, now=gcc_clock.now(), grace=timedelta(minutes=30)
+        )
+        raw = await connection.get_raw_connection()
+        assert raw.driver_connection is not None
+        assert not raw.driver_connection.is_in_transaction()
+
+    assert claimed is not None
+    assert claimed.id == task.id
+    assert claimed.payload["version"] == task.payload["version"]
+    assert (await fetch(AgentTask, task.id)).status == "inProgress"
 
 
 async def test_claimed_task_is_not_handed_out_again(

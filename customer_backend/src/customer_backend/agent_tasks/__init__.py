@@ -1,0 +1,1 @@
+"""Agent tasks domain: the queue of work for the installation's agent, claimed by its polls."""

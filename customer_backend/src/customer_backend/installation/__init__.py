@@ -1,0 +1,1 @@
+"""Installation domain: what this installation runs and whether its agent is in touch."""
