@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts import DeploymentType
+from signing import decode_secret
 
 DEVELOPMENT_AGENT_SECRET = "dev-agent-secret"  # noqa: S105 - refused outside development
 
@@ -18,7 +19,10 @@ DEVELOPMENT_AGENT_SECRET = "dev-agent-secret"  # noqa: S105 - refused outside de
 class Settings(BaseSettings):
     """Everything the customer backend processes read from the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="WRKTALK_", extra="ignore")
+    # a validation error must not quote the values read: they hold the secrets
+    model_config = SettingsConfigDict(
+        env_prefix="WRKTALK_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production"] = Field(
         "development", description="`production` refuses the built-in development secrets."
@@ -43,8 +47,8 @@ class Settings(BaseSettings):
     gcc_poll_interval: float = Field(
         300.0, gt=0, description="Seconds between two polls of GCC's updates endpoint."
     )
-    webhook_secret: SecretStr = Field(
-        SecretStr(""),
+    webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
         description="Webhook secret(s) GCC signs with; several comma-separated during rotation.",
     )
     agent_secret: SecretStr = Field(
@@ -107,16 +111,42 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Log JSON lines (false: human-readable console).")
 
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _split_webhook_secrets(cls, value: str | SecretStr | list[str | SecretStr]) -> list[str]:
+        """A comma-separated text (the variable, a secrets file) or a list, without blanks."""
+        if isinstance(value, str | SecretStr):
+            value = list(_text_of(value).split(","))
+        return [text for item in value if (text := _text_of(item).strip())]
+
+    @field_validator("webhook_secret", mode="after")
+    @classmethod
+    def _decode_webhook_secrets(cls, secrets: list[SecretStr]) -> list[SecretStr]:
+        """Refuse at start a secret nothing could be verified with."""
+        for position, secret in enumerate(secrets, start=1):
+            try:
+                decode_secret(secret.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    f"webhook secret {position} of {len(secrets)} is not base64 "
+                    "(expected whsec_ followed by base64)"
+                ) from None
+        return secrets
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.environment == "production":
             if self.agent_secret.get_secret_value() == DEVELOPMENT_AGENT_SECRET:
                 raise ValueError("WRKTALK_AGENT_SECRET must be set in production")
-            if not self.webhook_secret.get_secret_value():
+            if not self.webhook_secret:
                 raise ValueError("WRKTALK_WEBHOOK_SECRET must be set in production")
             if not self.gcc_api_key.get_secret_value():
                 raise ValueError("WRKTALK_GCC_API_KEY must be set in production")
         return self
+
+
+def _text_of(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 SECRETS_DIR_VARIABLE = "WRKTALK_SECRETS_DIR"
