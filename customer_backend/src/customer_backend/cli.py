@@ -13,8 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from customer_backend.settings import get_settings
 from logconfig import configure_logging
 from servicekit import processes
-from servicekit.db import create_engine, create_session_factory, session_scope
-from servicekit.errors import ServiceError
+from servicekit.commands import run_in_session
 from servicekit.files import write_private_file
 from timekeeping import SystemClock
 
@@ -31,19 +30,7 @@ def _configure(service: str) -> None:
 
 
 def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(get_settings().database_url, pool_size=1)
-        try:
-            async with session_scope(create_session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
+    return run_in_session(get_settings().database_url, work)
 
 
 @app.command()
@@ -59,12 +46,13 @@ def serve(
     workers: int = typer.Option(1, help="Server processes."),
 ) -> None:
     """Serve the HTTP API (refuses a database that is not at the latest migration)."""
+    from customer_backend.app import API_SERVICE_NAME
     from customer_backend.migrations_runner import ensure_database_is_current
 
-    _configure("customer-backend-api")
+    _configure(API_SERVICE_NAME)
     settings = get_settings()
     code = processes.serve_api(
-        "customer_backend.app:create_app",
+        "customer_backend.app:create_served_app",
         host=host,
         port=port,
         workers=workers,

@@ -10,11 +10,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from customer_backend.admins.models import Admin
-from customer_backend.errors import Unauthorized
 from customer_backend.runtime import Runtime
 from customer_backend.settings import Settings
 from servicekit.auth import bearer_token, hash_token, tokens_match
 from servicekit.db import session_scope
+from servicekit.errors import Unauthorized
 from timekeeping import Clock
 
 

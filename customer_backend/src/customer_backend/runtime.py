@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from customer_backend.celery_app import celery_app
 from customer_backend.settings import Settings
 from objectstore import ObjectStore, build_object_store
 from servicekit.db import SessionFactory, create_engine, create_session_factory
@@ -54,8 +55,6 @@ def gcc_client(settings: Settings, *, timeout: float = 30.0) -> httpx.AsyncClien
 
 def task_sender(settings: Settings) -> SendTask:
     """Send tasks by name through this tier's Celery app, to the configured broker."""
-    from customer_backend.worker import celery_app
-
     return celery_sender(celery_app, settings.redis_url)
 
 

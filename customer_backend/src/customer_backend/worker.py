@@ -1,14 +1,21 @@
-"""The Celery app, its beat schedule, and how a task reaches the async services."""
+"""The Celery app's configuration, its beat schedule, and how a task reaches the services.
+
+Tasks are thin: each runs one coroutine against the process's :class:`Runtime`, which is
+built on first use in each worker process (or thread, for an in-process test worker) and
+kept for the process's life, so engines and HTTP pools are not rebuilt per task.
+"""
 
 from __future__ import annotations
 
 from celery import Celery
 
+from customer_backend.celery_app import celery_app
 from customer_backend.runtime import Runtime, open_runtime
 from customer_backend.settings import Settings, get_settings
 from servicekit.tasks import WorkerRuntime
+from servicekit.worker import configure_celery_app
 
-celery_app = Celery("customer_backend")
+__all__ = ["celery_app", "close_task_runtime", "configure_celery", "run_task", "use_clock"]
 
 TASK_MODULES = [
     "customer_backend.intake.tasks",
@@ -18,48 +25,25 @@ TASK_MODULES = [
     "customer_backend.reporting.tasks",
 ]
 
+OUTBOX_INTERVAL_SECONDS = 15.0
+"""How often pending email and reports to GCC that failed are tried again."""
+
 
 def configure_celery(settings: Settings) -> Celery:
     """Point the Celery app at the broker and set the beat schedule from ``settings``."""
-    celery_app.conf.update(
+    configure_celery_app(
+        celery_app,
         broker_url=settings.redis_url,
-        result_backend=None,
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        worker_hijack_root_logger=False,
-        broker_connection_retry_on_startup=True,
-        include=TASK_MODULES,
+        task_modules=TASK_MODULES,
         beat_schedule={
-            "intake.poll_gcc": {
-                "task": "intake.poll_gcc",
-                "schedule": settings.gcc_poll_interval,
-            },
-            "reporting.send_heartbeat": {
-                "task": "reporting.send_heartbeat",
-                "schedule": settings.gcc_poll_interval,
-            },
-            "intake.retry_downloads": {
-                "task": "intake.retry_downloads",
-                "schedule": settings.timeline_interval_seconds,
-            },
-            "deployments.run_timelines": {
-                "task": "deployments.run_timelines",
-                "schedule": settings.timeline_interval_seconds,
-            },
-            "notifications.send_pending": {
-                "task": "notifications.send_pending",
-                "schedule": 15.0,
-            },
-            "reporting.flush_outbox": {
-                "task": "reporting.flush_outbox",
-                "schedule": 15.0,
-            },
+            "intake.poll_gcc": settings.gcc_poll_interval,
+            "reporting.send_heartbeat": settings.gcc_poll_interval,
+            "intake.retry_downloads": settings.timeline_interval_seconds,
+            "deployments.run_timelines": settings.timeline_interval_seconds,
+            "notifications.send_pending": OUTBOX_INTERVAL_SECONDS,
+            "reporting.flush_outbox": OUTBOX_INTERVAL_SECONDS,
         },
     )
-    for module in TASK_MODULES:
-        __import__(module)
     _worker.configure(settings)
     return celery_app
 

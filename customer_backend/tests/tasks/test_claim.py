@@ -13,12 +13,12 @@ import pytest
 from contracts import AgentPollResponse, DeployTask
 from customer_backend.app import create_app
 from customer_backend.deployments.models import InstallationState, ScheduledDeployment
-from customer_backend.errors import Unauthorized
 from customer_backend.notifications.models import Notification
 from customer_backend.settings import Settings
 from customer_backend.tasks.endpoints import answer_poll
 from customer_backend.tasks.models import AgentTask
 from servicekit.db import SessionFactory
+from servicekit.errors import Unauthorized
 from servicekit.hotroute import HotRequest
 from timekeeping import ManualClock
 

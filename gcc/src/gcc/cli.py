@@ -29,12 +29,13 @@ def serve(
     workers: int = typer.Option(1, help="Server processes."),
 ) -> None:
     """Serve the HTTP API (refuses a database that is not at the latest migration)."""
+    from gcc.app import API_SERVICE_NAME
     from gcc.migrations_runner import ensure_database_is_current
 
-    _configure("gcc-api")
+    _configure(API_SERVICE_NAME)
     settings = get_settings()
     code = processes.serve_api(
-        "gcc.app:create_app",
+        "gcc.app:create_served_app",
         host=host,
         port=port,
         workers=workers,
@@ -70,18 +71,14 @@ def beat() -> None:
 def migrate() -> None:
     """Apply database migrations and create the artifact bucket when it does not exist."""
     from gcc.migrations_runner import upgrade_to_head
-    from objectstore import S3ObjectStore
+    from gcc.runtime import build_store
 
     _configure("gcc-migrate")
     settings = get_settings()
     upgrade_to_head(settings.database_url)
 
     async def ensure_bucket() -> None:
-        async with S3ObjectStore(
-            bucket=settings.bucket_name,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-        ) as store:
+        async with build_store(settings) as store:
             await store.ensure_bucket()
 
     asyncio.run(ensure_bucket())

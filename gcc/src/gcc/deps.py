@@ -9,13 +9,13 @@ from fastapi import Depends, Header, Path, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import OrganizationName
-from gcc.db import session_scope
-from gcc.errors import Forbidden, Unauthorized
 from gcc.organizations import repository as organization_repository
 from gcc.organizations.models import Organization
 from gcc.runtime import Runtime
 from gcc.security import bearer_token, hash_api_key, tokens_match
 from gcc.settings import Settings
+from servicekit.db import session_scope
+from servicekit.errors import Forbidden, Unauthorized
 from timekeeping import Clock
 
 

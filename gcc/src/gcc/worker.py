@@ -1,4 +1,4 @@
-"""The Celery app, its beat schedule, and how a task reaches the async services.
+"""The Celery app's configuration, its beat schedule, and how a task reaches the services.
 
 Tasks are thin: each runs one coroutine against the process's :class:`Runtime`, which is
 built on first use in each worker process (or thread, for an in-process test worker) and
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from celery import Celery
 
+from gcc.celery_app import celery_app
 from gcc.runtime import Runtime, open_runtime
 from gcc.settings import Settings, get_settings
 from servicekit.tasks import WorkerRuntime
+from servicekit.worker import configure_celery_app
 
-celery_app = Celery("gcc")
+__all__ = ["celery_app", "close_task_runtime", "configure_celery", "run_task", "use_clock"]
 
 TASK_MODULES = [
     "gcc.delivery.tasks",
@@ -25,38 +27,18 @@ TASK_MODULES = [
 
 def configure_celery(settings: Settings) -> Celery:
     """Point the Celery app at the broker and set the beat schedule from ``settings``."""
-    celery_app.conf.update(
+    configure_celery_app(
+        celery_app,
         broker_url=settings.redis_url,
-        result_backend=None,
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        include=TASK_MODULES,
+        task_modules=TASK_MODULES,
         beat_schedule={
-            "delivery.dispatch_due": {
-                "task": "delivery.dispatch_due",
-                "schedule": settings.dispatch_interval_seconds,
-            },
-            "health.classify": {
-                "task": "health.classify",
-                "schedule": settings.health_interval_seconds,
-            },
-            "escalations.notify_new": {
-                "task": "escalations.notify_new",
-                "schedule": settings.health_interval_seconds,
-            },
+            "delivery.dispatch_due": settings.dispatch_interval_seconds,
+            "health.classify": settings.health_interval_seconds,
+            "escalations.notify_new": settings.health_interval_seconds,
             # Delivers a release held back by the license or version gate once it clears.
-            "releases.recheck_gates": {
-                "task": "releases.recheck_gates",
-                "schedule": settings.health_interval_seconds,
-            },
+            "releases.recheck_gates": settings.health_interval_seconds,
         },
     )
-    celery_app.loader.import_default_modules()
-    for module in TASK_MODULES:
-        __import__(module)
     _worker.configure(settings)
     return celery_app
 

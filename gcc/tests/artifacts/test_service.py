@@ -11,9 +11,9 @@ from contracts import ArtifactType, Version
 from gcc.artifacts.models import Artifact
 from gcc.artifacts.service import artifact_key, store_artifact
 from gcc.artifacts.upload import ReceivedFile
-from gcc.db import SessionFactory, session_scope
 from gcc.settings import Settings
 from objectstore import S3ObjectStore
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 
 

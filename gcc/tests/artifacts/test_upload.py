@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gcc.artifacts.upload import ReceivedForm, receive_form
-from gcc.errors import InvalidInput, PayloadTooLarge
+from servicekit.errors import InvalidInput, PayloadTooLarge
 
 BOUNDARY = "test-boundary-1234"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -20,7 +20,6 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus, UpdatesPollResponse
-from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
 from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
@@ -29,6 +28,7 @@ from gcc.releases.models import Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
 from gcc.worker import celery_app
+from servicekit.db import SessionFactory, session_scope
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 

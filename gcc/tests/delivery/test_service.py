@@ -12,7 +12,6 @@ import pytest
 from sqlmodel import select
 
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus
-from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
 from gcc.delivery.models import DeploymentTarget
 from gcc.delivery.outcomes import BatchReport
@@ -22,6 +21,7 @@ from gcc.organizations.models import Organization
 from gcc.releases.models import Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
+from servicekit.db import SessionFactory, session_scope
 from signing import WebhookVerificationError, generate_secret, verify
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gcc.db import SessionFactory
 from gcc.delivery.models import DeploymentTarget
 from gcc.releases.models import Release
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock
 
 ReleaseFactory = Callable[..., Awaitable[Release]]

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from gcc.db import SessionFactory
 from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
 from gcc.health.models import VersionHistory
 from gcc.organizations.models import Organization
 from gcc.releases.models import Release
+from servicekit.db import SessionFactory
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 

@@ -11,11 +11,11 @@ import pytest
 from sqlmodel import col, select
 
 from contracts import DeploymentType
-from gcc.db import SessionFactory
 from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
 from gcc.releases.models import Release
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock
 
 ReleaseMaker = Callable[..., Awaitable[httpx.Response]]

@@ -12,12 +12,12 @@ from sqlmodel import select
 
 from contracts import ReleaseStatus
 from gcc.artifacts.models import Artifact
-from gcc.db import SessionFactory, session_scope
 from gcc.delivery.models import DeploymentTarget
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
 from gcc.releases.models import Release
 from gcc.releases.service import publish_release
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 
 FLEET = 10_000

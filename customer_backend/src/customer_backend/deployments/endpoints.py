@@ -30,8 +30,8 @@ from customer_backend.deps import (
     SettingsDep,
     require_admin,
 )
-from customer_backend.errors import InvalidInput
 from servicekit.db import session_scope
+from servicekit.errors import InvalidInput
 
 router = APIRouter(tags=["deployments"])
 

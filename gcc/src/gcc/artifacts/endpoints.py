@@ -14,7 +14,7 @@ from contracts import ArtifactType, ArtifactUploadResponse, ErrorResponse
 from gcc.artifacts import service
 from gcc.artifacts.upload import receive_form
 from gcc.deps import CiCaller, ClockDep, CustomerDep, RuntimeDep, SessionDep, SettingsDep
-from gcc.errors import InvalidInput
+from servicekit.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
 

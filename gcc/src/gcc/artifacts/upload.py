@@ -21,7 +21,7 @@ from typing import IO
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from gcc.errors import InvalidInput, PayloadTooLarge
+from servicekit.errors import InvalidInput, PayloadTooLarge
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 """What a form may add to the file's size: boundaries, part headers and the text fields."""

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gcc.models_base import enum_field, id_field, text_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import enum_field, id_field, text_field, timestamp_field
 
 
-class DeploymentTarget(SQLModel, table=True):
+class DeploymentTarget(TableBase, table=True):
     """Delivery and deployment state of a release at an organization."""
 
     __tablename__ = "deployment_target"

@@ -26,17 +26,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import RedeliveryResponse, ReleaseStatus, Version
 from gcc.artifacts.service import parse_version_text
-from gcc.db import after_commit, session_scope
 from gcc.delivery import outcomes, repository, sender
 from gcc.delivery.outcomes import BatchReport, Refusal
 from gcc.delivery.repository import ReleaseDigests, TakenTarget
 from gcc.delivery.sender import WebhookRequest
-from gcc.errors import Conflict, NotFound
 from gcc.organizations import repository as organization_repository
 from gcc.releases import repository as release_repository
 from gcc.releases.webhook_body import build_webhook_body
 from gcc.runtime import Runtime
 from gcc.settings import Settings
+from servicekit.db import after_commit, session_scope
+from servicekit.errors import Conflict, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gcc.models_base import id_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import id_field, timestamp_field
 
 
-class VersionHistory(SQLModel, table=True):
+class VersionHistory(TableBase, table=True):
     """One deployment (or rollback) an organization reported."""
 
     __tablename__ = "version_history"

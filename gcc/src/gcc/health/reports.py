@@ -19,12 +19,12 @@ from contracts import (
     EscalationType,
 )
 from gcc.delivery.models import DeploymentTarget
-from gcc.errors import Forbidden, NotFound
 from gcc.escalations.service import raise_escalation
 from gcc.health import repository
 from gcc.health.models import VersionHistory
 from gcc.organizations.models import Organization
 from gcc.releases.models import Release
+from servicekit.errors import Forbidden, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

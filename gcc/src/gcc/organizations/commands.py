@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,11 +16,10 @@ from contracts import (
     OrganizationCreateRequest,
     field_from_location,
 )
-from gcc.db import create_engine, create_session_factory, session_scope
-from gcc.errors import ServiceError
 from gcc.organizations import repository, service
 from gcc.organizations.service import organization_view
 from gcc.settings import get_settings
+from servicekit.commands import run_in_session
 from servicekit.files import write_private_file
 from timekeeping import SystemClock
 
@@ -36,21 +34,7 @@ T = TypeVar("T")
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one committed transaction against the configured database."""
-
-    async def main() -> T:
-        engine = create_engine(get_settings().database_url, pool_size=1)
-        try:
-            async with session_scope(create_session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except ServiceError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        typer.echo(f"error{where}: {exc.detail}", err=True)
-        raise typer.Exit(code=1) from exc
+    return run_in_session(get_settings().database_url, work)
 
 
 @organizations_app.command("add")

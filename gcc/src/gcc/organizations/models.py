@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gcc.models_base import enum_field, id_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import enum_field, id_field, timestamp_field
 
 
-class Organization(SQLModel, table=True):
+class Organization(TableBase, table=True):
     """One customer installation (the specification's ``organizationalServices``)."""
 
     __tablename__ = "organization"

@@ -35,7 +35,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import ArtifactType, EscalationType
 from gcc.artifacts import repository as artifact_repository
-from gcc.db import after_commit
 from gcc.escalations import repository as escalation_repository
 from gcc.releases import repository
 from gcc.releases.fanout import (
@@ -49,6 +48,7 @@ from gcc.releases.fanout import (
 from gcc.releases.models import Release
 from gcc.releases.repository import Candidate, HeldBack
 from gcc.releases.service import DISPATCH_TASK
+from servicekit.db import after_commit
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gcc.models_base import enum_field, id_field, json_field, text_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
 
-class Release(SQLModel, table=True):
+class Release(TableBase, table=True):
     """A version CI created; a draft until published."""
 
     __tablename__ = "release"

@@ -14,11 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import ArtifactType, ReleaseCreateRequest, ReleaseStatus
 from gcc.artifacts import repository as artifact_repository
 from gcc.artifacts.service import parse_version_text
-from gcc.db import after_commit
-from gcc.errors import Conflict, InvalidInput, NotFound
 from gcc.releases import repository
 from gcc.releases.fanout import FanOut, plan_fan_out
 from gcc.releases.models import Release
+from servicekit.db import after_commit
+from servicekit.errors import Conflict, InvalidInput, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

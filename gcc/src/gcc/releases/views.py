@@ -29,13 +29,13 @@ from gcc.artifacts import repository as artifact_repository
 from gcc.artifacts.models import Artifact
 from gcc.artifacts.service import parse_version_text
 from gcc.delivery.models import DeploymentTarget
-from gcc.errors import NotFound
 from gcc.organizations.models import Organization
 from gcc.releases import repository
 from gcc.releases.models import Release
 from gcc.releases.repository import TargetCounts
 from gcc.releases.service import PublishOutcome
 from gcc.releases.webhook_body import build_webhook_body
+from servicekit.errors import NotFound
 
 
 def created_view(release: Release) -> ReleaseCreateResponse:
