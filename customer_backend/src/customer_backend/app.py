@@ -7,12 +7,8 @@ from fastapi import FastAPI
 from customer_backend.migrations_runner import ensure_database_is_current
 from customer_backend.runtime import SendTask, open_runtime
 from customer_backend.settings import Settings, get_settings
-from logconfig import configure_logging
-from servicekit.app import create_service_app
+from servicekit.app import create_service_app, served_app_factory
 from timekeeping import Clock
-
-API_SERVICE_NAME = "customer-backend-api"
-"""The ``service`` field of the API processes' log events."""
 
 
 def create_app(
@@ -38,13 +34,4 @@ def create_app(
     )
 
 
-def create_served_app() -> FastAPI:
-    """The app of each ``customer-backend serve`` process, logging as the command does.
-
-    With ``--workers N`` uvicorn starts each server in a fresh process, where nothing of the
-    command's logging configuration survives: without this, the level and format would be
-    structlog's defaults (every event, whatever the configured level).
-    """
-    settings = get_settings()
-    configure_logging(level=settings.log_level, json=settings.log_json, service=API_SERVICE_NAME)
-    return create_app(settings)
+create_served_app = served_app_factory(create_app, get_settings, service="customer-backend-api")

@@ -9,12 +9,8 @@ from fastapi import FastAPI
 from gcc.migrations_runner import ensure_database_is_current
 from gcc.runtime import open_runtime
 from gcc.settings import Settings, get_settings
-from logconfig import configure_logging
-from servicekit.app import create_service_app
+from servicekit.app import create_service_app, served_app_factory
 from timekeeping import Clock
-
-API_SERVICE_NAME = "gcc-api"
-"""The ``service`` field of the API processes' log events."""
 
 
 def create_app(
@@ -46,13 +42,4 @@ def create_app(
     )
 
 
-def create_served_app() -> FastAPI:
-    """The app of each ``gcc serve`` process, logging as the command does.
-
-    With ``--workers N`` uvicorn starts each server in a fresh process, where nothing of the
-    command's logging configuration survives: without this, the level and format would be
-    structlog's defaults (every event, whatever the configured level).
-    """
-    settings = get_settings()
-    configure_logging(level=settings.log_level, json=settings.log_json, service=API_SERVICE_NAME)
-    return create_app(settings)
+create_served_app = served_app_factory(create_app, get_settings, service="gcc-api")

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.errors import install_error_handlers
 from servicekit.probes import add_probes
+from servicekit.processes import ProcessSettings, configure_process_logging
+
+S = TypeVar("S", bound=ProcessSettings)
 
 
 class HasEngine(Protocol):
@@ -58,3 +61,22 @@ def create_service_app(
 def _engine_of(request: Any) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.runtime.engine
     return engine
+
+
+def served_app_factory(
+    create_app: Callable[[S], FastAPI], get_settings: Callable[[], S], *, service: str
+) -> Callable[[], FastAPI]:
+    """The factory ``serve`` names to uvicorn: logging configured, then ``create_app(settings)``.
+
+    With ``--workers N`` uvicorn starts each server in a fresh process that only imports this
+    factory; nothing of the command's logging configuration survives there. Without
+    configuring it again, the level and format would be structlog's defaults: every event,
+    whatever the configured level.
+    """
+
+    def create_served_app() -> FastAPI:
+        settings = get_settings()
+        configure_process_logging(settings, service)
+        return create_app(settings)
+
+    return create_served_app

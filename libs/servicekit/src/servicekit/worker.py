@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, TypeVar
 
 from celery import Celery
+
+from servicekit.tasks import HasClock, WorkerRuntime
 
 
 def configure_celery_app(
@@ -38,3 +42,50 @@ def configure_celery_app(
     )
     celery.loader.import_default_modules()
     return celery
+
+
+class BrokerSettings(Protocol):
+    """What the worker reads from a tier's settings."""
+
+    @property
+    def redis_url(self) -> str:
+        """The Celery broker."""
+        ...
+
+
+S = TypeVar("S", bound=BrokerSettings)
+R = TypeVar("R", bound=HasClock)
+
+
+class ServiceWorker(WorkerRuntime[S, R]):
+    """A tier's Celery app with its task modules and beat schedule, and the runtime its tasks
+    run on (see :class:`servicekit.tasks.WorkerRuntime`)."""
+
+    def __init__(
+        self,
+        celery: Celery,
+        open_runtime: Callable[..., AbstractAsyncContextManager[R]],
+        default_settings: Callable[[], S],
+        task_modules: Sequence[str],
+        beat_schedule: Callable[[S], Mapping[str, float]],
+    ) -> None:
+        """``open_runtime(settings, clock=...)`` yields a runtime; ``beat_schedule(settings)``
+        maps each periodic task's name to its interval in seconds."""
+        super().__init__(
+            lambda settings, clock: open_runtime(settings, clock=clock), default_settings
+        )
+        self.celery = celery
+        self.task_modules = list(task_modules)
+        self.beat_schedule = beat_schedule
+
+    def configure_celery(self, settings: S) -> Celery:
+        """Point the Celery app at the broker, set the beat schedule, and make the tasks run
+        with ``settings`` (the worker command and tests)."""
+        configure_celery_app(
+            self.celery,
+            broker_url=settings.redis_url,
+            task_modules=self.task_modules,
+            beat_schedule=self.beat_schedule(settings),
+        )
+        self.configure(settings)
+        return self.celery
