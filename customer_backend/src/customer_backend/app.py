@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from customer_backend.migrations_runner import ensure_database_is_current
-from customer_backend.runtime import SendTask, open_runtime
+from customer_backend.runtime import open_runtime
 from customer_backend.settings import Settings, get_settings
 from servicekit.app import create_service_app, served_app_factory
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from dataclasses import dataclass
 
 from gcc.celery_app import celery_app
 from gcc.settings import Settings
 from objectstore import ObjectStore, build_object_store
-from servicekit.db import SessionFactory, create_engine, create_session_factory
-from servicekit.tasks import celery_sender
-from timekeeping import Clock, SystemClock
+from servicekit.runtime import SendTask, ServiceRuntime, open_service_runtime
+from timekeeping import Clock
 
 
 @dataclass
-class Runtime:
-    """Settings, clock, database, object store and the task sender of one process."""
-
-    settings: Settings
-    clock: Clock
-    engine: AsyncEngine
-    session_factory: SessionFactory
-    object_store: ObjectStore
-    send_task: Any = field(default=None)
+class Runtime(ServiceRuntime[Settings]):
+    """Settings, clock, database, the artifact bucket and the task sender of one process."""
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -41,21 +30,15 @@ def build_store(settings: Settings) -> ObjectStore:
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, clock: Clock | None = None, send_task: Any = None
+    settings: Settings, *, clock: Clock | None = None, send_task: SendTask | None = None
 ) -> AsyncIterator[Runtime]:
     """Build the runtime, yield it, and close every client afterwards."""
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-    try:
-        async with build_store(settings) as store:
-            if send_task is None:
-                send_task = celery_sender(celery_app, settings.redis_url)
-            yield Runtime(
-                settings=settings,
-                clock=clock or SystemClock(),
-                engine=engine,
-                session_factory=create_session_factory(engine),
-                object_store=store,
-                send_task=send_task,
-            )
-    finally:
-        await engine.dispose()
+    async with open_service_runtime(
+        Runtime,
+        settings,
+        store=build_store(settings),
+        celery=celery_app,
+        clock=clock,
+        send_task=send_task,
+    ) as runtime:
+        yield runtime

@@ -31,10 +31,11 @@ from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.intake import repository
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
-from customer_backend.runtime import Runtime, SendTask
+from customer_backend.runtime import Runtime
 from customer_backend.settings import Settings
 from servicekit.db import after_commit, session_scope
 from servicekit.errors import Forbidden, InvalidInput, Unauthorized
+from servicekit.runtime import SendTask
 from signing import (
     HEADER_ID,
     HEADER_SIGNATURE,

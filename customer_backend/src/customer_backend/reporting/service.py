@@ -34,8 +34,9 @@ from contracts import (
 )
 from customer_backend.reporting import repository
 from customer_backend.reporting.models import GccOutboxMessage
-from customer_backend.runtime import Runtime, SendTask
+from customer_backend.runtime import Runtime
 from servicekit.db import after_commit, session_scope
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -30,10 +30,10 @@ from customer_backend.config import service as config_service
 from customer_backend.deployments.models import DeploymentHistory, ScheduledDeployment
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
-from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
 from customer_backend.tasks import repository
 from customer_backend.tasks.models import AgentTask
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -27,13 +27,13 @@ from customer_backend.deps import (
     RuntimeDep,
     SettingsDep,
     get_runtime,
-    get_session,
     require_agent,
 )
 from customer_backend.runtime import Runtime
 from customer_backend.tasks import service
 from servicekit.bodies import read_limited_body
 from servicekit.db import session_scope
+from servicekit.deps import request_session
 from servicekit.hotroute import HotRequest, HotResponse
 
 router = APIRouter(tags=["agent"])
@@ -45,7 +45,7 @@ MAX_LOG_BATCH_BYTES = 8 * 1024 * 1024
 
 # The session commits before the response is sent (``scope="function"``): an agent that acts
 # on an answer at once (reports the status of a task it just claimed) finds it committed.
-AgentSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+AgentSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
 TaskIdPath = Annotated[uuid.UUID, Path(alias="taskId", description="The task's id")]
 
 

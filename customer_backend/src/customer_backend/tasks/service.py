@@ -25,12 +25,12 @@ from contracts import (
     TaskStatusUpdate,
 )
 from customer_backend.notifications.service import notify_admins
-from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
 from customer_backend.tasks import repository
 from customer_backend.tasks.completion import complete_task
 from objectstore import ObjectStore, ObjectStoreError
 from servicekit.errors import Conflict, NotFound
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
