@@ -53,16 +53,10 @@ async def open_runtime(
     settings: Settings, *, clock: Clock | None = None, send_task: SendTask | None = None
 ) -> AsyncIterator[Runtime]:
     """Build the runtime, yield it, and close every client afterwards."""
-    async with (
-        gcc_client(settings) as gcc,
-        open_service_runtime(
-            Runtime,
-            settings,
-            store=build_store(settings),
-            celery=celery_app,
-            clock=clock,
-            send_task=send_task,
-            gcc=gcc,
-        ) as runtime,
-    ):
-        yield runtime
+    store = build_store(settings)
+    async with gcc_client(settings) as gcc:
+        opening = open_service_runtime(
+            Runtime, settings, store, celery_app, clock, send_task, gcc=gcc
+        )
+        async with opening as runtime:
+            yield runtime

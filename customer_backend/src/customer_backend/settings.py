@@ -7,16 +7,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from contracts import DeploymentType
+from servicekit.settings import ServiceSettings
 from signing import decode_secret
 
 DEVELOPMENT_AGENT_SECRET = "dev-agent-secret"  # noqa: S105 - refused outside development
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Everything the customer backend processes read from the environment."""
 
     # a validation error must not quote the values read: they hold the secrets
@@ -24,9 +25,6 @@ class Settings(BaseSettings):
         env_prefix="WRKTALK_", extra="ignore", hide_input_in_errors=True
     )
 
-    environment: Literal["development", "production"] = Field(
-        "development", description="`production` refuses the built-in development secrets."
-    )
     organization_name: str = Field(
         "customer-local", description="This installation's organization name at GCC."
     )
@@ -37,10 +35,6 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "postgresql+asyncpg://postgres@127.0.0.1:5432/wrktalk",
         description="SQLAlchemy URL of the backend's PostgreSQL database (asyncpg driver).",
-    )
-    database_pool_size: int = Field(20, ge=1, description="Connections kept per process.")
-    redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="Redis URL used as the Celery broker."
     )
     gcc_endpoint: str = Field("http://127.0.0.1:8000", description="Base URL of GCC.")
     gcc_api_key: SecretStr = Field(SecretStr(""), description="This organization's API key at GCC.")
@@ -108,8 +102,6 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Use STARTTLS.")
     smtp_from: str = Field("deployments@wrktalk.local", description="Sender of admin emails.")
-    log_level: str = Field("INFO", description="Log level.")
-    log_json: bool = Field(True, description="Log JSON lines (false: human-readable console).")
 
     @field_validator("webhook_secret", mode="before")
     @classmethod
@@ -133,16 +125,17 @@ class Settings(BaseSettings):
                 ) from None
         return secrets
 
-    @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.environment == "production":
-            if self.agent_secret.get_secret_value() == DEVELOPMENT_AGENT_SECRET:
-                raise ValueError("WRKTALK_AGENT_SECRET must be set in production")
-            if not self.webhook_secret:
-                raise ValueError("WRKTALK_WEBHOOK_SECRET must be set in production")
-            if not self.gcc_api_key.get_secret_value():
-                raise ValueError("WRKTALK_GCC_API_KEY must be set in production")
-        return self
+    def secrets_left_at_development_values(self) -> list[str]:
+        """The agent secret while it is the built-in one; the webhook secret and the GCC API
+        key while they are unset."""
+        development = {
+            "WRKTALK_AGENT_SECRET": (
+                self.agent_secret.get_secret_value() == DEVELOPMENT_AGENT_SECRET
+            ),
+            "WRKTALK_WEBHOOK_SECRET": not self.webhook_secret,
+            "WRKTALK_GCC_API_KEY": not self.gcc_api_key.get_secret_value(),
+        }
+        return [variable for variable, is_development in development.items() if is_development]
 
 
 def _text_of(value: str | SecretStr) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from gcc.celery_app import celery_app
@@ -28,17 +27,9 @@ def build_store(settings: Settings) -> ObjectStore:
     )
 
 
-@asynccontextmanager
-async def open_runtime(
+def open_runtime(
     settings: Settings, *, clock: Clock | None = None, send_task: SendTask | None = None
-) -> AsyncIterator[Runtime]:
-    """Build the runtime, yield it, and close every client afterwards."""
-    async with open_service_runtime(
-        Runtime,
-        settings,
-        store=build_store(settings),
-        celery=celery_app,
-        clock=clock,
-        send_task=send_task,
-    ) as runtime:
-        yield runtime
+) -> AbstractAsyncContextManager[Runtime]:
+    """Build the runtime; leaving the block closes every client."""
+    store = build_store(settings)
+    return open_service_runtime(Runtime, settings, store, celery_app, clock, send_task)

@@ -7,12 +7,10 @@ use in each worker process (or thread, for an in-process test worker) and kept f
 
 from __future__ import annotations
 
-from gcc.celery_app import celery_app
+from gcc.celery_app import celery_app as celery_app
 from gcc.runtime import Runtime, open_runtime
 from gcc.settings import Settings, get_settings
 from servicekit.worker import ServiceWorker
-
-__all__ = ["celery_app", "close_task_runtime", "configure_celery", "run_task", "use_clock"]
 
 TASK_MODULES = [
     "gcc.delivery.tasks",
@@ -22,19 +20,18 @@ TASK_MODULES = [
 ]
 
 
-def _beat_schedule(settings: Settings) -> dict[str, float]:
-    """Each periodic task's interval, in seconds."""
-    return {
-        "delivery.dispatch_due": settings.dispatch_interval_seconds,
-        "health.classify": settings.health_interval_seconds,
-        "escalations.notify_new": settings.health_interval_seconds,
-        # Delivers a release held back by the license or version gate once it clears.
-        "releases.recheck_gates": settings.health_interval_seconds,
-    }
+BEAT_SCHEDULE: dict[str, str | float] = {
+    "delivery.dispatch_due": "dispatch_interval_seconds",
+    "health.classify": "health_interval_seconds",
+    "escalations.notify_new": "health_interval_seconds",
+    # Delivers a release held back by the license or version gate once it clears.
+    "releases.recheck_gates": "health_interval_seconds",
+}
+"""Each periodic task, and the setting that holds its interval (or the interval in seconds)."""
 
 
 worker: ServiceWorker[Settings, Runtime] = ServiceWorker(
-    celery_app, open_runtime, get_settings, TASK_MODULES, _beat_schedule
+    celery_app, open_runtime, get_settings, TASK_MODULES, BEAT_SCHEDULE
 )
 configure_celery, use_clock = worker.configure_celery, worker.use_clock
 run_task, close_task_runtime = worker.run, worker.close

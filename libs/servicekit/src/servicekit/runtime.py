@@ -60,7 +60,6 @@ R = TypeVar("R", bound=ServiceRuntime[Any])
 async def open_service_runtime(
     runtime_class: type[R],
     settings: RuntimeSettings,
-    *,
     store: ObjectStore,
     celery: Celery,
     clock: Clock | None = None,

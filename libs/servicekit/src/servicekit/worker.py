@@ -67,16 +67,17 @@ class ServiceWorker(WorkerRuntime[S, R]):
         open_runtime: Callable[..., AbstractAsyncContextManager[R]],
         default_settings: Callable[[], S],
         task_modules: Sequence[str],
-        beat_schedule: Callable[[S], Mapping[str, float]],
+        beat_schedule: Mapping[str, str | float],
     ) -> None:
-        """``open_runtime(settings, clock=...)`` yields a runtime; ``beat_schedule(settings)``
-        maps each periodic task's name to its interval in seconds."""
+        """``open_runtime(settings, clock=...)`` yields a runtime; ``beat_schedule`` maps each
+        periodic task's name to its interval: the name of the setting that holds it, or a
+        number of seconds."""
         super().__init__(
             lambda settings, clock: open_runtime(settings, clock=clock), default_settings
         )
         self.celery = celery
         self.task_modules = list(task_modules)
-        self.beat_schedule = beat_schedule
+        self.beat_schedule = dict(beat_schedule)
 
     def configure_celery(self, settings: S) -> Celery:
         """Point the Celery app at the broker, set the beat schedule, and make the tasks run
@@ -85,7 +86,10 @@ class ServiceWorker(WorkerRuntime[S, R]):
             self.celery,
             broker_url=settings.redis_url,
             task_modules=self.task_modules,
-            beat_schedule=self.beat_schedule(settings),
+            beat_schedule={
+                task: float(getattr(settings, interval) if isinstance(interval, str) else interval)
+                for task, interval in self.beat_schedule.items()
+            },
         )
         self.configure(settings)
         return self.celery
