@@ -11,13 +11,13 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from contracts import DeploymentType
-from servicekit.settings import ServiceSettings
+from servicekit.settings import ServiceSettings, SmtpSettings
 from signing import decode_secret
 
 DEVELOPMENT_AGENT_SECRET = "dev-agent-secret"  # noqa: S105 - refused outside development
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpSettings):
     """Everything the customer backend processes read from the environment."""
 
     # a validation error must not quote the values read: they hold the secrets
@@ -96,11 +96,6 @@ class Settings(ServiceSettings):
         description="When this installation's license expires (ISO 8601 with a time zone); "
         "after it, release webhooks are refused with 403. Unset: the license does not expire.",
     )
-    smtp_host: str = Field("127.0.0.1", description="SMTP server for admin emails.")
-    smtp_port: int = Field(25, description="SMTP port.")
-    smtp_username: str | None = Field(None, description="SMTP user, when the server wants one.")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
-    smtp_starttls: bool = Field(False, description="Use STARTTLS.")
     smtp_from: str = Field("deployments@wrktalk.local", description="Sender of admin emails.")
 
     @field_validator("webhook_secret", mode="before")

@@ -10,13 +10,13 @@ from typing import Annotated
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from servicekit.settings import ServiceSettings
+from servicekit.settings import ServiceSettings, SmtpSettings
 
 DEVELOPMENT_CI_TOKEN = "dev-ci-token"  # noqa: S105 - refused outside development
 DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"  # noqa: S105 - refused outside development
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpSettings):
     """Everything the GCC processes read from the environment."""
 
     model_config = SettingsConfigDict(env_prefix="GCC_", extra="ignore")
@@ -80,11 +80,6 @@ class Settings(ServiceSettings):
         timedelta(hours=24),
         description="How long after publishing a forced release must be deployed.",
     )
-    smtp_host: str = Field("127.0.0.1", description="SMTP server for escalation emails.")
-    smtp_port: int = Field(25, description="SMTP port.")
-    smtp_username: str | None = Field(None, description="SMTP user, when the server wants one.")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
-    smtp_starttls: bool = Field(False, description="Use STARTTLS.")
     smtp_from: str = Field("gcc@wrktalk.local", description="Sender address of GCC emails.")
     admin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

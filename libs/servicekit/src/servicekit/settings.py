@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
 
@@ -36,3 +36,13 @@ class ServiceSettings(BaseSettings):
             for variable in self.secrets_left_at_development_values():
                 raise ValueError(f"{variable} must be set in production")
         return self
+
+
+class SmtpSettings(BaseSettings):
+    """The SMTP server a service sends its email through (its sender is the tier's own)."""
+
+    smtp_host: str = Field("127.0.0.1", description="SMTP server the email is sent through.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user, when the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS.")
