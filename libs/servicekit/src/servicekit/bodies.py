@@ -28,7 +28,8 @@ async def limited_body_chunks(
             received += len(chunk)
             if received > limit:
                 raise PayloadTooLarge(detail, field=field)
-            yield chunk
+            if chunk:
+                yield chunk
     except ClientDisconnect:
         raise InvalidInput("The request ended before its body was complete.", field=field) from None
 
