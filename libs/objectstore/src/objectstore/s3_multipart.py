@@ -23,6 +23,7 @@ class MultipartUpload:
     """One multipart upload in progress: sends numbered parts, then completes or aborts."""
 
     def __init__(self, client: Any, bucket: str, key: str, upload_id: str) -> None:
+        """An upload S3 has started (see :meth:`create`)."""
         self._client = client
         self._bucket = bucket
         self.key = key
@@ -33,11 +34,13 @@ class MultipartUpload:
     async def create(
         cls, client: Any, bucket: str, key: str, extra: dict[str, Any]
     ) -> MultipartUpload:
+        """Start a multipart upload of ``key``; ``extra`` goes to S3 as is (content type)."""
         with s3_errors("create multipart upload", key):
             response = await client.create_multipart_upload(Bucket=bucket, Key=key, **extra)
         return cls(client, bucket, key, str(response["UploadId"]))
 
     async def send(self, part: io.BytesIO) -> None:
+        """Upload ``part`` as the next numbered part."""
         number = len(self._parts) + 1
         part.seek(0)
         if number > MAX_PARTS:
@@ -53,6 +56,7 @@ class MultipartUpload:
         self._parts.append({"ETag": response["ETag"], "PartNumber": number})
 
     async def complete(self) -> str | None:
+        """Join the parts sent into the object; its ETag."""
         with s3_errors("complete multipart upload", self.key):
             response = await self._client.complete_multipart_upload(
                 Bucket=self._bucket,
@@ -63,6 +67,7 @@ class MultipartUpload:
         return etag_of(response)
 
     async def abort(self) -> None:
+        """Drop the upload and the parts S3 holds for it."""
         with s3_errors("abort multipart upload", self.key):
             await self._client.abort_multipart_upload(
                 Bucket=self._bucket, Key=self.key, UploadId=self._upload_id
