@@ -262,8 +262,8 @@ async def insert_draft_release(dsn: str, now: datetime) -> None:
 
 async def publish(settings: Any, send_task: Any) -> tuple[float, int]:
     """Publish through the releases service; returns (seconds, targets)."""
-    from gcc.db import create_engine, create_session_factory, session_scope
     from gcc.releases.service import publish_release
+    from servicekit.db import create_engine, create_session_factory, session_scope
     from timekeeping import SystemClock
 
     engine = create_engine(settings.database_url, pool_size=2)

@@ -30,9 +30,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from gcc_fleet import insert_fleet, plain_dsn, scratch_database
 
-from gcc.db import create_engine, create_session_factory, session_scope
 from gcc.health.service import Classification, classify_health
 from gcc.settings import Settings
+from servicekit.db import create_engine, create_session_factory, session_scope
 from timekeeping import ManualClock
 
 TARGET_SECONDS = 1.0

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 import customer_backend.models  # noqa: F401 - every table on the metadata
 import gcc.models  # noqa: F401 - every table on the metadata
 from customer_backend.table_base import metadata as backend_metadata
+from gcc.table_base import metadata as gcc_metadata
 from wrktalk_testing.network import free_port
 
 
@@ -33,7 +33,7 @@ def _differences(connection: sa.Connection, metadata: sa.MetaData) -> list[Any]:
 
 async def test_gcc_migrations_match_the_models(gcc_engine: AsyncEngine) -> None:
     async with gcc_engine.connect() as connection:
-        differences = await connection.run_sync(_differences, SQLModel.metadata)
+        differences = await connection.run_sync(_differences, gcc_metadata)
 
     assert differences == []
 

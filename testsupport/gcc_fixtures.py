@@ -17,18 +17,18 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import gcc.models  # noqa: F401 - every table on the metadata
 from contracts import DeploymentType
 from gcc.app import create_app
-from gcc.db import SessionFactory, create_engine, create_session_factory
 from gcc.migrations_runner import upgrade_to_head
 from gcc.organizations.models import Organization
 from gcc.security import generate_api_key, hash_api_key
 from gcc.settings import Settings
+from gcc.table_base import metadata as gcc_metadata
 from gcc.worker import close_task_runtime, configure_celery, use_clock
+from servicekit.db import SessionFactory, create_engine, create_session_factory
 from signing import generate_secret
 from timekeeping import ManualClock
 from wrktalk_testing.s3 import create_bucket
@@ -153,7 +153,7 @@ async def gcc_sessions(
     gcc_engine: AsyncEngine, gcc_session_factory: SessionFactory
 ) -> SessionFactory:
     """Sessions on the GCC database, emptied for this test, for arranging and checking rows."""
-    names = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    names = ", ".join(f'"{table.name}"' for table in gcc_metadata.sorted_tables)
     async with gcc_engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {names} CASCADE"))
     return gcc_session_factory

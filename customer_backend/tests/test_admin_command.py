@@ -110,10 +110,10 @@ def test_settings_read_secret_files_from_the_secrets_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "wrktalk_gcc_api_key").write_text("gcc_from_file")
-    (tmp_path / "wrktalk_webhook_secret").write_text("whsec_from_file")
+    (tmp_path / "wrktalk_webhook_secret").write_text("whsec_ZmlsZQ==")
     monkeypatch.setenv("WRKTALK_SECRETS_DIR", str(tmp_path))
     monkeypatch.delenv("WRKTALK_GCC_API_KEY", raising=False)
-    monkeypatch.setenv("WRKTALK_WEBHOOK_SECRET", "whsec_from_environment")
+    monkeypatch.setenv("WRKTALK_WEBHOOK_SECRET", "whsec_ZW52aXJvbm1lbnQ=")
     get_settings.cache_clear()
     try:
         settings = get_settings()
@@ -122,7 +122,9 @@ def test_settings_read_secret_files_from_the_secrets_directory(
 
     assert settings.gcc_api_key.get_secret_value() == "gcc_from_file"
     # an environment variable wins over the file
-    assert settings.webhook_secret.get_secret_value() == "whsec_from_environment"
+    assert [secret.get_secret_value() for secret in settings.webhook_secret] == [
+        "whsec_ZW52aXJvbm1lbnQ="
+    ]
 
 
 def test_a_secrets_directory_that_does_not_exist_is_refused(

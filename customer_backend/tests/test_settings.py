@@ -29,3 +29,23 @@ def test_config_command_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0
     assert "gcc_very_secret_key" not in result.output
     assert '"organization_name"' in result.output
+
+
+def test_webhook_secrets_are_read_as_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WRKTALK_WEBHOOK_SECRET", " whsec_b2xk, ,whsec_bmV3 ")
+    settings = Settings()
+    assert [secret.get_secret_value() for secret in settings.webhook_secret] == [
+        "whsec_b2xk",
+        "whsec_bmV3",
+    ]
+
+
+def test_a_webhook_secret_that_is_not_base64_is_refused_at_load_without_quoting_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WRKTALK_WEBHOOK_SECRET", "whsec_b2xk,not*base64")
+    with pytest.raises(ValidationError, match="webhook secret 2 of 2 is not base64") as raised:
+        Settings()
+    assert "not*base64" not in str(raised.value)

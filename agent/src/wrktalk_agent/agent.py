@@ -15,7 +15,7 @@ from enum import IntEnum
 
 from contracts import AgentTaskStatus, TaskStatusUpdate, replace_nul
 from logconfig import get_logger
-from timekeeping import Clock, SystemClock
+from timekeeping import Clock, SystemClock, backoff_delay
 from wrktalk_agent.backend import BackendClient, MalformedTask
 from wrktalk_agent.control import StopControl
 from wrktalk_agent.downloads import Downloader
@@ -31,8 +31,6 @@ from wrktalk_agent.executors import Executor, build_executor
 from wrktalk_agent.settings import Settings
 
 log = get_logger(__name__)
-
-MAX_BACKOFF_EXPONENT = 30
 
 
 class OnceExit(IntEnum):
@@ -180,10 +178,12 @@ class Agent:
         if self.consecutive_failures == 0:
             spread = settings.poll_interval * settings.poll_jitter
             return max(0.0, settings.poll_interval + self._random.uniform(-spread, spread))
-        exponent = min(self.consecutive_failures, MAX_BACKOFF_EXPONENT)
-        ceiling = min(settings.backoff_max, settings.poll_interval * 2**exponent)
-        # "Equal jitter": never less than half the ceiling, so backoff still backs off.
-        return float(ceiling / 2 + self._random.uniform(0, ceiling / 2))
+        return backoff_delay(
+            self.consecutive_failures,
+            base=settings.poll_interval,
+            cap=settings.backoff_max,
+            rng=self._random,
+        )
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -179,21 +179,7 @@ class CommandRunner:
         self._emit(LogStream.AGENT, "$ " + " ".join(command))
         log.info("command.started", step=step, argv=list(command))
         started = time.monotonic()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                env=dict(env) if env is not None else child_environment(),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise CommandFailed(
-                f"{step}: cannot run {command[0]}: {exc.strerror or exc}", result=None
-            ) from exc
-
+        process = await self._start(command, step=step, cwd=cwd, env=env)
         stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         stdout_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         captured = bytearray()
@@ -213,7 +199,6 @@ class CommandRunner:
             )
         finally:
             await self._drain(process, readers)
-
         result = CommandResult(
             argv=command,
             exit_code=process.returncode if process.returncode is not None else -1,
@@ -221,6 +206,46 @@ class CommandRunner:
             stdout=(decode_output(captured) if capture_stdout else "\n".join(stdout_tail)),
             stderr_tail=list(stderr_tail),
         )
+        self._raise_for_outcome(
+            step, outcome, result, time_limit=time_limit, check=check, retryable=retryable
+        )
+        return result
+
+    async def _start(
+        self,
+        command: tuple[str, ...],
+        *,
+        step: str,
+        cwd: Path | str | None,
+        env: Mapping[str, str] | None,
+    ) -> asyncio.subprocess.Process:
+        """Start ``command`` in a session (process group) of its own, for killing it whole."""
+        try:
+            return await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=dict(env) if env is not None else child_environment(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise CommandFailed(
+                f"{step}: cannot run {command[0]}: {exc.strerror or exc}", result=None
+            ) from exc
+
+    def _raise_for_outcome(
+        self,
+        step: str,
+        outcome: str,
+        result: CommandResult,
+        *,
+        time_limit: float,
+        check: bool,
+        retryable: bool,
+    ) -> None:
+        """Log how the command ended; raise unless it ended as the caller wants."""
         log.info(
             "command.finished",
             step=step,
@@ -245,7 +270,6 @@ class CommandRunner:
                 result=result,
                 retryable=retryable,
             )
-        return result
 
     def _refuse_secrets(self, command: tuple[str, ...]) -> None:
         for part in command:

@@ -36,7 +36,7 @@ from contracts import (
     replace_nul,
 )
 from logconfig import get_logger
-from timekeeping import Clock
+from timekeeping import Clock, backoff_delay
 from wrktalk_agent.backend import BackendClient
 from wrktalk_agent.commands import CommandRunner
 from wrktalk_agent.control import StopControl
@@ -181,9 +181,12 @@ async def report_status(services: TaskServices, task_id: UUID, update: TaskStatu
             log.error("task.report.rejected", task_id=str(task_id), error=str(exc))
             return False
         except BackendError as exc:
-            delay = min(settings.backoff_max, settings.poll_interval * 2**attempt)
-            if services.control.stopping.is_set():
-                delay = min(delay, STOPPING_REPORT_DELAY_CAP)
+            stopping = services.control.stopping.is_set()
+            delay = backoff_delay(
+                attempt,
+                base=settings.poll_interval,
+                cap=STOPPING_REPORT_DELAY_CAP if stopping else settings.backoff_max,
+            )
             log.warning(
                 "task.report.failed",
                 task_id=str(task_id),

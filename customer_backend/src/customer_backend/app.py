@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
-from customer_backend.errors import install_error_handlers
 from customer_backend.migrations_runner import ensure_database_is_current
-from customer_backend.runtime import SendTask, open_runtime
+from customer_backend.runtime import open_runtime
 from customer_backend.settings import Settings, get_settings
-from servicekit.hotroute import HotRoute
-from servicekit.probes import add_probes
+from servicekit.app import create_service_app, served_app_factory
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 
@@ -23,41 +19,20 @@ def create_app(
     send_task: SendTask | None = None,
 ) -> FastAPI:
     """Build the app; ``clock`` and ``send_task`` are injected by tests."""
-    settings = settings or get_settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_database_is_current(settings.database_url)
-        async with open_runtime(settings, clock=clock, send_task=send_task) as runtime:
-            app.state.runtime = runtime
-            yield
-
-    app = FastAPI(title="WrkTalk customer deployment backend", version="0.1.0", lifespan=lifespan)
-    install_error_handlers(app)
-    _mount_routers(app)
-    _add_hot_routes(app)
-    add_probes(
-        app,
-        engine_of=lambda request: request.app.state.runtime.engine,
-        redis_url_of=lambda request: settings.redis_url,
-    )
-    return app
-
-
-def _add_hot_routes(app: FastAPI) -> None:
-    from customer_backend.agent_tasks.endpoints import POLL_PATH, answer_poll
-
-    # Agents poll every few seconds: the poll is answered ahead of FastAPI's routing and
-    # dependency injection, which would otherwise cost more than the claim itself.
-    app.add_middleware(HotRoute, method="GET", path=POLL_PATH, handler=answer_poll)
-
-
-def _mount_routers(app: FastAPI) -> None:
     from customer_backend.agent_tasks.endpoints import router as tasks_router
     from customer_backend.config.endpoints import router as config_router
     from customer_backend.deployments.endpoints import router as deployments_router
     from customer_backend.intake.endpoints import router as intake_router
 
-    # Requests are matched against the routes in order: the busiest route (agent polls) first.
-    for router in (tasks_router, intake_router, deployments_router, config_router):
-        app.include_router(router)
+    settings = settings or get_settings()
+    return create_service_app(
+        title="WrkTalk customer deployment backend",
+        # the busiest route (agent polls) first: requests are matched in this order
+        routers=[tasks_router, intake_router, deployments_router, config_router],
+        ensure_database_is_current=lambda: ensure_database_is_current(settings.database_url),
+        open_runtime=lambda: open_runtime(settings, clock=clock, send_task=send_task),
+        redis_url=settings.redis_url,
+    )
+
+
+create_served_app = served_app_factory(create_app, get_settings, service="customer-backend-api")

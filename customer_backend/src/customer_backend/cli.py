@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -11,10 +10,8 @@ import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from customer_backend.settings import get_settings
-from logconfig import configure_logging
-from servicekit import processes
-from servicekit.db import create_engine, create_session_factory, session_scope
-from servicekit.errors import ServiceError
+from servicekit.cli import ServiceProcesses, add_process_commands
+from servicekit.commands import run_in_session
 from servicekit.files import write_private_file
 from timekeeping import SystemClock
 
@@ -25,25 +22,8 @@ admin_app = typer.Typer(help="Admins who receive email and use the Control Tower
 app.add_typer(admin_app, name="admin")
 
 
-def _configure(service: str) -> None:
-    settings = get_settings()
-    configure_logging(level=settings.log_level, json=settings.log_json, service=service)
-
-
 def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(get_settings().database_url, pool_size=1)
-        try:
-            async with session_scope(create_session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
+    return run_in_session(get_settings().database_url, work)
 
 
 @app.command()
@@ -52,66 +32,12 @@ def config() -> None:
     typer.echo(get_settings().model_dump_json(indent=2))
 
 
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(3000, help="Port to listen on."),
-    workers: int = typer.Option(1, help="Server processes."),
-) -> None:
-    """Serve the HTTP API (refuses a database that is not at the latest migration)."""
-    from customer_backend.migrations_runner import ensure_database_is_current
-
-    _configure("customer-backend-api")
-    settings = get_settings()
-    code = processes.serve_api(
-        "customer_backend.app:create_app",
-        host=host,
-        port=port,
-        workers=workers,
-        ensure_migrated=lambda: ensure_database_is_current(settings.database_url),
-        command="customer-backend serve",
-    )
-    raise typer.Exit(code)
-
-
-@app.command()
-def worker(concurrency: int = typer.Option(1, help="Worker processes.")) -> None:
-    """Run the Celery worker: downloads, email, reports to GCC, timelines."""
-    from customer_backend.worker import configure_celery
-
-    _configure("customer-backend-worker")
-    settings = get_settings()
-    processes.run_worker(
-        configure_celery(settings), log_level=settings.log_level, concurrency=concurrency
-    )
-
-
-@app.command()
-def beat() -> None:
-    """Run Celery beat: GCC poll and heartbeat, timelines, email and outbox retries."""
-    from customer_backend.worker import configure_celery
-
-    _configure("customer-backend-beat")
-    settings = get_settings()
-    processes.run_beat(configure_celery(settings), log_level=settings.log_level)
-
-
-@app.command()
-def migrate() -> None:
-    """Apply database migrations and create the bucket when it does not exist."""
-    from customer_backend.migrations_runner import upgrade_to_head
-    from customer_backend.runtime import build_store
-
-    _configure("customer-backend-migrate")
-    settings = get_settings()
-    upgrade_to_head(settings.database_url)
-
-    async def ensure_bucket() -> None:
-        async with build_store(settings) as store:
-            await store.ensure_bucket()
-
-    asyncio.run(ensure_bucket())
-    typer.echo("customer-backend migrate: database at the latest migration, bucket ready")
+add_process_commands(
+    app,
+    ServiceProcesses(name="customer-backend", package="customer_backend", default_port=3000),
+    worker_help="Run the Celery worker: downloads, email, reports to GCC, timelines.",
+    beat_help="Run Celery beat: GCC poll and heartbeat, timelines, email and outbox retries.",
+)
 
 
 @admin_app.command("add")

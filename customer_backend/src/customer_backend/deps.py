@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -10,11 +9,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from customer_backend.admins.models import Admin
-from customer_backend.errors import Unauthorized
 from customer_backend.runtime import Runtime
 from customer_backend.settings import Settings
 from servicekit.auth import bearer_token, hash_token, tokens_match
-from servicekit.db import session_scope
+from servicekit.deps import request_clock, request_session
+from servicekit.errors import Unauthorized
 from timekeeping import Clock
 
 
@@ -32,22 +31,9 @@ def get_settings_dep(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_clock(runtime: RuntimeDep) -> Clock:
-    """The injected clock."""
-    return runtime.clock
-
-
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """A request-scoped session: committed when the route succeeds, rolled back otherwise."""
-    async with session_scope(runtime.session_factory) as session:
-        yield session
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-ClockDep = Annotated[Clock, Depends(get_clock)]
-# scope="function": the session commits before the response is sent, so a 200 is never
-# answered for a change that then fails to commit, and after-commit tasks are sent first.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(request_clock)]
+SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
 async def require_admin(

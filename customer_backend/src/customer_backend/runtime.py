@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from customer_backend.celery_app import celery_app
 from customer_backend.settings import Settings
 from objectstore import ObjectStore, build_object_store
-from servicekit.db import SessionFactory, create_engine, create_session_factory
+from servicekit.runtime import SendTask, ServiceRuntime, open_service_runtime
 from servicekit.tasks import celery_sender
-from timekeeping import Clock, SystemClock
-
-SendTask = Callable[..., Any]
+from timekeeping import Clock
 
 
 @dataclass
-class Runtime:
-    """Settings, clock, database, bucket, the GCC client and the task sender of one process."""
+class Runtime(ServiceRuntime[Settings]):
+    """Settings, clock, database, bucket, the task sender and the GCC client of one process."""
 
-    settings: Settings
-    clock: Clock
-    engine: AsyncEngine
-    session_factory: SessionFactory
-    object_store: ObjectStore
     gcc: httpx.AsyncClient
-    send_task: SendTask
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -54,8 +45,6 @@ def gcc_client(settings: Settings, *, timeout: float = 30.0) -> httpx.AsyncClien
 
 def task_sender(settings: Settings) -> SendTask:
     """Send tasks by name through this tier's Celery app, to the configured broker."""
-    from customer_backend.worker import celery_app
-
     return celery_sender(celery_app, settings.redis_url)
 
 
@@ -64,17 +53,10 @@ async def open_runtime(
     settings: Settings, *, clock: Clock | None = None, send_task: SendTask | None = None
 ) -> AsyncIterator[Runtime]:
     """Build the runtime, yield it, and close every client afterwards."""
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-    try:
-        async with build_store(settings) as store, gcc_client(settings) as gcc:
-            yield Runtime(
-                settings=settings,
-                clock=clock or SystemClock(),
-                engine=engine,
-                session_factory=create_session_factory(engine),
-                object_store=store,
-                gcc=gcc,
-                send_task=send_task or task_sender(settings),
-            )
-    finally:
-        await engine.dispose()
+    store = build_store(settings)
+    async with gcc_client(settings) as gcc:
+        opening = open_service_runtime(
+            Runtime, settings, store, celery_app, clock, send_task, gcc=gcc
+        )
+        async with opening as runtime:
+            yield runtime

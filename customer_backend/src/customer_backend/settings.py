@@ -5,24 +5,26 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from contracts import DeploymentType
+from servicekit.settings import ServiceSettings, SmtpSettings
+from signing import decode_secret
 
 DEVELOPMENT_AGENT_SECRET = "dev-agent-secret"  # noqa: S105 - refused outside development
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings, SmtpSettings):
     """Everything the customer backend processes read from the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="WRKTALK_", extra="ignore")
-
-    environment: Literal["development", "production"] = Field(
-        "development", description="`production` refuses the built-in development secrets."
+    # a validation error must not quote the values read: they hold the secrets
+    model_config = SettingsConfigDict(
+        env_prefix="WRKTALK_", extra="ignore", hide_input_in_errors=True
     )
+
     organization_name: str = Field(
         "customer-local", description="This installation's organization name at GCC."
     )
@@ -34,17 +36,13 @@ class Settings(BaseSettings):
         "postgresql+asyncpg://postgres@127.0.0.1:5432/wrktalk",
         description="SQLAlchemy URL of the backend's PostgreSQL database (asyncpg driver).",
     )
-    database_pool_size: int = Field(20, ge=1, description="Connections kept per process.")
-    redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="Redis URL used as the Celery broker."
-    )
     gcc_endpoint: str = Field("http://127.0.0.1:8000", description="Base URL of GCC.")
     gcc_api_key: SecretStr = Field(SecretStr(""), description="This organization's API key at GCC.")
     gcc_poll_interval: float = Field(
         300.0, gt=0, description="Seconds between two polls of GCC's updates endpoint."
     )
-    webhook_secret: SecretStr = Field(
-        SecretStr(""),
+    webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
         description="Webhook secret(s) GCC signs with; several comma-separated during rotation.",
     )
     agent_secret: SecretStr = Field(
@@ -98,25 +96,45 @@ class Settings(BaseSettings):
         description="When this installation's license expires (ISO 8601 with a time zone); "
         "after it, release webhooks are refused with 403. Unset: the license does not expire.",
     )
-    smtp_host: str = Field("127.0.0.1", description="SMTP server for admin emails.")
-    smtp_port: int = Field(25, description="SMTP port.")
-    smtp_username: str | None = Field(None, description="SMTP user, when the server wants one.")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
-    smtp_starttls: bool = Field(False, description="Use STARTTLS.")
     smtp_from: str = Field("deployments@wrktalk.local", description="Sender of admin emails.")
-    log_level: str = Field("INFO", description="Log level.")
-    log_json: bool = Field(True, description="Log JSON lines (false: human-readable console).")
 
-    @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.environment == "production":
-            if self.agent_secret.get_secret_value() == DEVELOPMENT_AGENT_SECRET:
-                raise ValueError("WRKTALK_AGENT_SECRET must be set in production")
-            if not self.webhook_secret.get_secret_value():
-                raise ValueError("WRKTALK_WEBHOOK_SECRET must be set in production")
-            if not self.gcc_api_key.get_secret_value():
-                raise ValueError("WRKTALK_GCC_API_KEY must be set in production")
-        return self
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _split_webhook_secrets(cls, value: str | SecretStr | list[str | SecretStr]) -> list[str]:
+        """A comma-separated text (the variable, a secrets file) or a list, without blanks."""
+        if isinstance(value, str | SecretStr):
+            value = list(_text_of(value).split(","))
+        return [text for item in value if (text := _text_of(item).strip())]
+
+    @field_validator("webhook_secret", mode="after")
+    @classmethod
+    def _decode_webhook_secrets(cls, secrets: list[SecretStr]) -> list[SecretStr]:
+        """Refuse at start a secret nothing could be verified with."""
+        for position, secret in enumerate(secrets, start=1):
+            try:
+                decode_secret(secret.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    f"webhook secret {position} of {len(secrets)} is not base64 "
+                    "(expected whsec_ followed by base64)"
+                ) from None
+        return secrets
+
+    def secrets_left_at_development_values(self) -> list[str]:
+        """The agent secret while it is the built-in one; the webhook secret and the GCC API
+        key while they are unset."""
+        development = {
+            "WRKTALK_AGENT_SECRET": (
+                self.agent_secret.get_secret_value() == DEVELOPMENT_AGENT_SECRET
+            ),
+            "WRKTALK_WEBHOOK_SECRET": not self.webhook_secret,
+            "WRKTALK_GCC_API_KEY": not self.gcc_api_key.get_secret_value(),
+        }
+        return [variable for variable, is_development in development.items() if is_development]
+
+
+def _text_of(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 SECRETS_DIR_VARIABLE = "WRKTALK_SECRETS_DIR"

@@ -1,14 +1,13 @@
-"""The Celery app, its beat schedule, and how a task reaches the async services."""
+"""The customer backend's Celery configuration: GCC polls and reports, artifact downloads,
+deployment timelines and email, each on its beat schedule (see servicekit.tasks for how a task
+reaches the async services)."""
 
 from __future__ import annotations
 
-from celery import Celery
-
+from customer_backend.celery_app import celery_app as celery_app
 from customer_backend.runtime import Runtime, open_runtime
 from customer_backend.settings import Settings, get_settings
-from servicekit.tasks import WorkerRuntime
-
-celery_app = Celery("customer_backend")
+from servicekit.worker import ServiceWorker
 
 TASK_MODULES = [
     "customer_backend.intake.tasks",
@@ -17,56 +16,23 @@ TASK_MODULES = [
     "customer_backend.reporting.tasks",
 ]
 
-
-def configure_celery(settings: Settings) -> Celery:
-    """Point the Celery app at the broker and set the beat schedule from ``settings``."""
-    celery_app.conf.update(
-        broker_url=settings.redis_url,
-        result_backend=None,
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        worker_hijack_root_logger=False,
-        broker_connection_retry_on_startup=True,
-        include=TASK_MODULES,
-        beat_schedule={
-            "intake.poll_gcc": {
-                "task": "intake.poll_gcc",
-                "schedule": settings.gcc_poll_interval,
-            },
-            "reporting.send_heartbeat": {
-                "task": "reporting.send_heartbeat",
-                "schedule": settings.gcc_poll_interval,
-            },
-            "intake.retry_downloads": {
-                "task": "intake.retry_downloads",
-                "schedule": settings.timeline_interval_seconds,
-            },
-            "deployments.run_timelines": {
-                "task": "deployments.run_timelines",
-                "schedule": settings.timeline_interval_seconds,
-            },
-            "notifications.send_pending": {
-                "task": "notifications.send_pending",
-                "schedule": 15.0,
-            },
-            "reporting.flush_outbox": {
-                "task": "reporting.flush_outbox",
-                "schedule": 15.0,
-            },
-        },
-    )
-    for module in TASK_MODULES:
-        __import__(module)
-    _worker.configure(settings)
-    return celery_app
+OUTBOX_INTERVAL_SECONDS = 15.0
+"""How often pending email and reports to GCC that failed are tried again."""
 
 
-_worker: WorkerRuntime[Settings, Runtime] = WorkerRuntime(
-    lambda settings, clock: open_runtime(settings, clock=clock), get_settings
+BEAT_SCHEDULE: dict[str, str | float] = {
+    "intake.poll_gcc": "gcc_poll_interval",
+    "reporting.send_heartbeat": "gcc_poll_interval",
+    "intake.retry_downloads": "timeline_interval_seconds",
+    "deployments.run_timelines": "timeline_interval_seconds",
+    "notifications.send_pending": OUTBOX_INTERVAL_SECONDS,
+    "reporting.flush_outbox": OUTBOX_INTERVAL_SECONDS,
+}
+"""Each periodic task, and the setting that holds its interval (or the interval in seconds)."""
+
+
+worker: ServiceWorker[Settings, Runtime] = ServiceWorker(
+    celery_app, open_runtime, get_settings, TASK_MODULES, BEAT_SCHEDULE
 )
-
-use_clock = _worker.use_clock
-run_task = _worker.run
-close_task_runtime = _worker.close
+configure_celery, use_clock = worker.configure_celery, worker.use_clock
+run_task, close_task_runtime = worker.run, worker.close

@@ -16,11 +16,11 @@ from customer_backend.agent_tasks.endpoints import answer_poll
 from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.app import create_app
 from customer_backend.deployments.models import ScheduledDeployment
-from customer_backend.errors import Unauthorized
 from customer_backend.installation.models import InstallationState
 from customer_backend.notifications.models import Notification
 from customer_backend.settings import Settings
 from servicekit.db import SessionFactory
+from servicekit.errors import Unauthorized
 from servicekit.hotroute import HotRequest
 from timekeeping import ManualClock
 

@@ -10,9 +10,9 @@ import pytest
 
 from contracts import DeploymentType
 from customer_backend.config import service
-from customer_backend.errors import InvalidInput
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory
+from servicekit.errors import InvalidInput
 from timekeeping import ManualClock
 
 ESSENTIAL = "/api/admin/config/essential"

@@ -24,12 +24,12 @@ from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.config import service as config_service
 from customer_backend.deployments import rollback
-from customer_backend.errors import InvalidInput
 from customer_backend.settings import Settings
 from gcc.artifacts.models import Artifact as GccArtifact
 from gcc.settings import Settings as GccSettings
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory
+from servicekit.errors import InvalidInput
 from testsupport.backend_fixtures import BACKEND_GCC_API_KEY
 from timekeeping import ManualClock
 from wrktalk_testing.s3 import TEST_CREDENTIALS

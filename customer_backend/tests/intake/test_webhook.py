@@ -270,7 +270,7 @@ async def test_either_secret_verifies_during_a_rotation(
 ) -> None:
     new_secret = generate_secret()
     rotating = backend_settings.model_copy(
-        update={"webhook_secret": SecretStr(f"{BACKEND_WEBHOOK_SECRET}, {new_secret}")}
+        update={"webhook_secret": [SecretStr(BACKEND_WEBHOOK_SECRET), SecretStr(new_secret)]}
     )
     release = await publish_release()
     served = ServedApp(create_app(rotating, clock=gcc_clock, send_task=TaskRecorder()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
@@ -10,14 +9,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import OrganizationName
 from gcc.artifacts.service import ReleaseStatusLookup
-from gcc.db import session_scope
-from gcc.errors import Forbidden, Unauthorized
 from gcc.organizations import repository as organization_repository
 from gcc.organizations.models import Organization
 from gcc.releases import service as release_service
 from gcc.runtime import Runtime
 from gcc.security import bearer_token, hash_api_key, tokens_match
 from gcc.settings import Settings
+from servicekit.deps import request_clock, request_session
+from servicekit.errors import Forbidden, Unauthorized
 from timekeeping import Clock
 
 
@@ -37,23 +36,9 @@ async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-async def get_clock(runtime: RuntimeDep) -> Clock:
-    """The injected clock."""
-    return runtime.clock
-
-
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """A request-scoped session: committed when the route succeeds, rolled back otherwise."""
-    async with session_scope(runtime.session_factory) as session:
-        yield session
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-ClockDep = Annotated[Clock, Depends(get_clock)]
-# "function" scope: the session commits when the route returns, before the response is sent,
-# so a client never sees a 2xx for a write that is not committed (FastAPI's default "request"
-# scope would commit only after the response has gone out).
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(request_clock)]
+SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 AuthorizationHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
 
 

@@ -5,31 +5,25 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from servicekit.settings import ServiceSettings, SmtpSettings
 
 DEVELOPMENT_CI_TOKEN = "dev-ci-token"  # noqa: S105 - refused outside development
 DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"  # noqa: S105 - refused outside development
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings, SmtpSettings):
     """Everything the GCC processes read from the environment."""
 
     model_config = SettingsConfigDict(env_prefix="GCC_", extra="ignore")
 
-    environment: Literal["development", "production"] = Field(
-        "development",
-        description="`production` refuses the built-in development tokens.",
-    )
     database_url: str = Field(
         "postgresql+asyncpg://postgres@127.0.0.1:5432/gcc",
         description="SQLAlchemy URL of the GCC PostgreSQL database (asyncpg driver).",
-    )
-    database_pool_size: int = Field(20, ge=1, description="Connections kept per process.")
-    redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="Redis URL used as the Celery broker."
     )
     s3_endpoint_url: str | None = Field(
         None, description="S3-compatible endpoint (MinIO, GCS interop); unset for AWS itself."
@@ -86,18 +80,11 @@ class Settings(BaseSettings):
         timedelta(hours=24),
         description="How long after publishing a forced release must be deployed.",
     )
-    smtp_host: str = Field("127.0.0.1", description="SMTP server for escalation emails.")
-    smtp_port: int = Field(25, description="SMTP port.")
-    smtp_username: str | None = Field(None, description="SMTP user, when the server wants one.")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
-    smtp_starttls: bool = Field(False, description="Use STARTTLS.")
     smtp_from: str = Field("gcc@wrktalk.local", description="Sender address of GCC emails.")
     admin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated addresses that receive every new escalation.",
     )
-    log_level: str = Field("INFO", description="Log level.")
-    log_json: bool = Field(True, description="Log JSON lines (false: human-readable console).")
 
     @model_validator(mode="before")
     @classmethod
@@ -116,14 +103,15 @@ class Settings(BaseSettings):
             )
         return self
 
-    @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.environment == "production":
-            if self.ci_token.get_secret_value() == DEVELOPMENT_CI_TOKEN:
-                raise ValueError("GCC_CI_TOKEN must be set in production")
-            if self.operator_token.get_secret_value() == DEVELOPMENT_OPERATOR_TOKEN:
-                raise ValueError("GCC_OPERATOR_TOKEN must be set in production")
-        return self
+    def secrets_left_at_development_values(self) -> list[str]:
+        """The CI and operator tokens, while they are the built-in development ones."""
+        development = {
+            "GCC_CI_TOKEN": self.ci_token.get_secret_value() == DEVELOPMENT_CI_TOKEN,
+            "GCC_OPERATOR_TOKEN": (
+                self.operator_token.get_secret_value() == DEVELOPMENT_OPERATOR_TOKEN
+            ),
+        }
+        return [variable for variable, is_development in development.items() if is_development]
 
 
 @lru_cache

@@ -1,19 +1,16 @@
-"""The Celery app, its beat schedule, and how a task reaches the async services.
+"""The GCC's Celery configuration: webhook delivery, health classification, escalation email
+and the release gates, each on its beat schedule.
 
-Tasks are thin: each runs one coroutine against the process's :class:`Runtime`, which is
-built on first use in each worker process (or thread, for an in-process test worker) and
-kept for the process's life, so engines and HTTP pools are not rebuilt per task.
+Tasks are thin: each runs one coroutine against the process's :class:`Runtime`, built on first
+use in each worker process (or thread, for an in-process test worker) and kept for its life.
 """
 
 from __future__ import annotations
 
-from celery import Celery
-
+from gcc.celery_app import celery_app as celery_app
 from gcc.runtime import Runtime, open_runtime
 from gcc.settings import Settings, get_settings
-from servicekit.tasks import WorkerRuntime
-
-celery_app = Celery("gcc")
+from servicekit.worker import ServiceWorker
 
 TASK_MODULES = [
     "gcc.delivery.tasks",
@@ -23,48 +20,18 @@ TASK_MODULES = [
 ]
 
 
-def configure_celery(settings: Settings) -> Celery:
-    """Point the Celery app at the broker and set the beat schedule from ``settings``."""
-    celery_app.conf.update(
-        broker_url=settings.redis_url,
-        result_backend=None,
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        include=TASK_MODULES,
-        beat_schedule={
-            "delivery.dispatch_due": {
-                "task": "delivery.dispatch_due",
-                "schedule": settings.dispatch_interval_seconds,
-            },
-            "health.classify": {
-                "task": "health.classify",
-                "schedule": settings.health_interval_seconds,
-            },
-            "escalations.notify_new": {
-                "task": "escalations.notify_new",
-                "schedule": settings.health_interval_seconds,
-            },
-            # Delivers a release held back by the license or version gate once it clears.
-            "releases.recheck_gates": {
-                "task": "releases.recheck_gates",
-                "schedule": settings.health_interval_seconds,
-            },
-        },
-    )
-    celery_app.loader.import_default_modules()
-    for module in TASK_MODULES:
-        __import__(module)
-    _worker.configure(settings)
-    return celery_app
+BEAT_SCHEDULE: dict[str, str | float] = {
+    "delivery.dispatch_due": "dispatch_interval_seconds",
+    "health.classify": "health_interval_seconds",
+    "escalations.notify_new": "health_interval_seconds",
+    # Delivers a release held back by the license or version gate once it clears.
+    "releases.recheck_gates": "health_interval_seconds",
+}
+"""Each periodic task, and the setting that holds its interval (or the interval in seconds)."""
 
 
-_worker: WorkerRuntime[Settings, Runtime] = WorkerRuntime(
-    lambda settings, clock: open_runtime(settings, clock=clock), get_settings
+worker: ServiceWorker[Settings, Runtime] = ServiceWorker(
+    celery_app, open_runtime, get_settings, TASK_MODULES, BEAT_SCHEDULE
 )
-
-use_clock = _worker.use_clock
-run_task = _worker.run
-close_task_runtime = _worker.close
+configure_celery, use_clock = worker.configure_celery, worker.use_clock
+run_task, close_task_runtime = worker.run, worker.close

@@ -17,11 +17,11 @@ from gcc.app import create_app
 from gcc.artifacts.models import Artifact
 from gcc.artifacts.service import store_artifact
 from gcc.artifacts.upload import ReceivedFile
-from gcc.db import SessionFactory, session_scope
 from gcc.releases.models import Release
 from gcc.releases.service import release_status
 from gcc.settings import Settings
 from objectstore import S3ObjectStore
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 from wrktalk_testing.servers import ServedApp
 

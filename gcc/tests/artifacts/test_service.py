@@ -11,10 +11,10 @@ from contracts import ArtifactType, Version
 from gcc.artifacts.models import Artifact
 from gcc.artifacts.service import artifact_key, store_artifact
 from gcc.artifacts.upload import ReceivedFile
-from gcc.db import SessionFactory, session_scope
 from gcc.releases.service import release_status
 from gcc.settings import Settings
 from objectstore import S3ObjectStore
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 
 

@@ -24,10 +24,10 @@ from sqlmodel import select
 
 from contracts import ArtifactType, DeploymentStatus, ReleaseStatus
 from gcc.artifacts.models import Artifact
-from gcc.db import SessionFactory
 from gcc.releases.models import DeploymentTarget, Release
 from gcc.runtime import Runtime, open_runtime
 from gcc.settings import Settings
+from servicekit.db import SessionFactory
 from signing import WebhookVerificationError, verify
 from timekeeping import Clock, ManualClock
 

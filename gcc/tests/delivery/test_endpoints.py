@@ -9,10 +9,10 @@ import httpx
 from sqlmodel import select
 
 from contracts import DeploymentStatus, ReleaseStatus
-from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
 from gcc.releases.models import DeploymentTarget
 from gcc.runtime import Runtime
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 
 

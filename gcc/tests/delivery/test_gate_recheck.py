@@ -20,7 +20,6 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus, UpdatesPollResponse
-from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
 from gcc.escalations.models import Escalation
 from gcc.releases.gate_recheck import GateRecheck, recheck_gates
@@ -28,6 +27,7 @@ from gcc.releases.models import DeploymentTarget, Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
 from gcc.worker import celery_app
+from servicekit.db import SessionFactory, session_scope
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 

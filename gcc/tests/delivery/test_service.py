@@ -12,7 +12,6 @@ import pytest
 from sqlmodel import select
 
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus
-from gcc.db import SessionFactory, session_scope
 from gcc.delivery import service
 from gcc.delivery.outcomes import BatchReport
 from gcc.delivery.sender import open_client
@@ -21,6 +20,7 @@ from gcc.organizations.models import Organization
 from gcc.releases.models import DeploymentTarget, Release
 from gcc.runtime import Runtime
 from gcc.settings import Settings
+from servicekit.db import SessionFactory, session_scope
 from signing import WebhookVerificationError, generate_secret, verify
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock

@@ -21,12 +21,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from contracts import ReleaseStatus
-from gcc.db import SessionFactory
 from gcc.delivery import service
 from gcc.releases.models import DeploymentTarget
 from gcc.runtime import open_runtime
 from gcc.settings import Settings
 from gcc.worker import celery_app, configure_celery, use_clock
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock, SystemClock
 
 

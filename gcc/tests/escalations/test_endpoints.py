@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 
 from contracts import EscalationType
-from gcc.db import SessionFactory, session_scope
 from gcc.escalations.service import raise_escalation
 from gcc.releases.models import Release
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 
 

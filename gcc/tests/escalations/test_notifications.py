@@ -12,12 +12,12 @@ import pytest
 from sqlmodel import select
 
 from contracts import EscalationType
-from gcc.db import SessionFactory, session_scope
 from gcc.escalations.models import Escalation
 from gcc.escalations.service import NotifyResult, notify_new_escalations, raise_escalation
 from gcc.notifications.email import SmtpMailer
 from gcc.settings import Settings
 from gcc.worker import celery_app
+from servicekit.db import SessionFactory, session_scope
 from testsupport.gcc_fixtures import OrganizationFactory
 from timekeeping import ManualClock
 from wrktalk_testing.network import free_port

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gcc.db import SessionFactory
 from gcc.releases.models import DeploymentTarget, Release
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock
 
 ReleaseFactory = Callable[..., Awaitable[Release]]

@@ -10,13 +10,13 @@ from typing import Any
 from sqlmodel import select
 
 from contracts import EscalationType
-from gcc.db import SessionFactory, session_scope
 from gcc.escalations.models import Escalation
 from gcc.escalations.service import dedupe_key, raise_escalation
 from gcc.health.service import Classification, classify_health
 from gcc.organizations.models import Organization
 from gcc.settings import Settings
 from gcc.worker import celery_app
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 
 

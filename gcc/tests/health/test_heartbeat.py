@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 
 from gcc.app import create_app
-from gcc.db import SessionFactory, create_engine
 from gcc.health.endpoints import answer_heartbeat
 from gcc.health.heartbeats import HeartbeatOutcome, HeartbeatRecorder
 from gcc.organizations.models import Organization
 from gcc.organizations.repository import get_by_name
 from gcc.settings import Settings
+from servicekit.db import SessionFactory, create_engine
 from servicekit.hotroute import HotRequest
 from timekeeping import ManualClock
 from wrktalk_testing.network import free_port

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from gcc.db import SessionFactory
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization, VersionHistory
 from gcc.releases.models import DeploymentTarget, Release
+from servicekit.db import SessionFactory
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
 from timekeeping import ManualClock
 

@@ -12,11 +12,11 @@ from click.testing import Result
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from gcc.db import SessionFactory
 from gcc.organizations.commands import API_KEY_FILE, WEBHOOK_SECRET_FILE, organizations_app
 from gcc.organizations.models import Organization
 from gcc.security import hash_api_key
 from gcc.settings import Settings, get_settings
+from servicekit.db import SessionFactory
 
 ADD_ACME = [
     "add",

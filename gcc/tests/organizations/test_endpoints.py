@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from gcc.db import SessionFactory
 from gcc.organizations.models import Organization
 from gcc.security import hash_api_key
+from servicekit.db import SessionFactory
 from signing import build_headers, verify
 from timekeeping import ManualClock
 

@@ -13,10 +13,10 @@ from typer.testing import CliRunner, Result
 
 from gcc.app import create_app
 from gcc.cli import app as cli_app
-from gcc.db import SessionFactory, create_engine, create_session_factory
 from gcc.organizations.models import Organization
 from gcc.security import hash_api_key
 from gcc.settings import Settings, get_settings
+from servicekit.db import SessionFactory, create_engine, create_session_factory
 from timekeeping import ManualClock
 from wrktalk_testing.servers import ServedApp
 

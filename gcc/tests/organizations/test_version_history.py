@@ -3,8 +3,8 @@ from typing import Any
 
 import httpx
 
-from gcc.db import SessionFactory
 from gcc.organizations.models import VersionHistory
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock
 
 

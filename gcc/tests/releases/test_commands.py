@@ -11,10 +11,10 @@ from click.testing import Result
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from gcc.db import SessionFactory
 from gcc.releases.commands import releases_app
 from gcc.releases.models import DeploymentTarget, Release
 from gcc.settings import Settings, get_settings
+from servicekit.db import SessionFactory
 
 ReadyRelease = Callable[..., Awaitable[None]]
 OrganizationFactory = Callable[..., Awaitable[Any]]

@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import col, select
 
 from contracts import DeploymentType
-from gcc.db import SessionFactory
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
 from gcc.releases.models import DeploymentTarget, Release
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock
 
 ReleaseMaker = Callable[..., Awaitable[httpx.Response]]

@@ -12,11 +12,11 @@ from sqlmodel import select
 
 from contracts import ReleaseStatus
 from gcc.artifacts.models import Artifact
-from gcc.db import SessionFactory, session_scope
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
 from gcc.releases.models import DeploymentTarget, Release
 from gcc.releases.service import publish_release
+from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
 
 FLEET = 10_000

@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import update
 
 from contracts import ReleasePublishedWebhook, UpdatesPollResponse
-from gcc.db import SessionFactory
 from gcc.releases.models import DeploymentTarget
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock
 
 ReleaseMaker = Callable[..., Awaitable[httpx.Response]]

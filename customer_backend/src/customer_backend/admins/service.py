@@ -8,8 +8,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from customer_backend.admins.models import Admin
-from customer_backend.errors import Conflict, InvalidInput, NotFound
 from servicekit.auth import generate_token, hash_token
+from servicekit.errors import Conflict, InvalidInput, NotFound
 from timekeeping import Clock
 
 ADMIN_TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix, not a secret

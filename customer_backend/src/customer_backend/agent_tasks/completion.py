@@ -18,8 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import AgentTaskStatus, LocalDeploymentStatus, TaskResultStatus, TaskStatusUpdate
 from customer_backend.agent_tasks.models import AgentTask
-from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

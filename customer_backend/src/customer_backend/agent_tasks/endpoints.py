@@ -28,12 +28,12 @@ from customer_backend.deps import (
     RuntimeDep,
     SettingsDep,
     get_runtime,
-    get_session,
     require_agent,
 )
-from customer_backend.errors import PayloadTooLarge
 from customer_backend.runtime import Runtime
+from servicekit.bodies import read_limited_body
 from servicekit.db import session_scope
+from servicekit.deps import request_session
 from servicekit.hotroute import HotRequest, HotResponse
 
 router = APIRouter(tags=["agent"])
@@ -45,7 +45,7 @@ MAX_LOG_BATCH_BYTES = 8 * 1024 * 1024
 
 # The session commits before the response is sent (``scope="function"``): an agent that acts
 # on an answer at once (reports the status of a task it just claimed) finds it committed.
-AgentSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+AgentSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
 TaskIdPath = Annotated[uuid.UUID, Path(alias="taskId", description="The task's id")]
 
 
@@ -168,7 +168,12 @@ async def append_task_logs(
     _agent: AgentCaller, task_id: TaskIdPath, request: Request, session: AgentSession
 ) -> ReceivedAck:
     """At most 1,000 lines per batch and 8 MiB per body; lines are kept in the order sent."""
-    batch = _parse_log_batch(await _read_body(request, MAX_LOG_BATCH_BYTES))
+    body = await read_limited_body(
+        request,
+        limit=MAX_LOG_BATCH_BYTES,
+        detail=f"The body is larger than {MAX_LOG_BATCH_BYTES} bytes; send fewer lines.",
+    )
+    batch = _parse_log_batch(body)
     return await service.append_logs(session, task_id=task_id, batch=batch)
 
 
@@ -196,21 +201,6 @@ async def license_status(
 ) -> LicenseStatus:
     """``valid`` and ``expiresAt`` (null when the license does not expire)."""
     return service.license_status(clock=clock, settings=settings)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is larger than {limit} bytes; send fewer lines.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The body is larger than {limit} bytes; send fewer lines.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _parse_log_batch(body: bytes) -> LogBatch:

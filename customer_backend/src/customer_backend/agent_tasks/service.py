@@ -27,12 +27,12 @@ from contracts import (
 from customer_backend.agent_tasks import repository
 from customer_backend.agent_tasks.completion import complete_task
 from customer_backend.config import service as config_service
-from customer_backend.errors import Conflict, NotFound
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
-from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
 from objectstore import ObjectStore, ObjectStoreError
+from servicekit.errors import Conflict, NotFound
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

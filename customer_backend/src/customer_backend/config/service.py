@@ -24,8 +24,8 @@ from contracts import (
 from customer_backend.config import repository
 from customer_backend.config.models import EssentialConfigVersion, NonEssentialEnv
 from customer_backend.config.validation import check_env_file, check_values_yaml
-from customer_backend.errors import Conflict, NotFound
 from objectstore import ObjectStore
+from servicekit.errors import Conflict, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from customer_backend.errors import InvalidInput
+from servicekit.errors import InvalidInput
 
 CONTENT_FIELD = "content"
 ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

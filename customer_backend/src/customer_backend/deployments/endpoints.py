@@ -30,9 +30,9 @@ from customer_backend.deps import (
     SettingsDep,
     require_admin,
 )
-from customer_backend.errors import InvalidInput
 from customer_backend.installation import service as installation
 from servicekit.db import session_scope
+from servicekit.errors import InvalidInput
 
 router = APIRouter(tags=["deployments"])
 

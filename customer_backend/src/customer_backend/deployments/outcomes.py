@@ -32,8 +32,8 @@ from customer_backend.installation import service as installation
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
-from customer_backend.runtime import SendTask
 from customer_backend.settings import Settings
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

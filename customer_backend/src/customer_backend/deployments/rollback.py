@@ -31,11 +31,11 @@ from customer_backend.artifacts.service import ChecksumMismatch
 from customer_backend.config import service as config_service
 from customer_backend.deployments import bundles, repository
 from customer_backend.deployments.service import ensure_nothing_active
-from customer_backend.errors import InvalidInput, NotFound, ServiceError
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.settings import Settings
 from objectstore import ObjectStore
+from servicekit.errors import InvalidInput, NotFound, ServiceError
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

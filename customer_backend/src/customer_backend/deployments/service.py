@@ -31,12 +31,12 @@ from customer_backend.artifacts import service as artifacts
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.deployments import bundles, repository, views
 from customer_backend.deployments.models import ScheduledDeployment
-from customer_backend.errors import Conflict, InvalidInput, NotFound
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
 from objectstore import ObjectStore
+from servicekit.errors import Conflict, InvalidInput, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

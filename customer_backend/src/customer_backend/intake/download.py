@@ -34,6 +34,7 @@ from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import Runtime
 from objectstore import ObjectInfo
 from servicekit.db import session_scope
+from timekeeping import backoff_delay
 
 log = structlog.get_logger(__name__)
 
@@ -143,9 +144,8 @@ async def _try_round(
                 error=str(error),
             )
             if attempt < TRIES_PER_ROUND:
-                await asyncio.sleep(
-                    runtime.settings.download_retry_base_seconds * 2 ** (attempt - 1)
-                )
+                base = runtime.settings.download_retry_base_seconds
+                await asyncio.sleep(backoff_delay(attempt - 1, base=base))
             continue
         log.info(
             "intake.download.succeeded",

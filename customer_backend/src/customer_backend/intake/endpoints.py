@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 
 from contracts import ErrorResponse, ReceivedAck, ReleasePublishedWebhook
 from customer_backend.deps import RuntimeDep, SessionDep
-from customer_backend.errors import PayloadTooLarge
 from customer_backend.intake import service
+from servicekit.bodies import read_limited_body
 
 router = APIRouter(tags=["intake"])
 
@@ -30,23 +30,6 @@ _WEBHOOK_BODY: dict[str, Any] = {
 }
 
 
-async def _read_body(request: Request) -> bytes:
-    """The raw body, refused with 413 past the limit (before reading it all when declared)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY_BYTES:
-        raise PayloadTooLarge(
-            f"The webhook body is larger than {MAX_WEBHOOK_BODY_BYTES} bytes.", field="body"
-        )
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_WEBHOOK_BODY_BYTES:
-            raise PayloadTooLarge(
-                f"The webhook body is larger than {MAX_WEBHOOK_BODY_BYTES} bytes.", field="body"
-            )
-    return bytes(body)
-
-
 @router.post(
     "/api/deployment/webhook",
     response_model=ReceivedAck,
@@ -58,7 +41,12 @@ async def receive_release_webhook(
     request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> ReceivedAck:
     """Verify the signature, check the license, record the release once; download later."""
-    body = await _read_body(request)
+    body = await read_limited_body(
+        request,
+        limit=MAX_WEBHOOK_BODY_BYTES,
+        detail=f"The webhook body is larger than {MAX_WEBHOOK_BODY_BYTES} bytes.",
+        field="body",
+    )
     await service.receive_webhook(
         session,
         clock=runtime.clock,

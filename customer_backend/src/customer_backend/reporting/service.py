@@ -35,8 +35,9 @@ from contracts import (
 from customer_backend.installation import service as installation
 from customer_backend.reporting import repository
 from customer_backend.reporting.models import GccOutboxMessage, OutboxKind
-from customer_backend.runtime import Runtime, SendTask
+from customer_backend.runtime import Runtime
 from servicekit.db import after_commit, session_scope
+from servicekit.runtime import SendTask
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

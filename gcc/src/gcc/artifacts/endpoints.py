@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.requests import ClientDisconnect
 
 from contracts import ArtifactType, ArtifactUploadResponse, ErrorResponse
 from gcc.artifacts import service
-from gcc.artifacts.upload import receive_form
+from gcc.artifacts.upload import FORM_OVERHEAD_BYTES, receive_form
 from gcc.deps import (
     CiCaller,
     ClockDep,
@@ -22,7 +20,7 @@ from gcc.deps import (
     SessionDep,
     SettingsDep,
 )
-from gcc.errors import InvalidInput
+from servicekit.bodies import limited_body_chunks
 
 log = structlog.get_logger(__name__)
 
@@ -58,16 +56,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _body_chunks(request: Request) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in request.stream():
-            yield chunk
-    except ClientDisconnect:
-        raise InvalidInput(
-            "The upload ended before the body was complete.", field=FILE_FIELD
-        ) from None
-
-
 @router.post(
     "/api/internal/artifacts",
     response_model=ArtifactUploadResponse,
@@ -86,9 +74,14 @@ async def upload_artifact(
 ) -> ArtifactUploadResponse:
     """Stream the multipart upload to the bucket, checking its size, digest and content."""
     async with receive_form(
-        _body_chunks(request),
+        limited_body_chunks(
+            request,
+            limit=settings.max_artifact_bytes + FORM_OVERHEAD_BYTES,
+            detail="The upload is too large: "
+            f"the file may have at most {settings.max_artifact_bytes} bytes.",
+            field=FILE_FIELD,
+        ),
         content_type=request.headers.get("content-type"),
-        content_length=request.headers.get("content-length"),
         file_field=FILE_FIELD,
         max_file_bytes=settings.max_artifact_bytes,
     ) as form:

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gcc.models_base import enum_field, id_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import enum_field, id_field, timestamp_field
 
 
-class Artifact(SQLModel, table=True):
+class Artifact(TableBase, table=True):
     """One stored file; ``removed_at`` is set when retention deleted its object."""
 
     __tablename__ = "artifact"

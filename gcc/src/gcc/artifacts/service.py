@@ -29,9 +29,9 @@ from gcc.artifacts import repository
 from gcc.artifacts.archive import ArchiveRejected, check_artifact
 from gcc.artifacts.models import Artifact
 from gcc.artifacts.upload import ReceivedFile, ReceivedForm
-from gcc.errors import Conflict, Gone, InvalidInput, NotFound
 from gcc.settings import Settings
 from objectstore import ObjectStore
+from servicekit.errors import Conflict, Gone, InvalidInput, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -21,7 +21,7 @@ from typing import IO
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from gcc.errors import InvalidInput, PayloadTooLarge
+from servicekit.errors import InvalidInput, PayloadTooLarge
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 """What a form may add to the file's size: boundaries, part headers and the text fields."""
@@ -176,24 +176,6 @@ def _boundary_of(content_type: str | None) -> bytes:
     return boundary
 
 
-def _refuse_declared_length(
-    content_length: str | None, max_file_bytes: int, file_field: str
-) -> None:
-    """Answer 413 before reading anything when the declared body is already too long."""
-    if content_length is None:
-        return
-    try:
-        declared = int(content_length)
-    except ValueError:
-        raise InvalidInput("The Content-Length header is not a number.") from None
-    if declared > max_file_bytes + FORM_OVERHEAD_BYTES:
-        raise PayloadTooLarge(
-            f"The upload of {declared} bytes is too large: "
-            f"the file may have at most {max_file_bytes} bytes.",
-            field=file_field,
-        )
-
-
 def _write_chunks(spool: IO[bytes], chunks: list[bytes]) -> None:
     spool.writelines(chunks)
 
@@ -203,34 +185,25 @@ async def receive_form(
     stream: AsyncIterator[bytes],
     *,
     content_type: str | None,
-    content_length: str | None,
     file_field: str,
     max_file_bytes: int,
 ) -> AsyncIterator[ReceivedForm]:
     """Read a multipart form from ``stream``; the spooled file is deleted when the block exits.
 
-    Raises :class:`PayloadTooLarge` as soon as the file (or the whole body) passes its limit,
-    and :class:`InvalidInput` for a body that is not a well-formed form.
+    Raises :class:`PayloadTooLarge` as soon as the file passes its limit, and
+    :class:`InvalidInput` for a body that is not a well-formed form. The whole body's limit
+    (the file's plus :data:`FORM_OVERHEAD_BYTES`) is the stream's to keep: the endpoint reads
+    the request through :func:`servicekit.bodies.limited_body_chunks`.
     """
     boundary = _boundary_of(content_type)
-    body_limit = max_file_bytes + FORM_OVERHEAD_BYTES
-    _refuse_declared_length(content_length, max_file_bytes, file_field)
     descriptor, name = tempfile.mkstemp(prefix="gcc-upload-", suffix=".part")
     path = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as spool:
             reader = _FormReader(file_field=file_field, max_file_bytes=max_file_bytes)
             parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
-            received = 0
             try:
                 async for chunk in stream:
-                    received += len(chunk)
-                    if received > body_limit:
-                        raise PayloadTooLarge(
-                            "The upload is too large: "
-                            f"the file may have at most {max_file_bytes} bytes.",
-                            field=file_field,
-                        )
                     parser.write(chunk)
                     if reader.pending_size >= WRITE_BUFFER_BYTES:
                         await asyncio.to_thread(_write_chunks, spool, reader.take_pending())

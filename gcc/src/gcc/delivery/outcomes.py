@@ -14,12 +14,12 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import EscalationType
-from gcc.db import session_scope
 from gcc.delivery import repository, sender
 from gcc.delivery.repository import FailedAttempt, ReleaseDigests, TakenTarget
 from gcc.delivery.sender import AttemptResult, Outcome
 from gcc.escalations.service import raise_escalation
 from gcc.runtime import Runtime
+from servicekit.db import session_scope
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

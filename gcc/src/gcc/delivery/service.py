@@ -25,17 +25,17 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import RedeliveryResponse, ReleaseStatus, Version
-from gcc.db import after_commit, session_scope
 from gcc.delivery import outcomes, repository, sender
 from gcc.delivery.outcomes import BatchReport, Refusal
 from gcc.delivery.repository import ReleaseDigests, TakenTarget
 from gcc.delivery.sender import WebhookRequest
-from gcc.errors import Conflict, NotFound
 from gcc.organizations import service as organization_service
 from gcc.releases import service as release_service
 from gcc.releases.webhook_body import build_webhook_body
 from gcc.runtime import Runtime
 from gcc.settings import Settings
+from servicekit.db import after_commit, session_scope
+from servicekit.errors import Conflict, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

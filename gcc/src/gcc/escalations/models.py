@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gcc.models_base import enum_field, id_field, json_field, text_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
 
-class Escalation(SQLModel, table=True):
+class Escalation(TableBase, table=True):
     """Raised once per type, organization and release (``dedupe_key`` is unique)."""
 
     __tablename__ = "escalation"

@@ -15,13 +15,13 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import EscalationList, EscalationType, EscalationView, Version
-from gcc.errors import Conflict, NotFound
 from gcc.escalations import repository
 from gcc.escalations.models import Escalation
 from gcc.escalations.repository import EscalationRow
 from gcc.notifications.email import OutgoingEmail, SmtpMailer, render_email
 from gcc.organizations.models import Organization
 from gcc.settings import Settings
+from servicekit.errors import Conflict, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

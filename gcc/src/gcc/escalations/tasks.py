@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gcc.db import session_scope
 from gcc.escalations.service import NotifyResult, notify_new_escalations
 from gcc.notifications.email import SmtpMailer
 from gcc.runtime import Runtime
 from gcc.worker import celery_app, run_task
+from servicekit.db import session_scope
 
 
 async def _notify_new(runtime: Runtime) -> NotifyResult:

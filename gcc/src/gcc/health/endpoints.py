@@ -22,11 +22,11 @@ from gcc.deps import (
     OrganizationNamePath,
     SessionDep,
 )
-from gcc.errors import Unauthorized
 from gcc.health import reports, service
 from gcc.health.heartbeats import HeartbeatRecorder
 from gcc.runtime import Runtime
 from gcc.security import bearer_token
+from servicekit.errors import Unauthorized
 from servicekit.hotroute import HotRequest, HotResponse
 from timekeeping import Clock
 

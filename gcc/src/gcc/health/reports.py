@@ -17,13 +17,13 @@ from contracts import (
     DeploymentStatusReport,
     EscalationType,
 )
-from gcc.errors import Forbidden
 from gcc.escalations.service import raise_escalation
 from gcc.organizations import service as organization_service
 from gcc.organizations.models import Organization
 from gcc.releases import service as release_service
 from gcc.releases import targets
 from gcc.releases.models import Release
+from servicekit.errors import Forbidden
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -8,11 +8,11 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import OrganizationHeartbeat
-from gcc.errors import Forbidden, Unauthorized
 from gcc.health import repository
 from gcc.health.heartbeats import HeartbeatOutcome, HeartbeatRecorder
 from gcc.security import hash_api_key
 from gcc.settings import Settings
+from servicekit.errors import Forbidden, Unauthorized
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

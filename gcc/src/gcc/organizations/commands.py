@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,11 +16,10 @@ from contracts import (
     OrganizationCreateRequest,
     field_from_location,
 )
-from gcc.db import create_engine, create_session_factory, session_scope
-from gcc.errors import ServiceError
 from gcc.organizations import repository, service
 from gcc.organizations.service import organization_view
 from gcc.settings import get_settings
+from servicekit.commands import run_in_session
 from servicekit.files import write_private_file
 from timekeeping import SystemClock
 
@@ -36,21 +34,7 @@ T = TypeVar("T")
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one committed transaction against the configured database."""
-
-    async def main() -> T:
-        engine = create_engine(get_settings().database_url, pool_size=1)
-        try:
-            async with session_scope(create_session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except ServiceError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        typer.echo(f"error{where}: {exc.detail}", err=True)
-        raise typer.Exit(code=1) from exc
+    return run_in_session(get_settings().database_url, work)
 
 
 @organizations_app.command("add")
@@ -81,33 +65,20 @@ def add(
     ),
 ) -> None:
     """Add an organization and print its API key and webhook secret (shown only once)."""
-    raw: dict[str, Any] = {
-        "name": name,
-        "deploymentType": deployment_type,
-        "webhookEndpoint": webhook_endpoint,
-        "licenseExpiresAt": license_expires_at,
-        "currentVersion": current_version,
-        "contacts": {"spocName": spoc_name, "spocEmail": spoc_email, "spocPhone": spoc_phone},
-        "accountManagerEmail": account_manager_email,
-    }
-    try:
-        request = OrganizationCreateRequest.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        typer.echo(f"error ({field_from_location(first['loc'])}): {first['msg']}", err=True)
-        raise typer.Exit(code=2) from exc
+    request = _creation_request(
+        {
+            "name": name,
+            "deploymentType": deployment_type,
+            "webhookEndpoint": webhook_endpoint,
+            "licenseExpiresAt": license_expires_at,
+            "currentVersion": current_version,
+            "contacts": {"spocName": spoc_name, "spocEmail": spoc_email, "spocPhone": spoc_phone},
+            "accountManagerEmail": account_manager_email,
+        }
+    )
     settings = get_settings()
     if if_absent and _run(lambda session: repository.get_by_name(session, name)) is not None:
-        missing = _missing_credential_files(credentials_dir)
-        if missing:
-            typer.echo(
-                f"error: organization {name} exists, but {', '.join(missing)} is missing and "
-                "the API key is not stored anywhere else: rotate the webhook secret and issue "
-                "a new key, or delete the organization and add it again",
-                err=True,
-            )
-            raise typer.Exit(code=1)
-        typer.echo(f"organization {name} exists already; nothing changed")
+        _keep_existing(name, credentials_dir)
         return
     created = _run(
         lambda session: service.create_organization(
@@ -122,6 +93,30 @@ def add(
         write_private_file(credentials_dir / WEBHOOK_SECRET_FILE, created.webhook_secret)
         typer.echo(f"written to {credentials_dir / API_KEY_FILE} and {WEBHOOK_SECRET_FILE}")
     typer.echo("Store both now: they are not shown again.")
+
+
+def _creation_request(raw: dict[str, Any]) -> OrganizationCreateRequest:
+    """The options as the API's request body; exit 2 naming the first option refused."""
+    try:
+        return OrganizationCreateRequest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        typer.echo(f"error ({field_from_location(first['loc'])}): {first['msg']}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+def _keep_existing(name: str, credentials_dir: Path | None) -> None:
+    """``--if-absent`` found the organization: exit 1 when its credential files are missing."""
+    missing = _missing_credential_files(credentials_dir)
+    if missing:
+        typer.echo(
+            f"error: organization {name} exists, but {', '.join(missing)} is missing and "
+            "the API key is not stored anywhere else: rotate the webhook secret and issue "
+            "a new key, or delete the organization and add it again",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    typer.echo(f"organization {name} exists already; nothing changed")
 
 
 def _missing_credential_files(credentials_dir: Path | None) -> list[str]:

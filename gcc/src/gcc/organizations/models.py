@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from contracts import HealthStatus
-from gcc.models_base import enum_field, id_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import enum_field, id_field, timestamp_field
 
 
-class Organization(SQLModel, table=True):
+class Organization(TableBase, table=True):
     """One customer installation (the specification's ``organizationalServices``)."""
 
     __tablename__ = "organization"
@@ -53,7 +54,7 @@ class Organization(SQLModel, table=True):
     )
 
 
-class VersionHistory(SQLModel, table=True):
+class VersionHistory(TableBase, table=True):
     """One deployment (or rollback) an organization reported."""
 
     __tablename__ = "version_history"

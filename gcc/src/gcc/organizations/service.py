@@ -29,12 +29,12 @@ from contracts import (
     VersionHistoryEntry,
     VersionHistoryList,
 )
-from gcc.errors import Conflict, InvalidInput, NotFound
 from gcc.organizations import repository
 from gcc.organizations.models import Organization, VersionHistory
 from gcc.organizations.repository import Candidate
 from gcc.security import generate_api_key, hash_api_key
 from gcc.settings import Settings
+from servicekit.errors import Conflict, InvalidInput, NotFound
 from signing import generate_secret
 from timekeeping import Clock
 

@@ -6,20 +6,18 @@ configured database; publishing enqueues webhook delivery on the configured brok
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gcc.db import session_scope
-from gcc.errors import ServiceError
 from gcc.releases import service
 from gcc.runtime import Runtime, open_runtime
 from gcc.settings import Settings, get_settings
+from servicekit.commands import run_command
+from servicekit.db import session_scope
 
 T = TypeVar("T")
 
@@ -56,14 +54,7 @@ def _run(work: Callable[[AsyncSession, Runtime], Awaitable[T]]) -> T:
         ):
             return await work(session, runtime)
 
-    try:
-        return asyncio.run(main())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(code=1) from None
-    except (OSError, SQLAlchemyError) as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    return run_command(main)
 
 
 def _when(moment: datetime | None) -> str:

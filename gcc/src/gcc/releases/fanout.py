@@ -25,11 +25,11 @@ from contracts import (
     InvalidVersionError,
     Version,
 )
-from gcc.errors import InvalidInput
 from gcc.escalations.service import raise_escalation
 from gcc.organizations import service as organization_service
 from gcc.organizations.repository import Candidate
 from gcc.releases.models import Release
+from servicekit.errors import InvalidInput
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -35,7 +35,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import ArtifactType, EscalationType
 from gcc.artifacts import service as artifact_service
-from gcc.db import after_commit
 from gcc.escalations import service as escalation_service
 from gcc.organizations.repository import Candidate
 from gcc.releases import repository
@@ -50,6 +49,7 @@ from gcc.releases.fanout import (
 from gcc.releases.models import Release
 from gcc.releases.repository import HeldBack
 from gcc.releases.service import DISPATCH_TASK
+from servicekit.db import after_commit
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from contracts import DeploymentStatus, ReleaseStatus
-from gcc.models_base import enum_field, id_field, json_field, text_field, timestamp_field
+from gcc.table_base import TableBase
+from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
 
-class Release(SQLModel, table=True):
+class Release(TableBase, table=True):
     """A version CI created; a draft until published."""
 
     __tablename__ = "release"
@@ -36,7 +37,7 @@ class Release(SQLModel, table=True):
     deprecated_at: datetime | None = timestamp_field()
 
 
-class DeploymentTarget(SQLModel, table=True):
+class DeploymentTarget(TableBase, table=True):
     """Delivery and deployment state of a release at an organization."""
 
     __tablename__ = "deployment_target"

@@ -29,13 +29,13 @@ from contracts import (
     parse_version_text,
 )
 from gcc.artifacts import service as artifact_service
-from gcc.db import after_commit
-from gcc.errors import Conflict, InvalidInput, NotFound
 from gcc.organizations import service as organization_service
 from gcc.organizations.models import Organization
 from gcc.releases import repository, views
 from gcc.releases.fanout import plan_fan_out
 from gcc.releases.models import Release
+from servicekit.db import after_commit
+from servicekit.errors import Conflict, InvalidInput, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)

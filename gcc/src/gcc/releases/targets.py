@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import DeploymentStatus, DeploymentStatusReport
-from gcc.errors import NotFound
 from gcc.organizations.models import Organization
 from gcc.releases import repository
 from gcc.releases.models import DeploymentTarget, Release
+from servicekit.errors import NotFound
 
 FINISHED = frozenset(
     {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gcc.db import session_scope
 from gcc.releases.gate_recheck import GateRecheck, recheck_gates
 from gcc.runtime import Runtime
 from gcc.worker import celery_app, run_task
+from servicekit.db import session_scope
 
 
 async def _recheck_gates(runtime: Runtime) -> GateRecheck:

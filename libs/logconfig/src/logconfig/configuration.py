@@ -75,16 +75,7 @@ def configure_logging(
     """
     numeric_level = _level_number(level)
     output = sys.stdout if stream is None else stream
-
-    shared: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-    ]
-    if service is not None:
-        shared.append(_AddService(service))
-
+    shared = _shared_processors(service)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -98,17 +89,6 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-
-    renderer: list[Processor]
-    if json:
-        renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    else:
-        colors = _is_terminal(output)
-        renderer = [
-            structlog.dev.ConsoleRenderer(
-                colors=colors, exception_formatter=_console_exception_formatter(colors)
-            )
-        ]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             *shared,
@@ -116,18 +96,48 @@ def configure_logging(
             _drop_noise_extras,
             redact_secrets,
         ],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *_renderer(json=json, output=output),
+        ],
     )
+    _install_root_handler(formatter, output, numeric_level)
+
+
+def _shared_processors(service: str | None) -> list[Processor]:
+    """What both structlog events and stdlib records go through before rendering."""
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+    ]
+    if service is not None:
+        shared.append(_AddService(service))
+    return shared
+
+
+def _renderer(*, json: bool, output: TextIO) -> list[Processor]:
+    if json:
+        return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    colors = _is_terminal(output)
+    return [
+        structlog.dev.ConsoleRenderer(
+            colors=colors, exception_formatter=_console_exception_formatter(colors)
+        )
+    ]
+
+
+def _install_root_handler(formatter: logging.Formatter, output: TextIO, level: int) -> None:
+    """Replace this module's root handler, and send the libraries' records to it."""
     handler = _StructlogHandler(output)
     handler.setFormatter(formatter)
-
     root = logging.getLogger()
     for existing in list(root.handlers):
         if isinstance(existing, _StructlogHandler):
             root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(numeric_level)
-
+    root.setLevel(level)
     for name in THIRD_PARTY_LOGGERS:
         third_party = logging.getLogger(name)
         third_party.handlers.clear()

@@ -18,13 +18,8 @@ from objectstore.interface import DEFAULT_CHUNK_SIZE, LocalPath, ObjectStore
 from objectstore.keys import validate_key, validate_prefix
 from objectstore.models import DownloadResult, ObjectInfo
 from objectstore.retention import newest_first, select_expired
-from objectstore.s3 import (
-    DEFAULT_MULTIPART_THRESHOLD,
-    DEFAULT_PART_SIZE,
-    MIN_PART_SIZE,
-    S3Credentials,
-    S3ObjectStore,
-)
+from objectstore.s3 import S3Credentials, S3ObjectStore
+from objectstore.s3_multipart import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, MIN_PART_SIZE
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

@@ -6,12 +6,8 @@ from typing import Literal, get_args
 
 from objectstore.filesystem import FilesystemObjectStore
 from objectstore.interface import LocalPath, ObjectStore
-from objectstore.s3 import (
-    DEFAULT_MULTIPART_THRESHOLD,
-    DEFAULT_PART_SIZE,
-    S3Credentials,
-    S3ObjectStore,
-)
+from objectstore.s3 import S3Credentials, S3ObjectStore
+from objectstore.s3_multipart import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE
 
 Provider = Literal["s3", "minio", "gcs", "filesystem"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)

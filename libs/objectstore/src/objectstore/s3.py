@@ -6,8 +6,8 @@ import asyncio
 import builtins
 import hashlib
 import io
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,33 +15,37 @@ from typing import Any, BinaryIO, Literal
 
 import aioboto3
 from aiobotocore.config import AioConfig
-from aiohttp import ClientError as HttpClientError
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from objectstore.atomic import AtomicFileWriter
-from objectstore.errors import ObjectNotFound, ObjectStoreError
+from objectstore.errors import ObjectStoreError
 from objectstore.interface import DEFAULT_CHUNK_SIZE, LocalPath, ObjectStore
 from objectstore.keys import validate_key, validate_prefix
 from objectstore.models import DownloadResult, ObjectInfo
+from objectstore.s3_errors import (
+    BUCKET_EXISTS_CODES,
+    MISSING_BUCKET_CODES,
+    NOT_FOUND_CODES,
+    TRANSPORT_ERRORS,
+    error_code,
+    etag_of,
+    s3_errors,
+    store_error,
+)
+from objectstore.s3_multipart import (
+    DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_SIZE,
+    MAX_PART_SIZE,
+    MAX_SINGLE_PUT_SIZE,
+    MIN_PART_SIZE,
+    MultipartUpload,
+    abort_shielded,
+)
 
-MIB = 1024 * 1024
-MIN_PART_SIZE = 5 * MIB
-"""S3's smallest allowed part, except for the last one."""
-MAX_PART_SIZE = 5 * 1024 * MIB
-MAX_PARTS = 10_000
-MAX_SINGLE_PUT_SIZE = 5 * 1024 * MIB
-DEFAULT_PART_SIZE = 8 * MIB
-DEFAULT_MULTIPART_THRESHOLD = 8 * MIB
 MAX_PRESIGNED_EXPIRY_SECONDS = 7 * 24 * 3600
 """SigV4 presigned URLs live at most seven days."""
 
 AddressingStyle = Literal["auto", "path", "virtual"]
-
-_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
-_MISSING_BUCKET_CODES = frozenset({"NoSuchBucket", "NotFound", "404"})
-_BUCKET_EXISTS_CODES = frozenset({"BucketAlreadyOwnedByYou"})
-# Failures below the S3 protocol: connection, timeout, a body cut short.
-_TRANSPORT_ERRORS = (BotoCoreError, HttpClientError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -163,20 +167,20 @@ class S3ObjectStore(ObjectStore):
             await self._client.head_bucket(Bucket=self.bucket)
             return
         except ClientError as exc:
-            if _error_code(exc) not in _MISSING_BUCKET_CODES:
-                raise _store_error("head bucket", self.bucket, exc) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise _store_error("head bucket", self.bucket, exc) from exc
+            if error_code(exc) not in MISSING_BUCKET_CODES:
+                raise store_error("head bucket", self.bucket, exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise store_error("head bucket", self.bucket, exc) from exc
         parameters: dict[str, Any] = {"Bucket": self.bucket}
         if self.region and self.region != "us-east-1":
             parameters["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         try:
             await self._client.create_bucket(**parameters)
         except ClientError as exc:
-            if _error_code(exc) not in _BUCKET_EXISTS_CODES:
-                raise _store_error("create bucket", self.bucket, exc) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise _store_error("create bucket", self.bucket, exc) from exc
+            if error_code(exc) not in BUCKET_EXISTS_CODES:
+                raise store_error("create bucket", self.bucket, exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise store_error("create bucket", self.bucket, exc) from exc
 
     async def put_file(
         self, key: str, path: LocalPath, *, content_type: str | None = None
@@ -206,7 +210,7 @@ class S3ObjectStore(ObjectStore):
         # Parts wait in a BytesIO because aiohttp streams one to the socket in small writes,
         # while a bytes or bytearray body is copied whole on its way there (twice, measured).
         pending = io.BytesIO()
-        upload: _MultipartUpload | None = None
+        upload: MultipartUpload | None = None
         try:
             async for chunk in chunks:
                 if not chunk:
@@ -214,11 +218,11 @@ class S3ObjectStore(ObjectStore):
                 digest.update(chunk)
                 size += len(chunk)
                 if upload is None and pending.tell() + len(chunk) > self.multipart_threshold:
-                    upload = await _MultipartUpload.create(self._client, self.bucket, key, extra)
+                    upload = await MultipartUpload.create(self._client, self.bucket, key, extra)
                 if upload is None:
                     pending.write(chunk)
                 else:
-                    pending = await self._send_full_parts(upload, pending, chunk)
+                    pending = await upload.send_full_parts(pending, chunk, self.part_size)
             if upload is None:
                 etag = await self._put_object(key, pending, extra)
             else:
@@ -227,66 +231,17 @@ class S3ObjectStore(ObjectStore):
                 etag = await upload.complete()
         except BaseException as exc:
             if upload is not None:
-                await self._abort(upload, exc)
+                await abort_shielded(upload, exc, self._background_aborts)
             raise
         return await self._uploaded_info(key, size, digest.hexdigest(), etag)
 
-    async def _send_full_parts(
-        self, upload: _MultipartUpload, pending: io.BytesIO, chunk: bytes
-    ) -> io.BytesIO:
-        """Add ``chunk`` to ``pending``, send every complete part, return what is left over."""
-        if pending.tell() > self.part_size:
-            pending = await self._send_leading_parts(upload, pending)
-        remaining = memoryview(chunk)
-        while remaining:
-            room = self.part_size - pending.tell()
-            pending.write(remaining[:room])
-            remaining = remaining[room:]
-            if pending.tell() == self.part_size:
-                await upload.send(pending)
-                pending = io.BytesIO()
-        return pending
-
-    async def _send_leading_parts(
-        self, upload: _MultipartUpload, pending: io.BytesIO
-    ) -> io.BytesIO:
-        """Split a buffer longer than one part (threshold above part size) into parts."""
-        rest = io.BytesIO()
-        with pending.getbuffer() as view:
-            offset = 0
-            while len(view) - offset > self.part_size:
-                await upload.send(io.BytesIO(view[offset : offset + self.part_size]))
-                offset += self.part_size
-            rest.write(view[offset:])
-        return rest
-
     async def _put_object(self, key: str, body: io.BytesIO, extra: dict[str, Any]) -> str | None:
         body.seek(0)
-        with _s3_errors("put", key):
+        with s3_errors("put", key):
             response = await self._client.put_object(
                 Bucket=self.bucket, Key=key, Body=body, **extra
             )
-        return _etag(response)
-
-    async def _abort(self, upload: _MultipartUpload, error: BaseException) -> None:
-        # Shielded so that a caller cancelled again (an anyio cancel scope re-cancels every
-        # await) cannot stop the abort half-way; the task is kept referenced until done.
-        task = asyncio.ensure_future(upload.abort())
-        self._background_aborts.add(task)
-        task.add_done_callback(self._forget_abort)
-        try:
-            await asyncio.shield(task)
-        except Exception as abort_error:
-            error.add_note(f"aborting multipart upload of {upload.key!r} failed: {abort_error}")
-        except asyncio.CancelledError:
-            error.add_note(f"abort of multipart upload of {upload.key!r} continues in background")
-
-    def _forget_abort(self, task: asyncio.Task[None]) -> None:
-        self._background_aborts.discard(task)
-        if not task.cancelled():
-            # Retrieved so that an abort failing after its caller left is not logged as lost;
-            # the caller's error already carries a note about it when it could.
-            task.exception()
+        return etag_of(response)
 
     async def _uploaded_info(
         self, key: str, size: int, sha256: str, etag: str | None
@@ -307,7 +262,7 @@ class S3ObjectStore(ObjectStore):
         """Download ``key`` into ``path``; see :meth:`ObjectStore.get_to_file`."""
         validate_key(key)
         destination = Path(path)
-        with _s3_errors("get", key):
+        with s3_errors("get", key):
             response = await self._client.get_object(Bucket=self.bucket, Key=key)
         body = response["Body"]
         async with body:
@@ -327,7 +282,7 @@ class S3ObjectStore(ObjectStore):
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         validate_key(key)
-        with _s3_errors("get", key):
+        with s3_errors("get", key):
             response = await self._client.get_object(Bucket=self.bucket, Key=key)
         body = response["Body"]
         async with body:
@@ -340,16 +295,16 @@ class S3ObjectStore(ObjectStore):
         try:
             response = await self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND_CODES:
+            if error_code(exc) in NOT_FOUND_CODES:
                 return None
-            raise _store_error("head", key, exc) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise _store_error("head", key, exc) from exc
+            raise store_error("head", key, exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise store_error("head", key, exc) from exc
         return ObjectInfo(
             key=key,
             size=int(response["ContentLength"]),
             last_modified=_as_utc(response["LastModified"]),
-            etag=_etag(response),
+            etag=etag_of(response),
             content_type=response.get("ContentType"),
         )
 
@@ -358,7 +313,7 @@ class S3ObjectStore(ObjectStore):
         validate_prefix(prefix)
         found: builtins.list[ObjectInfo] = []
         paginator = self._client.get_paginator("list_objects_v2")
-        with _s3_errors("list", prefix):
+        with s3_errors("list", prefix):
             pages = paginator.paginate(
                 Bucket=self.bucket,
                 Prefix=prefix,
@@ -370,7 +325,7 @@ class S3ObjectStore(ObjectStore):
                         key=item["Key"],
                         size=int(item["Size"]),
                         last_modified=_as_utc(item["LastModified"]),
-                        etag=_etag(item),
+                        etag=etag_of(item),
                     )
                     for item in page.get("Contents", [])
                 )
@@ -380,7 +335,7 @@ class S3ObjectStore(ObjectStore):
     async def delete(self, key: str) -> None:
         """Delete ``key``; a missing key is not an error."""
         validate_key(key)
-        with _s3_errors("delete", key):
+        with s3_errors("delete", key):
             await self._client.delete_object(Bucket=self.bucket, Key=key)
 
     async def presigned_get_url(self, key: str, expires_in: int) -> str:
@@ -388,63 +343,13 @@ class S3ObjectStore(ObjectStore):
         validate_key(key)
         if not 0 < expires_in <= MAX_PRESIGNED_EXPIRY_SECONDS:
             raise ValueError(f"expires_in must be between 1 and {MAX_PRESIGNED_EXPIRY_SECONDS}")
-        with _s3_errors("presign", key):
+        with s3_errors("presign", key):
             url = await self._client.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": key},
                 ExpiresIn=expires_in,
             )
         return str(url)
-
-
-class _MultipartUpload:
-    """One multipart upload in progress: sends numbered parts, then completes or aborts."""
-
-    def __init__(self, client: Any, bucket: str, key: str, upload_id: str) -> None:
-        self._client = client
-        self._bucket = bucket
-        self.key = key
-        self._upload_id = upload_id
-        self._parts: list[dict[str, Any]] = []
-
-    @classmethod
-    async def create(
-        cls, client: Any, bucket: str, key: str, extra: dict[str, Any]
-    ) -> _MultipartUpload:
-        with _s3_errors("create multipart upload", key):
-            response = await client.create_multipart_upload(Bucket=bucket, Key=key, **extra)
-        return cls(client, bucket, key, str(response["UploadId"]))
-
-    async def send(self, part: io.BytesIO) -> None:
-        number = len(self._parts) + 1
-        part.seek(0)
-        if number > MAX_PARTS:
-            raise ObjectStoreError(f"{self.key!r} needs more than {MAX_PARTS} parts")
-        with _s3_errors("upload part", self.key):
-            response = await self._client.upload_part(
-                Bucket=self._bucket,
-                Key=self.key,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=part,
-            )
-        self._parts.append({"ETag": response["ETag"], "PartNumber": number})
-
-    async def complete(self) -> str | None:
-        with _s3_errors("complete multipart upload", self.key):
-            response = await self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=self.key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
-        return _etag(response)
-
-    async def abort(self) -> None:
-        with _s3_errors("abort multipart upload", self.key):
-            await self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=self.key, UploadId=self._upload_id
-            )
 
 
 async def _read_file_chunks(source: BinaryIO, chunk_size: int) -> AsyncIterator[bytes]:
@@ -456,7 +361,7 @@ async def _read_block(body: Any, key: str, size: int) -> bytes:
     """Read up to ``size`` bytes, fewer only at the end of the object."""
     pieces: list[bytes] = []
     total = 0
-    with _s3_errors("read", key):
+    with s3_errors("read", key):
         while total < size:
             piece: bytes = await body.read(size - total)
             if not piece:
@@ -464,32 +369,6 @@ async def _read_block(body: Any, key: str, size: int) -> bytes:
             pieces.append(piece)
             total += len(piece)
     return b"".join(pieces)
-
-
-@contextmanager
-def _s3_errors(operation: str, key: str) -> Iterator[None]:
-    """Report botocore errors as store errors; a missing key as :class:`ObjectNotFound`."""
-    try:
-        yield
-    except ClientError as exc:
-        if _error_code(exc) in _NOT_FOUND_CODES:
-            raise ObjectNotFound(key) from exc
-        raise _store_error(operation, key, exc) from exc
-    except _TRANSPORT_ERRORS as exc:
-        raise _store_error(operation, key, exc) from exc
-
-
-def _store_error(operation: str, key: str, exc: Exception) -> ObjectStoreError:
-    return ObjectStoreError(f"S3 {operation} of {key!r} failed: {exc}")
-
-
-def _error_code(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _etag(response: Any) -> str | None:
-    etag = response.get("ETag")
-    return str(etag).strip('"') if etag else None
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -130,66 +130,68 @@ def install_error_handlers(app: FastAPI) -> None:
     down or a lost connection to it answers 503 with ``Retry-After`` (the pool replaces its
     connections by itself, so the same request succeeds again shortly).
     """
-
-    @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(
-            error_body(exc.code, exc.detail, exc.field),
-            status_code=exc.status_code,
-            headers=headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        field = _location_to_field(first.get("loc", ()))
-        message = str(first.get("msg", "invalid request"))
-        if first.get("type") == "json_invalid":
-            return JSONResponse(
-                error_body("malformed_json", "The request body is not valid JSON.", None),
-                status_code=400,
-            )
-        detail = f"{field}: {message}" if field else message
-        return JSONResponse(error_body("validation_error", detail, field), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
-            error_body(code, str(exc.detail), None),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-        if sqlstate_of(exc) in NUL_SQLSTATES:
-            return JSONResponse(error_body("invalid_input", NUL_DETAIL, None), status_code=422)
-        if is_connection_lost(exc):
-            log.warning(
-                "request.database_unavailable",
-                path=request.url.path,
-                method=request.method,
-                error=type(exc).__name__,
-            )
-            return JSONResponse(
-                error_body("service_unavailable", UNAVAILABLE_DETAIL, None),
-                status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        raise exc  # any other database error is unexpected: the handler below answers it
-
+    app.exception_handler(ServiceError)(_service_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(StarletteHTTPException)(_http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
     app.add_exception_handler(asyncpg.InterfaceError, _database_error)
     # a new connection to a database that is down fails with the socket's own error
     app.add_exception_handler(ConnectionError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request.failed", path=request.url.path, method=request.method)
+
+async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return JSONResponse(
+        error_body(exc.code, exc.detail, exc.field), status_code=exc.status_code, headers=headers
+    )
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field = _location_to_field(first.get("loc", ()))
+    message = str(first.get("msg", "invalid request"))
+    if first.get("type") == "json_invalid":
         return JSONResponse(
-            error_body("internal_error", "The server could not complete the request.", None),
-            status_code=500,
+            error_body("malformed_json", "The request body is not valid JSON.", None),
+            status_code=400,
         )
+    detail = f"{field}: {message}" if field else message
+    return JSONResponse(error_body("validation_error", detail, field), status_code=422)
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(
+        error_body(code, str(exc.detail), None),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if sqlstate_of(exc) in NUL_SQLSTATES:
+        return JSONResponse(error_body("invalid_input", NUL_DETAIL, None), status_code=422)
+    if is_connection_lost(exc):
+        log.warning(
+            "request.database_unavailable",
+            path=request.url.path,
+            method=request.method,
+            error=type(exc).__name__,
+        )
+        return JSONResponse(
+            error_body("service_unavailable", UNAVAILABLE_DETAIL, None),
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    raise exc  # any other database error is unexpected: the handler below answers it
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("request.failed", path=request.url.path, method=request.method)
+    return JSONResponse(
+        error_body("internal_error", "The server could not complete the request.", None),
+        status_code=500,
+    )

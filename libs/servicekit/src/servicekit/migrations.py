@@ -87,3 +87,24 @@ def run_environment(target_metadata: MetaData) -> None:
             context.run_migrations()
     else:
         asyncio.run(run_online())
+
+
+class ServiceMigrations:
+    """The migrations of one service, in ``migrations_dir``; ``command`` applies them."""
+
+    def __init__(self, migrations_dir: Path, *, command: str) -> None:
+        """``command`` is named in the error of a database behind (``gcc migrate``)."""
+        self.migrations_dir = migrations_dir
+        self.command = command
+
+    def alembic_config(self, database_url: str) -> Config:
+        """An Alembic configuration pointing at these migrations."""
+        return alembic_config(self.migrations_dir, database_url)
+
+    def upgrade_to_head(self, database_url: str) -> None:
+        """Apply every migration not yet applied."""
+        upgrade_to_head(self.migrations_dir, database_url)
+
+    async def ensure_database_is_current(self, database_url: str) -> None:
+        """Refuse a database that ``command`` has not brought to the latest migration."""
+        await ensure_database_is_current(self.migrations_dir, database_url, self.command)

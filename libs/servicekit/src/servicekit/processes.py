@@ -5,11 +5,36 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from celery import Celery
 
+from logconfig import configure_logging
 from servicekit.migrations import DatabaseNotMigrated
+
+
+class ProcessSettings(Protocol):
+    """What the process commands read from a tier's settings."""
+
+    @property
+    def database_url(self) -> str:
+        """The service's PostgreSQL database."""
+        ...
+
+    @property
+    def log_level(self) -> str:
+        """The level of the process's log."""
+        ...
+
+    @property
+    def log_json(self) -> bool:
+        """JSON lines (or a console rendering)."""
+        ...
+
+
+def configure_process_logging(settings: ProcessSettings, service: str) -> None:
+    """Configure the process's logging from ``settings``, naming ``service`` in each event."""
+    configure_logging(level=settings.log_level, json=settings.log_json, service=service)
 
 
 def serve_api(

@@ -2,7 +2,8 @@
 
 Every deadline in the system (the 24-hour forced-update window, reminders, task timeouts,
 webhook timestamp tolerance) reads time through a :class:`Clock`, so tests move time
-forward instead of sleeping.
+forward instead of sleeping. :func:`backoff_delay` is the one exponential backoff of the
+retry loops.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+from timekeeping.backoff import backoff_delay
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "backoff_delay"]
 
 
 @runtime_checkable

@@ -1,0 +1,8 @@
+"""The customer backend's Celery app, alone in a leaf module.
+
+The runtime sends tasks through it and the worker configures it; neither imports the other.
+"""
+
+from celery import Celery
+
+celery_app = Celery("customer_backend")

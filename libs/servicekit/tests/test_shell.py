@@ -1,0 +1,80 @@
+"""The service shell both tiers share: Celery configuration and command-line work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from celery import Celery
+
+from servicekit.commands import run_command
+from servicekit.errors import Conflict
+from servicekit.worker import ServiceWorker, configure_celery_app
+from timekeeping import ManualClock
+
+
+@dataclass
+class BrokerOnly:
+    redis_url: str = "redis://127.0.0.1:6379/9"
+    poll_seconds: float = 30.0
+
+
+def test_the_celery_app_keeps_the_process_logging_and_takes_one_task_at_a_time() -> None:
+    celery = configure_celery_app(
+        Celery("shell-test"),
+        broker_url="redis://127.0.0.1:6379/9",
+        task_modules=[],
+        beat_schedule={"domain.tick": 5.0},
+    )
+    assert celery.conf.worker_hijack_root_logger is False
+    assert (celery.conf.task_acks_late, celery.conf.worker_prefetch_multiplier) == (True, 1)
+    assert celery.conf.beat_schedule == {"domain.tick": {"task": "domain.tick", "schedule": 5.0}}
+
+
+def test_the_beat_schedule_reads_each_interval_from_its_setting_or_takes_a_number() -> None:
+    @dataclass
+    class Runtime:
+        clock: ManualClock
+
+    worker: ServiceWorker[BrokerOnly, Runtime] = ServiceWorker(
+        Celery("shell-test-worker"),
+        lambda settings, clock: None,  # type: ignore[arg-type,return-value]
+        BrokerOnly,
+        [],
+        {"domain.poll": "poll_seconds", "domain.retry": 15},
+    )
+    celery = worker.configure_celery(BrokerOnly(poll_seconds=12.5))
+    assert {name: entry["schedule"] for name, entry in celery.conf.beat_schedule.items()} == {
+        "domain.poll": 12.5,
+        "domain.retry": 15.0,
+    }
+    assert celery.conf.broker_url == "redis://127.0.0.1:6379/9"
+
+
+def test_a_refused_command_exits_1_with_the_reason_and_no_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def refuse() -> None:
+        raise Conflict("an admin with this email exists", field="email")
+
+    with pytest.raises(SystemExit) as exited:
+        run_command(refuse)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == "error (email): an admin with this email exists\n"
+
+
+def test_a_database_that_cannot_be_reached_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    async def unreachable() -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    with pytest.raises(SystemExit) as exited:
+        run_command(unreachable)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("error: ConnectionRefusedError")
+
+
+def test_a_command_returns_what_its_work_returns() -> None:
+    async def work() -> int:
+        return 42
+
+    assert run_command(work) == 42
