@@ -11,7 +11,6 @@ from customer_backend.errors import install_error_handlers
 from customer_backend.migrations_runner import ensure_database_is_current
 from customer_backend.runtime import SendTask, open_runtime
 from customer_backend.settings import Settings, get_settings
-from servicekit.hotroute import HotRoute
 from servicekit.probes import add_probes
 from timekeeping import Clock
 
@@ -35,21 +34,12 @@ def create_app(
     app = FastAPI(title="WrkTalk customer deployment backend", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     _mount_routers(app)
-    _add_hot_routes(app)
     add_probes(
         app,
         engine_of=lambda request: request.app.state.runtime.engine,
         redis_url_of=lambda request: settings.redis_url,
     )
     return app
-
-
-def _add_hot_routes(app: FastAPI) -> None:
-    from customer_backend.tasks.endpoints import POLL_PATH, answer_poll
-
-    # Agents poll every few seconds: the poll is answered ahead of FastAPI's routing and
-    # dependency injection, which would otherwise cost more than the claim itself.
-    app.add_middleware(HotRoute, method="GET", path=POLL_PATH, handler=answer_poll)
 
 
 def _mount_routers(app: FastAPI) -> None:

@@ -18,7 +18,9 @@ from servicekit.db import session_scope
 from timekeeping import Clock
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are "async def" although most await nothing: FastAPI runs a plain "def"
+# dependency in its thread pool, a thread hop per dependency on every request.
+async def get_runtime(request: Request) -> Runtime:
     """The process runtime built in the app's lifespan."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -27,12 +29,12 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     """The settings the app was built with."""
     return runtime.settings
 
 
-def get_clock(runtime: RuntimeDep) -> Clock:
+async def get_clock(runtime: RuntimeDep) -> Clock:
     """The injected clock."""
     return runtime.clock
 
@@ -67,7 +69,7 @@ async def require_admin(
     return admin
 
 
-def require_agent(
+async def require_agent(
     settings: SettingsDep,
     x_agent_secret: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:

@@ -12,7 +12,6 @@ from gcc.errors import install_error_handlers
 from gcc.migrations_runner import ensure_database_is_current
 from gcc.runtime import open_runtime
 from gcc.settings import Settings, get_settings
-from servicekit.hotroute import HotRoute
 from servicekit.probes import add_probes
 from timekeeping import Clock
 
@@ -37,7 +36,6 @@ def create_app(
     )
     install_error_handlers(app)
     _mount_routers(app)
-    _add_hot_routes(app)
 
     add_probes(
         app,
@@ -45,14 +43,6 @@ def create_app(
         redis_url_of=lambda request: settings.redis_url,
     )
     return app
-
-
-def _add_hot_routes(app: FastAPI) -> None:
-    from gcc.health.endpoints import HEARTBEAT_PATH, answer_heartbeat
-
-    # Heartbeats come from the whole fleet: they are answered ahead of FastAPI's routing and
-    # dependency injection, which would otherwise cost more than recording them.
-    app.add_middleware(HotRoute, method="POST", path=HEARTBEAT_PATH, handler=answer_heartbeat)
 
 
 def _mount_routers(app: FastAPI) -> None:

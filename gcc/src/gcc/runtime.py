@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gcc.db import SessionFactory, create_engine, create_session_factory
+from gcc.health.heartbeats import HeartbeatRecorder
 from gcc.settings import Settings
 from objectstore import ObjectStore, S3ObjectStore
 from servicekit.tasks import celery_sender
@@ -18,13 +19,15 @@ from timekeeping import Clock, SystemClock
 
 @dataclass
 class Runtime:
-    """Settings, clock, database, object store and the task sender of one process."""
+    """Settings, clock, database, object store, the heartbeat batch writer and the task
+    sender of one process."""
 
     settings: Settings
     clock: Clock
     engine: AsyncEngine
     session_factory: SessionFactory
     object_store: ObjectStore
+    heartbeat_recorder: HeartbeatRecorder
     send_task: Any = field(default=None)
 
 
@@ -52,6 +55,8 @@ async def open_runtime(
                 engine=engine,
                 session_factory=create_session_factory(engine),
                 object_store=store,
+                # one per process: it batches the heartbeats that arrive together
+                heartbeat_recorder=HeartbeatRecorder(engine),
                 send_task=send_task,
             )
     finally:
