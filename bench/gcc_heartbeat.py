@@ -8,22 +8,22 @@ Targets, on this 2-core machine where the load generator shares the CPUs:
   100,000-row table), which runs in the same run, on the same database server.
 
 The script creates its own database (dropped at the end), migrates it, COPYs in the fleet with
-API keys it can rebuild from an index, adds the anchor's table, and starts ``gcc serve
---workers N`` and the anchor (uvicorn, N workers) as subprocesses. For each app it runs, one
-after the other:
+API keys it can rebuild from an index, adds the anchor's table, and serves ``gcc serve
+--workers N`` and the anchor (uvicorn, N workers) side by side. Then:
 
-1. closed loop: ``wrk`` with ``bench/lua/heartbeat.lua`` (random organization, its own key),
-   the most heartbeats a second the app answers;
-2. open loop: ``--rate`` heartbeats a second on a fixed schedule from h11 load processes
-   (:mod:`loadgen`), latency counted from each request's intended start.
+1. closed loop, each app in turn: ``wrk`` with ``bench/lua/heartbeat.lua`` (a random
+   organization, with its own key), the most heartbeats a second the app answers;
+2. open loop, ``--rounds`` runs per app taking turns, so that other work on the machine
+   weighs on both alike: ``--rate`` heartbeats a second on a fixed schedule from h11 load
+   processes (:mod:`loadgen`), latency counted from each request's intended start.
 
 It prints throughput, latency, and server CPU per heartbeat (the server processes' user and
 system time over the measured window, divided by the heartbeats answered), then the ratio of
-GCC's CPU per heartbeat to the anchor's at the target rate.
+GCC's CPU per heartbeat to the anchor's at the target rate, over all rounds.
 
     bench/install.sh   # wrk, once
     uv run python bench/gcc_heartbeat.py [--organizations 100000] [--rate 2000]
-        [--seconds 12] [--server-workers 2] [--connections 32]
+        [--seconds 12] [--rounds 2] [--server-workers 2] [--connections 32]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,7 +44,7 @@ import asyncpg
 import httpx
 from anchor_app import create_table
 from gcc_fleet import api_key_of, insert_fleet, name_of, plain_dsn, scratch_database
-from loadgen import CpuMeter, OpenLoopResult, Request, WrkResult, open_loop, run_wrk
+from loadgen import CpuMeter, OpenLoopResult, Request, open_loop, run_wrk
 
 from wrktalk_testing.network import free_port
 
@@ -75,7 +76,7 @@ def start_gcc(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         **os.environ,
         "GCC_DATABASE_URL": url,
         "GCC_LOG_LEVEL": "WARNING",
-        "GCC_DATABASE_POOL_SIZE": os.environ.get("GCC_DATABASE_POOL_SIZE", "40"),
+        "GCC_DATABASE_POOL_SIZE": os.environ.get("GCC_DATABASE_POOL_SIZE", "10"),
     }
     command = [sys.executable, "-m", "gcc.cli", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers)]
@@ -114,31 +115,42 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def measure(
-    label: str, base_url: str, server: subprocess.Popen[bytes], options: argparse.Namespace
-) -> tuple[WrkResult, float, OpenLoopResult, float]:
-    """Closed loop with wrk, then open loop at the rate; each with its server CPU per request."""
-    meter = CpuMeter(server.pid)
+@dataclass
+class Served:
+    """One app under test: its name, address and server process."""
+
+    label: str
+    base_url: str
+    server: subprocess.Popen[bytes]
+
+
+def closed_loop(app: Served, options: argparse.Namespace) -> None:
+    """The most heartbeats a second ``app`` answers (wrk), with its server CPU per heartbeat."""
+    meter = CpuMeter(app.server.pid)
     meter.start()
     closed = run_wrk(
-        f"{base_url}/",
+        f"{app.base_url}/",
         "heartbeat.lua",
         seconds=options.seconds,
         connections=options.connections,
         environment={"BENCH_ORGANIZATIONS": str(ORGANIZATIONS), "BENCH_BODY": BODY},
     )
     meter.stop()
-    closed_cpu = meter.seconds / closed.requests if closed.requests else float("nan")
+    cpu = meter.seconds / closed.requests if closed.requests else float("nan")
     print(
-        f"{label:<7} closed loop (wrk, {options.connections} connections): "
+        f"{app.label:<7} closed loop (wrk, {options.connections} connections): "
         f"{closed.rate:,.0f}/s, p50 {closed.p50_ms:.1f} ms, p99 {closed.p99_ms:.1f} ms, "
-        f"server CPU {closed_cpu * 1000:.3f} ms/heartbeat, "
+        f"server CPU {cpu * 1000:.3f} ms/heartbeat, "
         f"errors {closed.non_2xx + closed.socket_errors}",
         flush=True,
     )
-    meter = CpuMeter(server.pid)
-    paced = open_loop(
-        base_url,
+
+
+def paced(app: Served, options: argparse.Namespace) -> tuple[OpenLoopResult, float]:
+    """``--rate`` heartbeats a second on a fixed schedule; what was seen and the server CPU."""
+    meter = CpuMeter(app.server.pid)
+    result = open_loop(
+        app.base_url,
         heartbeat_request,
         rate=options.rate,
         seconds=options.seconds,
@@ -146,34 +158,58 @@ def measure(
         connections=options.connections // options.load_processes,
         meters=[meter],
     )
-    answered = len(paced.latencies_ms)
-    paced_cpu = meter.seconds / answered if answered else float("nan")
+    answered = len(result.latencies_ms)
+    per_heartbeat = meter.seconds / answered if answered else float("nan")
+    generator = result.generator_cpu_seconds / answered if answered else float("nan")
     print(
-        f"{label:<7} open loop at {options.rate:,.0f}/s (h11): {paced.rate:,.0f}/s answered, "
-        f"p50 {paced.percentile(0.5):.1f} ms, p99 {paced.percentile(0.99):.1f} ms, "
-        f"max {paced.percentile(1.0):.1f} ms, server CPU {paced_cpu * 1000:.3f} ms/heartbeat "
-        f"(load generator {paced.generator_cpu_seconds / answered * 1000:.3f} ms), "
-        f"errors {paced.errors or 'none'}, never sent {paced.unsent:,} "
+        f"{app.label:<7} open loop at {options.rate:,.0f}/s (h11): {result.rate:,.0f}/s "
+        f"answered, p50 {result.percentile(0.5):.1f} ms, p99 {result.percentile(0.99):.1f} ms, "
+        f"max {result.percentile(1.0):.1f} ms, server CPU {per_heartbeat * 1000:.3f} "
+        f"ms/heartbeat (load generator {generator * 1000:.3f} ms), "
+        f"errors {result.errors or 'none'}, never sent {result.unsent:,} "
         f"(load average {os.getloadavg()[0]:.1f})",
         flush=True,
     )
-    return closed, closed_cpu, paced, paced_cpu
+    return result, meter.seconds
 
 
-def serve_and_measure(
-    label: str, url: str, options: argparse.Namespace
-) -> tuple[WrkResult, float, OpenLoopResult, float]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    if label == "gcc":
-        server, probe = start_gcc(url, port, options.server_workers), "/healthz"
-    else:
-        server, probe = start_anchor(url, port, options.server_workers), "/docs"
+def measure(apps: list[Served], options: argparse.Namespace) -> bool:
+    """Closed loop for each app, then open-loop rounds taking turns, so that other work on
+    the machine weighs on both apps alike; CPU per heartbeat over all rounds."""
+    for app in apps:
+        closed_loop(app, options)
+    seen = {app.label: OpenLoopResult(seconds=0.0) for app in apps}
+    cpu = dict.fromkeys(seen, 0.0)
+    for _ in range(options.rounds):
+        for app in apps:
+            result, seconds = paced(app, options)
+            seen[app.label].seconds += options.seconds
+            seen[app.label].merge(result)
+            cpu[app.label] += seconds
+    per_heartbeat = {
+        label: cpu[label] / max(1, len(result.latencies_ms)) for label, result in seen.items()
+    }
+    return verdict(seen["gcc"], per_heartbeat["gcc"], per_heartbeat["anchor"])
+
+
+def serve_and_measure(url: str, options: argparse.Namespace) -> bool:
+    """Serve GCC and the anchor side by side (the idle one costs next to nothing) and
+    measure them."""
+    apps: list[Served] = []
     try:
-        wait_until_up(base_url, server, probe)
-        return measure(label, base_url, server, options)
+        for label, start, probe in (
+            ("gcc", start_gcc, "/healthz"),
+            ("anchor", start_anchor, "/docs"),
+        ):
+            port = free_port()
+            apps.append(
+                Served(label, f"http://127.0.0.1:{port}", start(url, port, options.server_workers))
+            )
+            wait_until_up(apps[-1].base_url, apps[-1].server, probe)
+        return measure(apps, options)
     finally:
-        stop(server)
+        for app in apps:
+            stop(app.server)
 
 
 async def prepare(url: str, organizations: int) -> None:
@@ -216,9 +252,7 @@ def main(options: argparse.Namespace) -> int:
     async def with_database() -> bool:
         async with scratch_database("heartbeat") as url:
             await prepare(url, options.organizations)
-            _, _, gcc, gcc_cpu = await asyncio.to_thread(serve_and_measure, "gcc", url, options)
-            _, _, _, anchor_cpu = await asyncio.to_thread(serve_and_measure, "anchor", url, options)
-            return verdict(gcc, gcc_cpu, anchor_cpu)
+            return await asyncio.to_thread(serve_and_measure, url, options)
 
     return 0 if asyncio.run(with_database()) else 1
 
@@ -231,4 +265,5 @@ if __name__ == "__main__":
     parser.add_argument("--server-workers", type=int, default=2, help="uvicorn workers")
     parser.add_argument("--load-processes", type=int, default=2, help="open-loop processes")
     parser.add_argument("--connections", type=int, default=32, help="in all, per app")
+    parser.add_argument("--rounds", type=int, default=2, help="open-loop runs per app, in turn")
     sys.exit(main(parser.parse_args()))
