@@ -17,7 +17,9 @@ from servicekit.errors import Unauthorized
 from timekeeping import Clock
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are "async def" although most await nothing: FastAPI runs a plain "def"
+# dependency in its thread pool, a thread hop per dependency on every request.
+async def get_runtime(request: Request) -> Runtime:
     """The process runtime built in the app's lifespan."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -26,7 +28,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     """The settings the app was built with."""
     return runtime.settings
 
@@ -53,7 +55,7 @@ async def require_admin(
     return admin
 
 
-def require_agent(
+async def require_agent(
     settings: SettingsDep,
     x_agent_secret: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:

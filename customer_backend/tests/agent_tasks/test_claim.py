@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from datetime import timedelta
 
 import httpx
-import pytest
 
 from contracts import AgentPollResponse, DeployTask
 from customer_backend.agent_tasks import repository
-from customer_backend.agent_tasks.endpoints import answer_poll
 from customer_backend.agent_tasks.models import AgentTask
-from customer_backend.app import create_app
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.installation.models import InstallationState
 from customer_backend.notifications.models import Notification
-from customer_backend.settings import Settings
 from servicekit.db import SessionFactory
-from servicekit.errors import Unauthorized
-from servicekit.hotroute import HotRequest
 from timekeeping import ManualClock
 
 POLL = "/internal/agent/tasks"
@@ -242,36 +235,3 @@ async def test_task_whose_payload_is_unusable_fails_instead_of_blocking_the_queu
     assert "could not hand out this task" in failed.error_message
     assert (await fetch(ScheduledDeployment, release.deployment.id)).status == "failed"
     assert "deployment_failed" in [n.event for n in await fetch_all(Notification)]
-
-
-async def test_the_hot_route_answers_a_poll_with_the_secret_itself_and_declines_one_without(
-    backend_settings: Settings,
-    backend_sessions: SessionFactory,
-    release_factory,
-    task_factory,
-    agent_headers: dict[str, str],
-    gcc_clock: ManualClock,
-) -> None:
-    await task_factory(await release_factory())
-    app = create_app(backend_settings, clock=gcc_clock, send_task=lambda *args, **kwargs: None)
-
-    def request(headers: dict[str, str]) -> HotRequest:
-        raw = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
-        return HotRequest({"app": app, "headers": raw}, {}, b"")
-
-    async with app.router.lifespan_context(app):
-        claimed = await answer_poll(request(agent_headers))
-        empty = await answer_poll(request(agent_headers))
-        without_secret = await answer_poll(request({}))
-        with pytest.raises(Unauthorized):
-            await answer_poll(request({"X-Agent-Secret": "wrong"}))
-    assert claimed is not None
-    task = AgentPollResponse.model_validate_json(claimed.body).task
-    assert isinstance(task, DeployTask)
-    async with backend_sessions() as session:
-        stored = await session.get(AgentTask, task.id)
-    assert stored is not None
-    assert stored.status == "inProgress"
-    assert empty is not None
-    assert json.loads(empty.body) == {"task": None}
-    assert without_secret is None  # FastAPI's route answers the 401

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gcc.celery_app import celery_app
+from gcc.health.heartbeats import HeartbeatRecorder
 from gcc.settings import Settings
 from objectstore import ObjectStore, build_object_store
 from servicekit.runtime import SendTask, ServiceRuntime, open_service_runtime
@@ -14,7 +15,14 @@ from timekeeping import Clock
 
 @dataclass
 class Runtime(ServiceRuntime[Settings]):
-    """Settings, clock, database, the artifact bucket and the task sender of one process."""
+    """Settings, clock, database, the artifact bucket, the heartbeat batch writer and the task
+    sender of one process."""
+
+    heartbeat_recorder: HeartbeatRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        # one per process, built with the engine: it batches the heartbeats that arrive together
+        self.heartbeat_recorder = HeartbeatRecorder(self.engine)
 
 
 def build_store(settings: Settings) -> ObjectStore:

@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 
 from gcc.app import create_app
-from gcc.health.endpoints import answer_heartbeat
+from gcc.health.endpoints import HeartbeatContext, heartbeat_context
 from gcc.health.heartbeats import HeartbeatOutcome, HeartbeatRecorder
 from gcc.organizations.models import Organization
 from gcc.organizations.repository import get_by_name
 from gcc.settings import Settings
 from servicekit.db import SessionFactory, create_engine
-from servicekit.hotroute import HotRequest
+from servicekit.errors import Unauthorized
 from timekeeping import ManualClock
 from wrktalk_testing.network import free_port
 
@@ -239,37 +239,49 @@ async def test_recorder_fails_every_waiter_when_the_database_is_unreachable() ->
     assert all(isinstance(result, OSError) for result in [*results, *again]), results
 
 
-def hot_request(app: Any, name: str, headers: dict[str, str], body: bytes) -> HotRequest:
-    raw_headers = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
-    return HotRequest({"app": app, "headers": raw_headers}, {"name": name}, body)
+async def test_heartbeat_not_declared_as_json_is_422_and_records_nothing(
+    gcc_client: httpx.AsyncClient, organization_factory: Any, gcc_sessions: SessionFactory
+) -> None:
+    customer = await organization_factory("customer-x")
+
+    response = await gcc_client.post(
+        "/api/v1/organizations/customer-x/heartbeat",
+        content=json.dumps(heartbeat()).encode(),
+        headers={**customer.headers, "Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "validation_error"
+    assert (await load(gcc_sessions, "customer-x")).last_heartbeat_at is None
 
 
-async def test_the_hot_route_answers_a_well_formed_heartbeat_itself_and_declines_the_rest(
+async def test_the_heartbeat_route_goes_through_dependency_injection(
     gcc_settings: Settings,
     organization_factory: Any,
     gcc_sessions: SessionFactory,
     gcc_clock: ManualClock,
 ) -> None:
-    customer = await organization_factory("customer-hot")
+    customer = await organization_factory("customer-x")
     app = create_app(gcc_settings, clock=gcc_clock, send_task=lambda *args, **kwargs: None)
-    json_headers = {**customer.headers, "Content-Type": "application/json"}
-    body = json.dumps(heartbeat()).encode()
-    async with app.router.lifespan_context(app):
-        answered = await answer_heartbeat(hot_request(app, "customer-hot", json_headers, body))
-        without_key = await answer_heartbeat(
-            hot_request(app, "customer-hot", {"Content-Type": "application/json"}, body)
+
+    async def refuse_everyone() -> HeartbeatContext:
+        raise Unauthorized("Closed for maintenance.")
+
+    app.dependency_overrides[heartbeat_context] = refuse_everyone
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gcc") as client,
+    ):
+        recorder = app.state.runtime.heartbeat_recorder
+        response = await client.post(
+            "/api/v1/organizations/customer-x/heartbeat",
+            json=heartbeat(),
+            headers=customer.headers,
         )
-        as_text = await answer_heartbeat(
-            hot_request(app, "customer-hot", {**customer.headers}, body)
-        )
-        bad_body = await answer_heartbeat(
-            hot_request(app, "customer-hot", json_headers, b'{"status": 1}')
-        )
-    assert answered is not None
-    assert answered.status_code == 200
-    assert json.loads(answered.body) == {"received": True}
-    assert (await load(gcc_sessions, "customer-hot")).last_heartbeat_at == gcc_clock.now()
-    # FastAPI's route answers these, with its own errors
-    assert without_key is None
-    assert as_text is None
-    assert bad_body is None
+
+    # the process's batch writer exists from start-up, not from the first heartbeat
+    assert isinstance(recorder, HeartbeatRecorder)
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Closed for maintenance."
+    assert (await load(gcc_sessions, "customer-x")).last_heartbeat_at is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,18 +27,16 @@ from customer_backend.deps import (
     ClockDep,
     RuntimeDep,
     SettingsDep,
-    get_runtime,
-    require_agent,
 )
 from customer_backend.runtime import Runtime
 from servicekit.bodies import read_limited_body
 from servicekit.db import session_scope
 from servicekit.deps import request_session
-from servicekit.hotroute import HotRequest, HotResponse
 
 router = APIRouter(tags=["agent"])
 
 NO_TASK_BODY = AgentPollResponse(task=None).model_dump_json().encode()
+"""The answer to a poll that claims nothing (nearly every poll), encoded once."""
 
 MAX_LOG_BATCH_BYTES = 8 * 1024 * 1024
 """Largest log batch body; a larger one is refused with 413 (send fewer lines per batch)."""
@@ -53,18 +51,6 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse} for code in (401, *codes)}
 
 
-async def polling_agent(
-    request: Request,
-    x_agent_secret: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Runtime:
-    """The agent check of ``deps.AgentCaller`` for the poll route, as one async dependency
-    (the plain-function dependencies behind ``AgentCaller`` would each cost a hop to FastAPI's
-    thread pool)."""
-    runtime = get_runtime(request)
-    require_agent(runtime.settings, x_agent_secret)
-    return runtime
-
-
 POLL_PATH = "/internal/agent/tasks"
 
 
@@ -74,22 +60,10 @@ POLL_PATH = "/internal/agent/tasks"
     responses=_errors(),
     summary="Claim the next due task",
 )
-async def poll_for_task(runtime: Annotated[Runtime, Depends(polling_agent)]) -> Response:
+async def poll_for_task(_agent: AgentCaller, runtime: RuntimeDep) -> Response:
     """Claim the oldest task that is due (and not past its grace window), marked in progress,
     with presigned download URLs; ``{"task": null}`` when there is none. Records the poll."""
     return Response(await _poll_answer(runtime), media_type="application/json")
-
-
-async def answer_poll(request: HotRequest) -> HotResponse | None:
-    """The poll route ahead of FastAPI (:mod:`servicekit.hotroute`): every agent polls every
-    few seconds. A poll without the header goes on to :func:`poll_for_task`, which answers
-    the 401."""
-    secret = request.header(b"x-agent-secret")
-    if not secret:
-        return None
-    runtime: Runtime = request.app.state.runtime
-    require_agent(runtime.settings, secret)
-    return HotResponse(await _poll_answer(runtime))
 
 
 async def _poll_answer(runtime: Runtime) -> bytes:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import TypeAdapter, ValidationError
+from fastapi import APIRouter, Depends, Request, Response
 
 from contracts import (
     DeploymentScheduledReport,
     DeploymentStatusReport,
     OrganizationHeartbeat,
-    OrganizationName,
     ReceivedAck,
 )
 from gcc.deps import (
@@ -27,7 +25,6 @@ from gcc.health.heartbeats import HeartbeatRecorder
 from gcc.runtime import Runtime
 from gcc.security import bearer_token
 from servicekit.errors import Unauthorized
-from servicekit.hotroute import HotRequest, HotResponse
 from timekeeping import Clock
 
 router = APIRouter(prefix="/api/v1", tags=["customer: reports"])
@@ -42,16 +39,6 @@ class HeartbeatContext:
     recorder: HeartbeatRecorder
 
 
-def heartbeat_recorder(app: Any) -> HeartbeatRecorder:
-    """The process's heartbeat recorder, made on first use (it batches across requests)."""
-    recorder: HeartbeatRecorder | None = getattr(app.state, "heartbeat_recorder", None)
-    if recorder is None:
-        runtime: Runtime = app.state.runtime
-        recorder = HeartbeatRecorder(runtime.engine)
-        app.state.heartbeat_recorder = recorder
-    return recorder
-
-
 async def heartbeat_context(
     request: Request, authorization: AuthorizationHeader = None
 ) -> HeartbeatContext:
@@ -62,12 +49,18 @@ async def heartbeat_context(
     if token is None:
         raise Unauthorized("An 'Authorization: Bearer <token>' header is required.")
     runtime: Runtime = request.app.state.runtime
-    return HeartbeatContext(
-        api_key=token, clock=runtime.clock, recorder=heartbeat_recorder(request.app)
-    )
+    return HeartbeatContext(api_key=token, clock=runtime.clock, recorder=runtime.heartbeat_recorder)
 
 
 HeartbeatContextDep = Annotated[HeartbeatContext, Depends(heartbeat_context)]
+
+RECEIVED_BODY = ReceivedAck().model_dump_json().encode()
+"""The answer to every recorded report, encoded once."""
+
+
+def received() -> Response:
+    """``{"received": true}``, not serialized again for every request."""
+    return Response(RECEIVED_BODY, media_type="application/json")
 
 
 @router.post("/organizations/{name}/heartbeat", response_model=ReceivedAck)
@@ -75,7 +68,7 @@ async def heartbeat(
     context: HeartbeatContextDep,
     name: OrganizationNamePath,
     body: OrganizationHeartbeat,
-) -> ReceivedAck:
+) -> Response:
     """Record that the organization is alive, what it runs and how it feels.
 
     Authenticated like every customer route (401 for an unknown key, 403 for another
@@ -89,38 +82,7 @@ async def heartbeat(
         name=name,
         heartbeat=body,
     )
-    return ReceivedAck()
-
-
-HEARTBEAT_PATH = "/api/v1/organizations/{name}/heartbeat"
-RECEIVED_BODY = ReceivedAck().model_dump_json().encode()
-_ORGANIZATION_NAME: TypeAdapter[str] = TypeAdapter(OrganizationName)
-
-
-async def answer_heartbeat(request: HotRequest) -> HotResponse | None:
-    """The heartbeat route ahead of FastAPI (:mod:`servicekit.hotroute`): GCC's busiest request.
-
-    Answers a heartbeat that carries a bearer token, a valid name and a valid JSON body, as
-    :func:`heartbeat` does; anything else goes on to :func:`heartbeat`, which answers the
-    error.
-    """
-    token = bearer_token(request.header(b"authorization"))
-    if token is None or not request.is_json():
-        return None
-    try:
-        name = _ORGANIZATION_NAME.validate_python(request.path_params["name"])
-        body = OrganizationHeartbeat.model_validate_json(request.body)
-    except ValidationError:
-        return None
-    runtime: Runtime = request.app.state.runtime
-    await service.record_heartbeat(
-        heartbeat_recorder(request.app),
-        clock=runtime.clock,
-        api_key=token,
-        name=name,
-        heartbeat=body,
-    )
-    return HotResponse(RECEIVED_BODY)
+    return received()
 
 
 @router.post("/deployments/scheduled", response_model=ReceivedAck)
@@ -129,12 +91,12 @@ async def deployment_scheduled(
     body: DeploymentScheduledReport,
     session: SessionDep,
     clock: ClockDep,
-) -> ReceivedAck:
+) -> Response:
     """An admin scheduled a release at the organization."""
     await reports.record_deployment_scheduled(
         session, clock=clock, organization=organization, report=body
     )
-    return ReceivedAck()
+    return received()
 
 
 @router.post("/deployments/status", response_model=ReceivedAck)
@@ -143,9 +105,9 @@ async def deployment_status(
     body: DeploymentStatusReport,
     session: SessionDep,
     clock: ClockDep,
-) -> ReceivedAck:
+) -> Response:
     """A deployment started, finished, failed, was rolled back or passed its deadline."""
     await reports.record_deployment_status(
         session, clock=clock, organization=organization, report=body
     )
-    return ReceivedAck()
+    return received()
