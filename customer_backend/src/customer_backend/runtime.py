@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from customer_backend.agent_tasks.completion import TaskEndHandler
 from customer_backend.celery_app import celery_app
+from customer_backend.deployments.outcomes import record_task_end
 from customer_backend.settings import Settings
 from objectstore import ObjectStore, build_object_store
 from servicekit.runtime import SendTask, ServiceRuntime, open_service_runtime
@@ -18,9 +20,11 @@ from timekeeping import Clock
 
 @dataclass
 class Runtime(ServiceRuntime[Settings]):
-    """Settings, clock, database, bucket, the task sender and the GCC client of one process."""
+    """Settings, clock, database, bucket, the task sender and the GCC client of one process,
+    and what the end of an agent task means for its deployment."""
 
     gcc: httpx.AsyncClient
+    on_task_end: TaskEndHandler
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -56,7 +60,15 @@ async def open_runtime(
     store = build_store(settings)
     async with gcc_client(settings) as gcc:
         opening = open_service_runtime(
-            Runtime, settings, store, celery_app, clock, send_task, gcc=gcc
+            Runtime,
+            settings,
+            store,
+            celery_app,
+            clock,
+            send_task,
+            gcc=gcc,
+            # the deployments domain sits above the task queue: the queue is handed its rule
+            on_task_end=record_task_end,
         )
         async with opening as runtime:
             yield runtime

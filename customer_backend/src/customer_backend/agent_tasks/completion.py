@@ -2,8 +2,9 @@
 
 This module records the end on the task itself; what the end means for the deployment (its
 outcome, a history row, the current and previous artifact, the installation's current
-version, the report to GCC and the admin email) belongs to the deployments domain, which
-registers itself with :func:`on_task_end`. Everything runs in the transaction that records the
+version, the report to GCC and the admin email) belongs to the deployments domain: its handler
+comes in as ``on_task_end`` (the runtime holds it), because the deployments domain sits above the
+task queue and the queue cannot import it. Everything runs in the transaction that records the
 status, so either all of it happens or none.
 """
 
@@ -52,20 +53,6 @@ class TaskEndHandler(Protocol):
     ) -> None: ...
 
 
-_task_end_handlers: list[TaskEndHandler] = []
-
-
-def on_task_end(handler: TaskEndHandler) -> None:
-    """Have ``handler`` run whenever a task ends (registering the same handler again is a
-    no-op).
-
-    The deployments domain registers here when it is imported: it sits above the task queue
-    (it creates, lists and times out tasks), so the queue cannot import it back.
-    """
-    if handler not in _task_end_handlers:
-        _task_end_handlers.append(handler)
-
-
 def task_outcome(update: TaskStatusUpdate) -> LocalDeploymentStatus:
     """success, failed or rolledBack, from the status and the result the agent sent."""
     result_status = update.result.status if update.result is not None else None
@@ -109,16 +96,13 @@ async def complete_task(
     task: AgentTask,
     update: TaskStatusUpdate,
     send_task: SendTask | None,
+    on_task_end: TaskEndHandler,
 ) -> LocalDeploymentStatus:
-    """Record a task's final status and everything that follows from it; the outcome."""
-    if not _task_end_handlers:
-        raise RuntimeError(
-            "Nothing handles the end of a task: customer_backend.deployments is not imported."
-        )
+    """Record a task's final status, then let ``on_task_end`` record everything that follows
+    from it in the same transaction; the outcome."""
     end = record_end(task, update=update, now=clock.now())
     session.add(task)
-    for handler in _task_end_handlers:
-        await handler(session, end=end, clock=clock, settings=settings, send_task=send_task)
+    await on_task_end(session, end=end, clock=clock, settings=settings, send_task=send_task)
     await session.flush()
     log.info(
         "task.completion.recorded",

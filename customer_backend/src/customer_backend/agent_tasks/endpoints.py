@@ -81,6 +81,7 @@ async def _poll_answer(runtime: Runtime) -> bytes:
                 clock=runtime.clock,
                 settings=runtime.settings,
                 object_store=runtime.object_store,
+                on_task_end=runtime.on_task_end,
             )
     if task is None:
         return NO_TASK_BODY
@@ -108,6 +109,7 @@ async def report_task_status(
         settings=runtime.settings,
         task_id=task_id,
         update=update,
+        on_task_end=runtime.on_task_end,
         send_task=runtime.send_task,
     )
 

@@ -25,7 +25,7 @@ from contracts import (
     TaskStatusUpdate,
 )
 from customer_backend.agent_tasks import repository
-from customer_backend.agent_tasks.completion import complete_task
+from customer_backend.agent_tasks.completion import TaskEndHandler, complete_task
 from customer_backend.config import service as config_service
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
@@ -70,6 +70,7 @@ async def hand_out_task(
     clock: Clock,
     settings: Settings,
     object_store: ObjectStore,
+    on_task_end: TaskEndHandler,
 ) -> DeployTask | RollbackTask | None:
     """The claimed task as the agent receives it, with fresh presigned download URLs.
 
@@ -95,6 +96,7 @@ async def hand_out_task(
             settings=settings,
             task_id=claimed.id,
             reason=str(exc),
+            on_task_end=on_task_end,
         )
         return None
     log.info("task.claim.succeeded", task_id=str(claimed.id), type=claimed.type)
@@ -137,6 +139,7 @@ async def _fail_unusable_task(
     settings: Settings,
     task_id: uuid.UUID,
     reason: str,
+    on_task_end: TaskEndHandler,
 ) -> None:
     task = await repository.lock_task(session, task_id)
     assert task is not None  # claimed in this transaction
@@ -151,6 +154,7 @@ async def _fail_unusable_task(
             error_message=f"The backend could not hand out this task: {reason}",
         ),
         send_task=None,
+        on_task_end=on_task_end,
     )
 
 
@@ -161,6 +165,7 @@ async def update_task_status(
     settings: Settings,
     task_id: uuid.UUID,
     update: TaskStatusUpdate,
+    on_task_end: TaskEndHandler,
     send_task: SendTask | None = None,
 ) -> TaskHeartbeatAck:
     """Move a task forward: inProgress, then completed or failed, once.
@@ -187,7 +192,13 @@ async def update_task_status(
         )
     # The task is in progress and the agent reports its end.
     await complete_task(
-        session, clock=clock, settings=settings, task=task, update=update, send_task=send_task
+        session,
+        clock=clock,
+        settings=settings,
+        task=task,
+        update=update,
+        send_task=send_task,
+        on_task_end=on_task_end,
     )
     return TaskHeartbeatAck(task_status=requested)
 

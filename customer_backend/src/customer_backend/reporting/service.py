@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import structlog
@@ -35,10 +36,13 @@ from contracts import (
 from customer_backend.installation import service as installation
 from customer_backend.reporting import repository
 from customer_backend.reporting.models import GccOutboxMessage, OutboxKind
-from customer_backend.runtime import Runtime
 from servicekit.db import after_commit, session_scope
 from servicekit.runtime import SendTask
 from timekeeping import Clock
+
+if TYPE_CHECKING:
+    # the runtime builds on the deployments domain, which queues reports through this module
+    from customer_backend.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
