@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from contracts import LogStream
-from wrktalk_agent.commands import CommandFailed, CommandRunner, CommandTimedOut, _LineSplitter
+from wrktalk_agent.commands import CommandFailed, CommandRunner, CommandTimedOut
 from wrktalk_agent.control import StopControl
 from wrktalk_agent.errors import TaskAbandoned, TaskInterrupted
+from wrktalk_agent.output import LineSplitter
 
 PYTHON = sys.executable
 
@@ -204,7 +205,7 @@ async def test_a_step_that_must_not_be_interrupted_runs_while_stopping() -> None
 
 
 def test_a_long_line_arriving_in_pieces_is_split_not_cut() -> None:
-    splitter = _LineSplitter()
+    splitter = LineSplitter()
     lines = splitter.feed(b"x" * 20000) + splitter.feed(b"y" * 20000 + b"\nnext\n")
     assert [len(line) for line in lines] == [16384, 16384, 7232, 4]
     assert "".join(lines[:3]) == "x" * 20000 + "y" * 20000
@@ -212,5 +213,5 @@ def test_a_long_line_arriving_in_pieces_is_split_not_cut() -> None:
 
 
 def test_a_progress_line_keeps_its_last_state() -> None:
-    splitter = _LineSplitter()
+    splitter = LineSplitter()
     assert splitter.feed(b"10%\r50%\r100%\r\n") == ["100%"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import os
 import signal
 import time
@@ -30,10 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts import MAX_LOG_LINE_LENGTH, LogStream, replace_nul
+from contracts import LogStream
 from logconfig import get_logger
 from wrktalk_agent.control import StopControl
 from wrktalk_agent.errors import TaskAbandoned, TaskFailure, TaskInterrupted
+from wrktalk_agent.output import LineSplitter, decode_output
 
 log = get_logger(__name__)
 
@@ -46,6 +48,19 @@ CAPTURE_LIMIT_BYTES = 64 * 1024 * 1024
 KILL_WAIT_SECONDS = 5.0
 READ_CHUNK_BYTES = 65_536
 REDACTED = "[redacted]"
+
+
+class CommandEnd(enum.StrEnum):
+    """How a supervised command ended."""
+
+    EXITED = "exited"
+    """By itself, whatever its exit code."""
+    TIMEOUT = "timeout"
+    """Killed when its time limit ran out."""
+    GRACE = "grace"
+    """Killed when the agent's shutdown grace period ran out."""
+    ABANDONED = "abandoned"
+    """Killed because the backend gave the task up."""
 
 
 class CommandFailed(TaskFailure):
@@ -96,44 +111,6 @@ def child_environment(
     }
     environment.update(extra or {})
     return environment
-
-
-def decode_output(raw: bytes | bytearray) -> str:
-    """A command's output as text the backend accepts: bad UTF-8 and NUL become U+FFFD."""
-    return replace_nul(raw.decode("utf-8", errors="replace"))
-
-
-class _LineSplitter:
-    """Turns chunks of bytes into lines; a line too long for one log line becomes several."""
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def feed(self, chunk: bytes) -> list[str]:
-        self._pending += chunk
-        lines: list[str] = []
-        while (newline := self._pending.find(b"\n")) >= 0:
-            lines += self._pieces(self._pending[:newline])
-            self._pending = self._pending[newline + 1 :]
-        while len(self._pending) >= MAX_LOG_LINE_LENGTH:
-            lines += self._pieces(self._pending[:MAX_LOG_LINE_LENGTH])
-            self._pending = self._pending[MAX_LOG_LINE_LENGTH:]
-        return lines
-
-    def finish(self) -> list[str]:
-        rest, self._pending = self._pending, b""
-        return self._pieces(rest) if rest else []
-
-    @staticmethod
-    def _pieces(raw: bytes) -> list[str]:
-        # Progress bars rewrite one line with carriage returns; keep the last state only.
-        text = decode_output(raw).rstrip("\r").rsplit("\r", 1)[-1]
-        if not text:
-            return [""]
-        return [
-            text[start : start + MAX_LOG_LINE_LENGTH]
-            for start in range(0, len(text), MAX_LOG_LINE_LENGTH)
-        ]
 
 
 class CommandRunner:
@@ -238,7 +215,7 @@ class CommandRunner:
     def _raise_for_outcome(
         self,
         step: str,
-        outcome: str,
+        outcome: CommandEnd,
         result: CommandResult,
         *,
         time_limit: float,
@@ -250,15 +227,15 @@ class CommandRunner:
             "command.finished",
             step=step,
             exit_code=result.exit_code,
-            outcome=outcome,
+            outcome=str(outcome),
             duration=round(result.duration, 3),
         )
-        if outcome == "abandoned":
+        if outcome is CommandEnd.ABANDONED:
             raise TaskAbandoned(f"{step} killed: the backend gave the task up")
-        if outcome == "grace":
+        if outcome is CommandEnd.GRACE:
             self._emit(LogStream.AGENT, f"{step} killed: the shutdown grace period ran out")
             raise TaskInterrupted(step)
-        if outcome == "timeout":
+        if outcome is CommandEnd.TIMEOUT:
             raise CommandTimedOut(
                 f"{step} timed out after {time_limit:g} s and was killed",
                 result=result,
@@ -300,7 +277,7 @@ class CommandRunner:
         captured: bytearray | None,
         capture: bool,
     ) -> None:
-        splitter = _LineSplitter()
+        splitter = LineSplitter()
         while True:
             chunk = await source.read(READ_CHUNK_BYTES)
             if not chunk:
@@ -318,7 +295,7 @@ class CommandRunner:
 
     async def _supervise(
         self, process: asyncio.subprocess.Process, *, time_limit: float, interruptible: bool
-    ) -> str:
+    ) -> CommandEnd:
         """Wait for the process; kill its group on timeout, grace expiry or abandonment."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_limit
@@ -333,9 +310,10 @@ class CommandRunner:
                 limit = deadline if grace_deadline is None else min(deadline, grace_deadline)
                 remaining = limit - loop.time()
                 if remaining <= 0:
-                    reason = "grace" if grace_deadline is not None and limit < deadline else ""
                     await self._kill(process)
-                    return reason or "timeout"
+                    if grace_deadline is not None and limit < deadline:
+                        return CommandEnd.GRACE
+                    return CommandEnd.TIMEOUT
                 await asyncio.wait(
                     {exited, *watchers.values()},
                     timeout=remaining,
@@ -344,7 +322,7 @@ class CommandRunner:
                 abandoned = watchers.get("abandoned")
                 if abandoned is not None and abandoned.done() and not exited.done():
                     await self._kill(process)
-                    return "abandoned"
+                    return CommandEnd.ABANDONED
                 stopping = watchers.get("stopping")
                 if stopping is not None and stopping.done() and grace_deadline is None:
                     assert self._control is not None
@@ -355,7 +333,7 @@ class CommandRunner:
                         f"(up to {self._control.grace_period:g} s)",
                     )
                     del watchers["stopping"]
-            return "exited"
+            return CommandEnd.EXITED
         finally:
             for watcher in watchers.values():
                 watcher.cancel()
