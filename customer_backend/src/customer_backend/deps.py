@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,28 +12,12 @@ from customer_backend.admins.models import Admin
 from customer_backend.runtime import Runtime
 from customer_backend.settings import Settings
 from servicekit.auth import bearer_token, hash_token, tokens_match
-from servicekit.deps import request_clock, request_session
+from servicekit.deps import request_clock, request_runtime, request_session, request_settings
 from servicekit.errors import Unauthorized
 from timekeeping import Clock
 
-
-# Dependencies are "async def" although most await nothing: FastAPI runs a plain "def"
-# dependency in its thread pool, a thread hop per dependency on every request.
-async def get_runtime(request: Request) -> Runtime:
-    """The process runtime built in the app's lifespan."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_settings_dep(runtime: RuntimeDep) -> Settings:
-    """The settings the app was built with."""
-    return runtime.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RuntimeDep = Annotated[Runtime, Depends(request_runtime)]
+SettingsDep = Annotated[Settings, Depends(request_settings)]
 ClockDep = Annotated[Clock, Depends(request_clock)]
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 

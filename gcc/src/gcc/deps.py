@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import OrganizationName
@@ -13,30 +13,15 @@ from gcc.organizations import repository as organization_repository
 from gcc.organizations.models import Organization
 from gcc.releases import service as release_service
 from gcc.runtime import Runtime
-from gcc.security import bearer_token, hash_api_key, tokens_match
+from gcc.security import hash_api_key
 from gcc.settings import Settings
-from servicekit.deps import request_clock, request_session
+from servicekit.auth import bearer_token, tokens_match
+from servicekit.deps import request_clock, request_runtime, request_session, request_settings
 from servicekit.errors import Forbidden, Unauthorized
 from timekeeping import Clock
 
-
-# Dependencies are "async def" although none awaits: FastAPI runs a plain "def" dependency in
-# its thread pool, a thread hop per dependency on every request.
-async def get_runtime(request: Request) -> Runtime:
-    """The process runtime built in the app's lifespan."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_settings_dep(runtime: RuntimeDep) -> Settings:
-    """The settings the app was built with."""
-    return runtime.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RuntimeDep = Annotated[Runtime, Depends(request_runtime)]
+SettingsDep = Annotated[Settings, Depends(request_settings)]
 ClockDep = Annotated[Clock, Depends(request_clock)]
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 AuthorizationHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]

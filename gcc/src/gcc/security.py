@@ -1,12 +1,10 @@
-"""Organization API keys and the bearer-token helpers."""
+"""Organization API keys: generated with a recognisable prefix, stored as a hash."""
 
 from __future__ import annotations
 
-from servicekit.auth import bearer_token, generate_token, hash_token, tokens_match
+from servicekit.auth import generate_token, hash_token
 
 API_KEY_PREFIX = "gcc_"
-
-__all__ = ["API_KEY_PREFIX", "bearer_token", "generate_api_key", "hash_api_key", "tokens_match"]
 
 
 def generate_api_key() -> str:

@@ -23,7 +23,7 @@ from gcc.deps import (
 from gcc.health import reports, service
 from gcc.health.heartbeats import HeartbeatRecorder
 from gcc.runtime import Runtime
-from gcc.security import bearer_token
+from servicekit.auth import bearer_token
 from servicekit.errors import Unauthorized
 from timekeeping import Clock
 

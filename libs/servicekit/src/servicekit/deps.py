@@ -7,12 +7,24 @@ thread pool, a thread hop per dependency on every request.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from servicekit.db import session_scope
 from timekeeping import Clock
+
+
+async def request_runtime(request: Request) -> Any:
+    """The runtime the app's lifespan built; a tier declares it with its own type
+    (``Annotated[Runtime, Depends(request_runtime)]``)."""
+    return request.app.state.runtime
+
+
+async def request_settings(request: Request) -> Any:
+    """The settings the app was built with; a tier declares them with its own type."""
+    return request.app.state.runtime.settings
 
 
 async def request_clock(request: Request) -> Clock:
