@@ -19,8 +19,7 @@ RUN pip install --no-cache-dir uv==0.9.30
 WORKDIR /src
 COPY . .
 # Only the agent and the libraries it imports (contracts, logconfig, timekeeping,
-# archivesafety): no web
-# framework, no database driver.
+# archivesafety): no web framework, no database driver.
 RUN uv sync --frozen --no-dev --no-editable --package wrktalk-agent
 
 FROM python:3.11-slim
