@@ -76,19 +76,20 @@ def extractor() -> Iterator[Extractor]:
     process = subprocess.Popen(
         [sys.executable, "-c", EXTRACTOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    assert process.stdin is not None
-    assert process.stdout is not None
+    requests, answers = process.stdin, process.stdout
+    assert requests is not None
+    assert answers is not None
 
     def extract(archive: Path, destination: Path) -> dict[str, Any]:
         destination.mkdir(parents=True)
-        process.stdin.write(json.dumps([str(archive), str(destination)]) + "\n")
-        process.stdin.flush()
-        report: dict[str, Any] = json.loads(process.stdout.readline())
+        requests.write(json.dumps([str(archive), str(destination)]) + "\n")
+        requests.flush()
+        report: dict[str, Any] = json.loads(answers.readline())
         assert "error" not in report, report["error"]
         return report
 
     yield extract
-    process.stdin.close()
+    requests.close()
     process.wait(timeout=30)
 
 
