@@ -74,7 +74,9 @@ def _scan(path: Path, wanted: MemberHandler) -> None:
                 count += 1
                 wanted(archive, member)
     except ArchiveUnreadable as exc:
-        raise ArchiveRejected(f"the file is not a readable gzip tar archive: {exc}") from None
+        raise ArchiveRejected(
+            f"the file is not a readable gzip tar archive ({exc.detail})"
+        ) from None
     except ArchiveRefused as exc:
         raise ArchiveRejected(str(exc)) from None
     except READ_ERRORS as exc:

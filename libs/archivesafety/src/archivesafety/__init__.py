@@ -84,7 +84,7 @@ def open_archive(path: Path) -> Iterator[tarfile.TarFile]:
         # `helm package` writes. gzip.GzipFile, which "r:gz" uses, reads it correctly.
         archive = BoundedTarFile.open(path, mode=_read_mode(path))
     except READ_ERRORS as exc:
-        raise ArchiveUnreadable(f"not a readable tar archive ({exc})") from None
+        raise ArchiveUnreadable(str(exc)) from None
     with archive:
         yield archive
 
@@ -108,5 +108,5 @@ def safe_members(
             if member is not None:
                 yield member
     except READ_ERRORS as exc:
-        raise ArchiveUnreadable(f"not a readable tar archive ({exc})") from None
+        raise ArchiveUnreadable(str(exc)) from None
     rules.finish()

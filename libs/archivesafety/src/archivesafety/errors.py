@@ -15,4 +15,9 @@ class ArchiveRefused(ValueError):
 
 
 class ArchiveUnreadable(ArchiveRefused):
-    """The file is not a tar archive, or is damaged or cut short."""
+    """The file is not a tar archive, or is damaged or cut short; ``detail`` says how."""
+
+    def __init__(self, detail: str) -> None:
+        """Record what the reader met."""
+        self.detail = detail
+        super().__init__(f"not a readable tar archive ({detail})")
