@@ -89,7 +89,7 @@ BoundedTarFile.tarinfo = BoundedTarInfo
 def _check_extended_header(header: tarfile.TarInfo, archive: BoundedTarFile, kind: str) -> None:
     if header.size < 0 or header.size > MAX_EXTENDED_HEADER_BYTES:
         raise ArchiveRefused(
-            f"{kind} of {header.size} bytes, over the {MAX_EXTENDED_HEADER_BYTES} read",
+            f"{kind} of {header.size} bytes (at most {MAX_EXTENDED_HEADER_BYTES} are read)",
             member=header.name,
         )
     if archive.extended_headers_in_row >= MAX_EXTENDED_HEADERS_IN_ROW:

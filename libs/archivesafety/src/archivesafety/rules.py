@@ -61,7 +61,7 @@ class MemberRules:
 
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     count: int = 0
-    written_bytes: int = 0
+    unpacked_bytes: int = 0
     seen: dict[str, tarfile.TarInfo] = field(default_factory=dict)
     symlinks: dict[str, str] = field(default_factory=dict)
 
@@ -85,8 +85,9 @@ class MemberRules:
 
     def finish(self) -> None:
         """Check every symbolic link's target, now that every link is known."""
+        links = set(self.symlinks)
         for name, target in self.symlinks.items():
-            _check_link_target(name, target, set(self.symlinks))
+            _check_link_target(name, target, links)
 
     def _check_place(self, name: str) -> None:
         if name in self.seen:
@@ -106,8 +107,8 @@ class MemberRules:
             return None
         if info.islnk():
             source = self._hard_link_source(name, info.linkname)
-            # Written as a copy of its file, so its file's bytes count again: one 90 MiB file
-            # and eleven links to it are 1.08 GiB on disk, not 90 MiB.
+            # Counted, not refused: a hard link is written as a copy of its file, so its
+            # file's bytes count again. One 90 MiB file and eleven links to it write 1080 MiB.
             self._count_bytes(name, self.seen[source].size)
             return source
         if info.issparse():
@@ -129,8 +130,8 @@ class MemberRules:
         return source
 
     def _count_bytes(self, name: str, size: int) -> None:
-        self.written_bytes += size
-        if self.written_bytes > self.limits.max_bytes:
+        self.unpacked_bytes += size
+        if self.unpacked_bytes > self.limits.max_bytes:
             raise ArchiveRefused(
                 f"the archive is larger than {self.limits.max_bytes} bytes once unpacked",
                 member=name,
