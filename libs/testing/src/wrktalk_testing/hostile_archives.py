@@ -121,7 +121,8 @@ def _long_header(kind: bytes) -> list[Segment]:
 
 
 def _pax_header(kind: bytes) -> list[Segment]:
-    # One well-formed record "<length> comment=aaaa...\n" of HEADER_BYTES, never held whole.
+    # One well-formed record "<length> comment=aaaa...\n" of about HEADER_BYTES, never held
+    # whole.
     value = HEADER_BYTES - BLOCK
     digits = next(d for d in range(1, 20) if len(str(d + len(" comment=") + value + 1)) == d)
     length = digits + len(" comment=") + value + 1
