@@ -14,6 +14,7 @@ LIB_SOURCES = [
     "libs/logconfig/src",
     "libs/timekeeping/src",
     "libs/servicekit/src",
+    "libs/archivesafety/src",
     "libs/testing/src",
 ]
 TIER_SOURCES = ["gcc/src", "customer_backend/src", "agent/src", "tools"]

@@ -18,8 +18,8 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv
 RUN pip install --no-cache-dir uv==0.9.30
 WORKDIR /src
 COPY . .
-# Only the agent and the libraries it imports (contracts, logconfig, timekeeping): no web
-# framework, no database driver.
+# Only the agent and the libraries it imports (contracts, logconfig, timekeeping,
+# archivesafety): no web framework, no database driver.
 RUN uv sync --frozen --no-dev --no-editable --package wrktalk-agent
 
 FROM python:3.11-slim

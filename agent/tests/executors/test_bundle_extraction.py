@@ -126,6 +126,16 @@ def test_too_many_bytes_are_refused(tmp_path: Path) -> None:
         extract(tmp_path, bundle, max_bytes=4096)
 
 
+def test_hard_links_count_their_bytes_again_against_the_limit(tmp_path: Path) -> None:
+    # Each link is written as a copy: 3000 bytes and one link to them write 6000.
+    bundle = archive(
+        tmp_path, regular("data", b"x" * 3000), special("copy", tarfile.LNKTYPE, linkname="data")
+    )
+    with pytest.raises(BundleRejected, match="copy: the archive is larger than 4096 bytes"):
+        extract(tmp_path, bundle, max_bytes=4096)
+    assert list((tmp_path / "site" / "release").iterdir()) == []
+
+
 def test_a_bundle_without_a_compose_file_is_refused(tmp_path: Path) -> None:
     bundle = archive(tmp_path, regular("README.md"), compose=False)
     with pytest.raises(BundleRejected, match="no Compose file"):

@@ -1,35 +1,34 @@
 """Extracting a Compose bundle (a gzip tar) without letting it write outside its directory.
 
-Every member is checked before a single byte is written, so a refused bundle leaves nothing:
-
-- names: no absolute path, no ``..`` component, no duplicate, none that passes through a link;
-- links: symbolic links whose target is relative and stays inside the directory; hard links
-  only to a regular file earlier in the archive (copied, not linked);
-- types: regular files, directories and those links only (no devices, FIFOs, sparse files);
-- size: at most ``max_files`` members and ``max_bytes`` in all.
+Every member is checked by :mod:`archivesafety` before a single byte is written, so a refused
+bundle leaves nothing: headers are bounded before they are read; names stay inside; symbolic
+links stay inside; hard links only name an earlier regular file and are written as copies,
+whose bytes count against ``max_bytes`` like the file's own; no devices, FIFOs or sparse files;
+at most ``max_files`` members. GCC refuses the same bundles at upload, with the same code.
 
 Python 3.11's ``tarfile`` ``data`` filter covers most of this but lacks the 2025 fixes for
-link handling, so the rules are checked here. Files are written with ``O_EXCL | O_NOFOLLOW``
-and without set-id bits or write access for others.
+link handling, so the rules are checked by that library instead. Files are written with
+``O_EXCL | O_NOFOLLOW`` and without set-id bits or write access for others.
 """
 
 from __future__ import annotations
 
 import os
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from archivesafety import (
+    READ_ERRORS,
+    ArchiveLimits,
+    ArchiveRefused,
+    SafeMember,
+    open_archive,
+    safe_members,
+)
 from wrktalk_agent.errors import BundleRejected
 
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 COPY_CHUNK_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class _Entry:
-    name: str
-    member: tarfile.TarInfo
 
 
 def extract_bundle(archive: Path, destination: Path, *, max_files: int, max_bytes: int) -> Path:
@@ -38,13 +37,14 @@ def extract_bundle(archive: Path, destination: Path, *, max_files: int, max_byte
 
     Raises :class:`BundleRejected` naming the first rule a member breaks.
     """
+    limits = ArchiveLimits(max_entries=max_files, max_bytes=max_bytes)
     try:
-        with tarfile.open(archive, mode="r:*") as bundle:
-            entries = _checked_entries(bundle, max_files=max_files, max_bytes=max_bytes)
+        with open_archive(archive) as bundle:
+            entries = list(safe_members(bundle, limits))
             _write_entries(bundle, entries, destination)
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, BundleRejected):
-            raise
+    except ArchiveRefused as exc:
+        raise BundleRejected(str(exc)) from None
+    except READ_ERRORS as exc:
         raise BundleRejected(f"not a readable tar archive: {exc}") from exc
     return find_compose_directory(destination)
 
@@ -78,106 +78,19 @@ def compose_file(directory: Path) -> Path:
     raise BundleRejected(f"no Compose file in {directory.name}")
 
 
-def _normalised_name(raw: str) -> str | None:
-    """The member's path relative to the destination, or None for the top itself."""
-    if "\x00" in raw:
-        raise BundleRejected(f"{raw!r}: NUL in a name")
-    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
-        raise BundleRejected(f"{raw}: absolute path")
-    parts = [part for part in raw.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise BundleRejected(f"{raw}: '..' in the path")
-    return "/".join(parts) or None
-
-
-def _check_link_target(name: str, target: str, links: set[str]) -> None:
-    """Walk the target as the kernel would: it must stay inside and, because ``..`` after a
-    link climbs from wherever that link points, it may pass through no other link."""
-    if not target:
-        raise BundleRejected(f"{name}: link without a target")
-    if target.startswith("/"):
-        raise BundleRejected(f"{name}: link to the absolute path {target}")
-    stack = name.split("/")[:-1]
-    components = [part for part in target.split("/") if part not in ("", ".")]
-    for index, component in enumerate(components):
-        if component == "..":
-            if not stack:
-                raise BundleRejected(f"{name}: link to {target} leaves the bundle")
-            stack.pop()
-            continue
-        stack.append(component)
-        if index < len(components) - 1 and "/".join(stack) in links:
-            raise BundleRejected(f"{name}: link to {target} passes through another link")
-
-
-def _checked_entries(bundle: tarfile.TarFile, *, max_files: int, max_bytes: int) -> list[_Entry]:
-    entries: list[_Entry] = []
-    seen: dict[str, tarfile.TarInfo] = {}
-    links: set[str] = set()
-    total = 0
-    # Iterating reads one header at a time, so a bundle of a million members stops early.
-    for count, member in enumerate(bundle, start=1):
-        if count > max_files:
-            raise BundleRejected(f"more than {max_files} entries")
-        name = _normalised_name(member.name)
-        if name is None:
-            if not member.isdir():
-                raise BundleRejected(f"{member.name}: only a directory may name the top")
-            continue
-        if name in seen:
-            raise BundleRejected(f"{name}: appears twice")
-        ancestors = name.split("/")[:-1]
-        for depth in range(1, len(ancestors) + 1):
-            ancestor = "/".join(ancestors[:depth])
-            if ancestor in links:
-                raise BundleRejected(f"{name}: path passes through the link {ancestor}")
-            if ancestor in seen and not seen[ancestor].isdir():
-                raise BundleRejected(f"{name}: {ancestor} is not a directory")
-        if member.issym():
-            links.add(name)
-        elif member.islnk():
-            target = _normalised_name(member.linkname)
-            if target is None or target not in seen or not seen[target].isreg():
-                raise BundleRejected(
-                    f"{name}: hard link to {member.linkname}, not an earlier file of the bundle"
-                )
-        elif member.issparse():
-            raise BundleRejected(f"{name}: sparse file")
-        elif member.isreg():
-            total += member.size
-            if total > max_bytes:
-                raise BundleRejected(f"larger than {max_bytes} bytes once extracted")
-        elif not member.isdir():
-            kind = (
-                "device"
-                if member.ischr() or member.isblk()
-                else "FIFO"
-                if member.isfifo()
-                else "special file"
-            )
-            raise BundleRejected(f"{name}: {kind}")
-        seen[name] = member
-        entries.append(_Entry(name, member))
-    for entry in entries:
-        if entry.member.issym():
-            _check_link_target(entry.name, entry.member.linkname, links)
-    return entries
-
-
-def _write_entries(bundle: tarfile.TarFile, entries: list[_Entry], destination: Path) -> None:
+def _write_entries(bundle: tarfile.TarFile, entries: list[SafeMember], destination: Path) -> None:
     root = destination.resolve()
     for entry in entries:
         target = root / entry.name
-        member = entry.member
+        member = entry.info
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         if member.isdir():
             target.mkdir(exist_ok=True, mode=0o755)
         elif member.issym():
             os.symlink(member.linkname, target)
-        elif member.islnk():
-            source_name = _normalised_name(member.linkname)
-            assert source_name is not None
-            _copy_file(root / source_name, target, mode=member.mode)
+        elif entry.link_source is not None:
+            # A copy, never a link: its bytes were counted against the limit as the file's.
+            _copy_file(root / entry.link_source, target, mode=member.mode)
         else:
             source = bundle.extractfile(member)
             if source is None:
