@@ -45,7 +45,6 @@ FORCED_DEPLOYMENT_WINDOW = timedelta(hours=24)
 DOWNLOAD_TASK = "intake.download_release"
 
 
-
 @dataclass(frozen=True)
 class IntakeOutcome:
     """What recording a release did."""

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from contracts import MAX_VERSION_LENGTH
 from gcc.models_base import enum_field, id_field, json_field, text_field, timestamp_field
 
 
@@ -20,7 +21,7 @@ class Escalation(SQLModel, table=True):
     id: uuid.UUID = id_field()
     organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
     release_id: uuid.UUID | None = Field(default=None, foreign_key="release.id")
-    release_version: str | None = Field(default=None, max_length=100)
+    release_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
     """The version of ``release_id``, recorded with the escalation."""
     type: str = enum_field(index=True)
     dedupe_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})

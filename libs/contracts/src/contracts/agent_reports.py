@@ -10,6 +10,7 @@ from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ReceivedAck
 from contracts.enums import AgentTaskStatus, LogStream, TaskResultStatus
 from contracts.gcc_reports import MAX_ERROR_MESSAGE_LENGTH
+from contracts.limits import MAX_STORED_INTEGER
 from contracts.primitives import CommitId
 from contracts.versions import Version
 
@@ -46,7 +47,7 @@ class TaskResult(ContractModel):
     """Outcome of the task."""
     release_version: Version | None = None
     """The version the task deployed or rolled back to."""
-    helm_revision: int | None = Field(default=None, ge=1)
+    helm_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """The Helm release revision now running (kubernetes)."""
     commit_id: CommitId | None = None
     """The commit holding the rendered manifests (gitops)."""

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, Field, TypeAdapter, field_validator, model_v
 from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ensure_unique_env_keys
 from contracts.enums import ArtifactType
+from contracts.limits import MAX_STORED_INTEGER
 from contracts.primitives import BucketKey, DownloadUrl, ImageTags, Sha256
 from contracts.versions import Version
 
@@ -100,7 +101,7 @@ class RollbackPayload(ContractModel):
     carries that version's `release` bundle.
     """
 
-    target_revision: int | None = Field(default=None, ge=1)
+    target_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """Helm revision to roll back to (`helm rollback RELEASE REVISION`); kubernetes only."""
     target_version: Version | None = None
     """Version to re-deploy from its artifacts."""

@@ -16,6 +16,7 @@ from contracts.enums import (
     NonEssentialEnvCategory,
 )
 from contracts.gcc_reports import MAX_ERROR_MESSAGE_LENGTH
+from contracts.limits import MAX_STORED_INTEGER
 from contracts.primitives import EnvKey, ImageTags
 from contracts.releases import MAX_RELEASE_NOTES_LENGTH
 from contracts.versions import Version
@@ -142,7 +143,7 @@ class ScheduleDeploymentResponse(ContractModel):
 class RollbackRequest(ContractModel):
     """Body of `POST /api/admin/deployment/rollback`: exactly one target."""
 
-    target_revision: int | None = Field(default=None, ge=1)
+    target_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """Helm revision to roll back to (kubernetes)."""
     target_version: Version | None = None
     """Version to re-deploy from its artifacts and its versioned configuration."""

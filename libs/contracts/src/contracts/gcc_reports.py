@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.enums import DeploymentStatus, HeartbeatStatus
+from contracts.limits import MAX_STORED_INTEGER
 from contracts.primitives import OrganizationName
 from contracts.versions import Version
 
@@ -80,7 +81,7 @@ class DeploymentStatusReport(ContractModel):
     """The deployment's status at the organization."""
     deployed_at: AwareDatetime | None = None
     """When the deployment finished; null while it runs or when it never ran."""
-    helm_revision: int | None = Field(default=None, ge=1)
+    helm_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """The Helm release revision now running (kubernetes only)."""
     current_version: Version | None = None
     """The version the organization runs after this event."""

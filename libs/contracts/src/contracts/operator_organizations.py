@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.enums import DeploymentType, HealthStatus, HeartbeatStatus
+from contracts.limits import MAX_CONTACT_NAME_LENGTH, MAX_EMAIL_LENGTH, MAX_PHONE_LENGTH
 from contracts.primitives import OrganizationName, TextPattern
 from contracts.versions import Version
 
@@ -42,7 +43,7 @@ EmailAddress = Annotated[
     TextPattern(
         r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         "an email address such as 'name@example.com'",
-        320,
+        MAX_EMAIL_LENGTH,
     ),
 ]
 """An email address: something, '@', a domain with a dot; no whitespace."""
@@ -61,11 +62,11 @@ def _check_webhook_endpoint(value: str) -> str:
 class OrganizationContacts(ContractModel):
     """The customer's single point of contact, kept for manual outreach."""
 
-    spoc_name: str | None = Field(default=None, max_length=200)
+    spoc_name: str | None = Field(default=None, max_length=MAX_CONTACT_NAME_LENGTH)
     """Name of the customer's single point of contact."""
     spoc_email: EmailAddress | None = None
     """Email of the single point of contact."""
-    spoc_phone: str | None = Field(default=None, max_length=50)
+    spoc_phone: str | None = Field(default=None, max_length=MAX_PHONE_LENGTH)
     """Phone number of the single point of contact."""
 
 

@@ -150,9 +150,11 @@ def verify(
     case-insensitively, over every item ``headers.items()`` yields, so that a multi-valued
     mapping such as Starlette's ``Headers`` is read whole: a message carrying any of the three
     headers twice is refused, since the copy that was verified and the copy a caller would
-    then read could differ. Use the returned id rather than reading it again. The timestamp must be an integer no more than ``tolerance`` seconds
-    before or after ``now`` (default: the current time). Signature entries of other versions
-    (``v1a``, ``v2``) are skipped.
+    then read could differ. Use the returned id rather than reading it again.
+
+    The timestamp must be an integer no more than ``tolerance`` seconds before or after
+    ``now`` (default: the current time). Signature entries of other versions (``v1a``,
+    ``v2``) are skipped.
 
     Raises :class:`WebhookVerificationError` with the reason ``missing_header``,
     ``duplicate_header``, ``invalid_timestamp``, ``timestamp_too_old``, ``timestamp_too_new``,
