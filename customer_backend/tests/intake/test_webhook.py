@@ -252,6 +252,18 @@ async def test_signed_release_with_a_106_character_version_is_422_naming_it(
     assert await _count(backend_sessions, ScheduledDeployment) == 0
 
 
+async def test_signed_webhook_with_an_id_too_long_to_record_is_422_naming_it(
+    publish_release: Publisher, send_webhook: WebhookSender, backend_sessions: SessionFactory
+) -> None:
+    release = await publish_release()
+
+    response = await send_webhook(release.body, webhook_id="msg_" + "x" * 300)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "webhook-id"
+    assert await _count(backend_sessions, ReceivedWebhook) == 0
+
+
 @pytest.mark.parametrize("name", ["webhook-id", "webhook-timestamp", "webhook-signature"])
 async def test_a_webhook_header_sent_twice_is_401_and_stores_nothing(
     publish_release: Publisher,

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
+    MAX_WEBHOOK_ID_LENGTH,
     DeploymentStatus,
     DeploymentStatusReport,
     LocalDeploymentStatus,
@@ -35,7 +36,7 @@ from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import Runtime, SendTask
 from customer_backend.settings import Settings
 from servicekit.db import after_commit, session_scope
-from signing import WebhookVerificationError, verify
+from signing import HEADER_ID, WebhookVerificationError, verify
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -62,14 +63,15 @@ def webhook_secrets(settings: Settings) -> list[str]:
 def verify_webhook(
     *, settings: Settings, headers: Mapping[str, str], body: bytes, now: datetime
 ) -> str:
-    """Check the Standard Webhooks signature and timestamp; the webhook id, or 401."""
+    """Check the Standard Webhooks signature and timestamp; the webhook id, or 401 (422 for
+    an authentic id too long to record)."""
     secrets = webhook_secrets(settings)
     if not secrets:
         log.error("intake.webhook.rejected", reason="no_secret_configured")
         raise Unauthorized("No webhook secret is configured (WRKTALK_WEBHOOK_SECRET).")
     try:
         # The id comes from the verifier: it is the one the signature covered.
-        return verify(secrets, headers, body, now=now)
+        webhook_id = verify(secrets, headers, body, now=now)
     except WebhookVerificationError as error:
         log.warning("intake.webhook.rejected", reason=str(error.reason))
         raise Unauthorized(
@@ -80,6 +82,12 @@ def verify_webhook(
         # at fault, but nothing can be verified.
         log.error("intake.webhook.rejected", reason="secret_not_decodable")
         raise Unauthorized("The configured webhook secret cannot be decoded.") from None
+    if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH:
+        raise InvalidInput(
+            f"The webhook id is longer than {MAX_WEBHOOK_ID_LENGTH} characters.",
+            field=HEADER_ID,
+        )
+    return webhook_id
 
 
 def parse_webhook_body(body: bytes) -> tuple[ReleasePublishedWebhook, dict[str, Any]]:

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from contracts import (
     MAX_CONTACT_NAME_LENGTH,
     MAX_EMAIL_LENGTH,
+    MAX_ORGANIZATION_NAME_LENGTH,
     MAX_PHONE_LENGTH,
     MAX_VERSION_LENGTH,
     MAX_WEBHOOK_ENDPOINT_LENGTH,
@@ -25,7 +26,9 @@ class Organization(SQLModel, table=True):
     __tablename__ = "organization"
 
     id: uuid.UUID = id_field()
-    name: str = Field(max_length=100, sa_column_kwargs={"unique": True}, nullable=False)
+    name: str = Field(
+        max_length=MAX_ORGANIZATION_NAME_LENGTH, sa_column_kwargs={"unique": True}, nullable=False
+    )
     deployment_type: str = enum_field()
     webhook_endpoint: str = Field(max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
     webhook_secret: str = Field(max_length=200)

@@ -112,6 +112,7 @@ from contracts.limits import (
     MAX_ESTIMATED_DOWNTIME_LENGTH,
     MAX_PHONE_LENGTH,
     MAX_STORED_INTEGER,
+    MAX_WEBHOOK_ID_LENGTH,
 )
 from contracts.operator_delivery import (
     RedeliveryResponse,
@@ -149,6 +150,8 @@ from contracts.operator_releases import (
     TargetDeploymentView,
 )
 from contracts.primitives import (
+    MAX_ENV_KEY_LENGTH,
+    MAX_ORGANIZATION_NAME_LENGTH,
     SHA256_PATTERN,
     BucketKey,
     CommitId,
@@ -187,18 +190,21 @@ __all__ = [
     "AGENT_TASK_ADAPTER",
     "MAX_CONTACT_NAME_LENGTH",
     "MAX_EMAIL_LENGTH",
+    "MAX_ENV_KEY_LENGTH",
     "MAX_ENV_VALUE_LENGTH",
     "MAX_ERROR_MESSAGE_LENGTH",
     "MAX_ESSENTIAL_CONFIG_BYTES",
     "MAX_ESTIMATED_DOWNTIME_LENGTH",
     "MAX_LOG_BATCH_LINES",
     "MAX_LOG_LINE_LENGTH",
+    "MAX_ORGANIZATION_NAME_LENGTH",
     "MAX_PHONE_LENGTH",
     "MAX_RELEASE_NOTES_LENGTH",
     "MAX_RESOLUTION_LENGTH",
     "MAX_STORED_INTEGER",
     "MAX_VERSION_LENGTH",
     "MAX_WEBHOOK_ENDPOINT_LENGTH",
+    "MAX_WEBHOOK_ID_LENGTH",
     "RELEASE_PUBLISHED",
     "REPORTABLE_DEPLOYMENT_STATUSES",
     "REPORTABLE_TASK_STATUSES",

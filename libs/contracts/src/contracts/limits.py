@@ -15,6 +15,7 @@ __all__ = [
     "MAX_ESTIMATED_DOWNTIME_LENGTH",
     "MAX_PHONE_LENGTH",
     "MAX_STORED_INTEGER",
+    "MAX_WEBHOOK_ID_LENGTH",
 ]
 
 MAX_STORED_INTEGER: Final = 2**31 - 1
@@ -28,6 +29,9 @@ MAX_CONTACT_NAME_LENGTH: Final = 200
 
 MAX_PHONE_LENGTH: Final = 50
 """Longest phone number, as a person writes it."""
+
+MAX_WEBHOOK_ID_LENGTH: Final = 200
+"""Longest ``webhook-id`` a receiver records (GCC sends ``msg_`` and 32 hexadecimal digits)."""
 
 MAX_ESTIMATED_DOWNTIME_LENGTH: Final = 200
 """Longest estimated downtime text of a release, such as ``"about 5 minutes"``."""

@@ -16,6 +16,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = [
+    "MAX_ENV_KEY_LENGTH",
+    "MAX_ORGANIZATION_NAME_LENGTH",
     "SHA256_PATTERN",
     "BucketKey",
     "CommitId",
@@ -31,6 +33,12 @@ __all__ = [
 
 SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
 """A SHA256 digest as 64 lowercase hexadecimal characters."""
+
+MAX_ORGANIZATION_NAME_LENGTH: Final = 63
+"""Longest organization name (a DNS label); the columns holding one are declared with it."""
+
+MAX_ENV_KEY_LENGTH: Final = 128
+"""Longest environment variable name; the columns holding one are declared with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +91,7 @@ OrganizationName = Annotated[
         r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
         "an organization name of 1 to 63 lowercase letters, digits or hyphens "
         "that starts and ends with a letter or digit",
-        63,
+        MAX_ORGANIZATION_NAME_LENGTH,
     ),
 ]
 """An organization's unique name, a DNS-label-like slug such as ``customer-x``."""
@@ -116,7 +124,7 @@ EnvKey = Annotated[
     TextPattern(
         r"^[A-Za-z_][A-Za-z0-9_]*$",
         "an environment variable name: letters, digits and '_', not starting with a digit",
-        128,
+        MAX_ENV_KEY_LENGTH,
     ),
 ]
 """The name of an environment variable, such as ``NEW_FEATURE``."""
