@@ -15,13 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pydantic_core
 import structlog
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
-    MAX_WEBHOOK_ID_LENGTH,
     DeploymentStatus,
     DeploymentStatusReport,
     LocalDeploymentStatus,
@@ -29,14 +27,14 @@ from contracts import (
     Version,
 )
 from customer_backend.deployments.models import ScheduledDeployment
-from customer_backend.errors import Forbidden, InvalidInput, Unauthorized
+from customer_backend.errors import Forbidden
 from customer_backend.intake import repository
+from customer_backend.intake.verification import parse_webhook_body, verify_webhook
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import Runtime, SendTask
 from customer_backend.settings import Settings
 from servicekit.db import after_commit, session_scope
-from signing import HEADER_ID, WebhookVerificationError, verify
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -52,61 +50,6 @@ class IntakeOutcome:
 
     deployment_id: uuid.UUID
     is_new: bool
-
-
-def webhook_secrets(settings: Settings) -> list[str]:
-    """The configured webhook secrets (several during a rotation)."""
-    text = settings.webhook_secret.get_secret_value()
-    return [secret.strip() for secret in text.split(",") if secret.strip()]
-
-
-def verify_webhook(
-    *, settings: Settings, headers: Mapping[str, str], body: bytes, now: datetime
-) -> str:
-    """Check the Standard Webhooks signature and timestamp; the webhook id, or 401 (422 for
-    an authentic id too long to record)."""
-    secrets = webhook_secrets(settings)
-    if not secrets:
-        log.error("intake.webhook.rejected", reason="no_secret_configured")
-        raise Unauthorized("No webhook secret is configured (WRKTALK_WEBHOOK_SECRET).")
-    try:
-        # The id comes from the verifier: it is the one the signature covered.
-        webhook_id = verify(secrets, headers, body, now=now)
-    except WebhookVerificationError as error:
-        log.warning("intake.webhook.rejected", reason=str(error.reason))
-        raise Unauthorized(
-            f"Webhook verification failed ({error.reason}): {error.message}.", field=error.header
-        ) from None
-    except ValueError:
-        # A secret that is not base64: the installation is misconfigured, the caller is not
-        # at fault, but nothing can be verified.
-        log.error("intake.webhook.rejected", reason="secret_not_decodable")
-        raise Unauthorized("The configured webhook secret cannot be decoded.") from None
-    if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH:
-        raise InvalidInput(
-            f"The webhook id is longer than {MAX_WEBHOOK_ID_LENGTH} characters.",
-            field=HEADER_ID,
-        )
-    return webhook_id
-
-
-def parse_webhook_body(body: bytes) -> tuple[ReleasePublishedWebhook, dict[str, Any]]:
-    """The validated webhook and the body's JSON object; 422 naming the first bad field."""
-    try:
-        # pydantic-core's parser, unlike json.loads, refuses a document nested past a fixed
-        # depth with a plain error instead of exhausting Python's recursion limit.
-        document = pydantic_core.from_json(body)
-    except ValueError as error:
-        raise InvalidInput(f"The body is not valid JSON: {error}.", field="body") from None
-    if not isinstance(document, dict):
-        raise InvalidInput("The body must be a JSON object.", field="body")
-    try:
-        webhook = ReleasePublishedWebhook.model_validate(document)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
-    return webhook, document
 
 
 def ensure_license_valid(*, settings: Settings, now: datetime) -> None:
@@ -179,40 +122,10 @@ async def record_release(
     """
     now = clock.now()
     release = webhook.release
-    artifact_type = settings.deployment_type.artifact_type
-    expected_sha256 = release.sha256_for(artifact_type)
     version = str(release.version)
-    forced = webhook.ruleset.is_forced
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "gcc_release_id": release.id,
-        "release_name": f"v{version}",
-        "version": version,
-        "release_data": release_data,
-        "artifact_type": str(artifact_type),
-        "expected_sha256": expected_sha256 or "",
-        "is_forced": forced,
-        "force_deadline": now + FORCED_DEPLOYMENT_WINDOW if forced else None,
-        "received_at": now,
-        "status": str(LocalDeploymentStatus.PENDING),
-        "chart_downloaded": False,
-        "download_attempts": 0,
-        "next_download_at": now,
-        "reported_to_gcc": False,
-        "created_at": now,
-        "updated_at": now,
-    }
-    missing_reason = None
-    if expected_sha256 is None:
-        missing_reason = (
-            f"Release {version} has no {artifact_type} artifact, which this "
-            f"{settings.deployment_type} installation deploys."
-        )
-        values.update(
-            status=str(LocalDeploymentStatus.DOWNLOAD_FAILED),
-            download_error=missing_reason,
-            next_download_at=None,
-        )
+    values, missing_reason = _deployment_values(
+        webhook, release_data=release_data, settings=settings, now=now
+    )
     deployment_id = await repository.insert_deployment_once(session, values=values)
     if deployment_id is None:
         existing = await repository.deployment_id_of_release(session, release.id)
@@ -236,9 +149,56 @@ async def record_release(
         release_id=str(release.id),
         deployment_id=str(deployment_id),
         version=version,
-        is_forced=forced,
+        is_forced=webhook.ruleset.is_forced,
     )
     return IntakeOutcome(deployment_id=deployment_id, is_new=True)
+
+
+def _deployment_values(
+    webhook: ReleasePublishedWebhook,
+    *,
+    release_data: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+) -> tuple[dict[str, Any], str | None]:
+    """The row of a release's pending deployment, and why it cannot be deployed (None when
+    it can): it lacks the artifact this installation deploys."""
+    release = webhook.release
+    artifact_type = settings.deployment_type.artifact_type
+    expected_sha256 = release.sha256_for(artifact_type)
+    version = str(release.version)
+    forced = webhook.ruleset.is_forced
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "gcc_release_id": release.id,
+        "release_name": f"v{version}",
+        "version": version,
+        "release_data": release_data,
+        "artifact_type": str(artifact_type),
+        "expected_sha256": expected_sha256 or "",
+        "is_forced": forced,
+        "force_deadline": now + FORCED_DEPLOYMENT_WINDOW if forced else None,
+        "received_at": now,
+        "status": str(LocalDeploymentStatus.PENDING),
+        "chart_downloaded": False,
+        "download_attempts": 0,
+        "next_download_at": now,
+        "reported_to_gcc": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if expected_sha256 is not None:
+        return values, None
+    missing_reason = (
+        f"Release {version} has no {artifact_type} artifact, which this "
+        f"{settings.deployment_type} installation deploys."
+    )
+    values.update(
+        status=str(LocalDeploymentStatus.DOWNLOAD_FAILED),
+        download_error=missing_reason,
+        next_download_at=None,
+    )
+    return values, missing_reason
 
 
 def request_download(

@@ -166,20 +166,8 @@ def verify(
     keys = [decode_secret(secret) for secret in _secret_list(secrets)]
     msg_id, timestamp_text, signature_header = _required_headers(headers)
 
-    timestamp = _parse_timestamp(timestamp_text)
     current = int(time.time()) if now is None else _unix_seconds(now)
-    if current - timestamp > tolerance:
-        raise WebhookVerificationError(
-            VerificationFailure.TIMESTAMP_TOO_OLD,
-            f"webhook timestamp is {current - timestamp} seconds old (tolerance {tolerance})",
-            header=HEADER_TIMESTAMP,
-        )
-    if timestamp - current > tolerance:
-        raise WebhookVerificationError(
-            VerificationFailure.TIMESTAMP_TOO_NEW,
-            f"webhook timestamp is {timestamp - current} seconds ahead (tolerance {tolerance})",
-            header=HEADER_TIMESTAMP,
-        )
+    _check_timestamp(_parse_timestamp(timestamp_text), current, tolerance)
 
     candidates = _parse_signature_header(signature_header)
     content = _as_bytes(body)
@@ -256,6 +244,21 @@ def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
                 VerificationFailure.MISSING_HEADER, f"missing {name} header", header=name
             )
     return found[HEADER_ID], found[HEADER_TIMESTAMP], found[HEADER_SIGNATURE]
+
+
+def _check_timestamp(timestamp: int, current: int, tolerance: int) -> None:
+    if current - timestamp > tolerance:
+        raise WebhookVerificationError(
+            VerificationFailure.TIMESTAMP_TOO_OLD,
+            f"webhook timestamp is {current - timestamp} seconds old (tolerance {tolerance})",
+            header=HEADER_TIMESTAMP,
+        )
+    if timestamp - current > tolerance:
+        raise WebhookVerificationError(
+            VerificationFailure.TIMESTAMP_TOO_NEW,
+            f"webhook timestamp is {timestamp - current} seconds ahead (tolerance {tolerance})",
+            header=HEADER_TIMESTAMP,
+        )
 
 
 def _parse_timestamp(text: str) -> int:
