@@ -1,5 +1,5 @@
-"""A value longer than its column is a 422 naming the field, never a 500: the contracts take
-their lengths from the constants the columns are declared with."""
+"""A value longer (or larger) than its column holds is a 422 naming the field, never a 500: the
+contracts take their limits from the constants the columns are declared with."""
 
 from __future__ import annotations
 
@@ -118,3 +118,47 @@ async def test_a_helm_revision_beyond_an_integer_column_is_422_naming_it(
 
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "helmRevision"
+
+
+@pytest.mark.parametrize(
+    ("path", "party", "body", "field"),
+    [
+        (
+            "/api/v1/organizations/customer-x/heartbeat",
+            "customer",
+            {
+                "status": "healthy",
+                "timestamp": "2026-06-01T12:00:00Z",
+                "agentLastPoll": "0001-01-01T00:00:00+14:00",
+            },
+            "agentLastPoll",
+        ),
+        (
+            "/api/operator/organizations",
+            "operator",
+            {
+                **organization_body(),
+                "currentVersion": None,
+                "licenseExpiresAt": "9999-12-31T23:59:59-14:00",
+            },
+            "licenseExpiresAt",
+        ),
+    ],
+    ids=["heartbeat-agent-poll", "organization-license"],
+)
+async def test_an_instant_outside_the_years_utc_can_hold_is_422_naming_the_field(
+    path: str,
+    party: str,
+    body: dict[str, Any],
+    field: str,
+    gcc_client: httpx.AsyncClient,
+    operator_headers: dict[str, str],
+    organization_factory: OrganizationFactory,
+) -> None:
+    customer = await organization_factory("customer-x")
+    headers = {"operator": operator_headers, "customer": customer.headers}[party]
+
+    response = await gcc_client.post(path, json=body, headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field

@@ -163,6 +163,7 @@ from contracts.primitives import (
     ServiceName,
     Sha256,
     TextPattern,
+    Timestamp,
 )
 from contracts.releases import (
     MAX_RELEASE_NOTES_LENGTH,
@@ -311,6 +312,7 @@ __all__ = [
     "TaskResultStatus",
     "TaskStatusUpdate",
     "TextPattern",
+    "Timestamp",
     "UpdatesPollResponse",
     "Version",
     "VersionHistoryEntry",

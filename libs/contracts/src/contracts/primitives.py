@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AfterValidator, AwareDatetime, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -29,6 +30,7 @@ __all__ = [
     "ServiceName",
     "Sha256",
     "TextPattern",
+    "Timestamp",
 ]
 
 SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
@@ -162,3 +164,17 @@ CommitId = Annotated[
     ),
 ]
 """A full Git commit id."""
+
+
+def _storable_instant(value: datetime) -> datetime:
+    # An offset can carry an instant past year 9999 or before year 1 in UTC, which neither
+    # Python nor the database drivers can represent: refused here rather than failing later.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant must lie within the years 1 to 9999 in UTC") from None
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable_instant)]
+"""An instant with its UTC offset, such as ``2026-06-01T12:00:00Z``, that UTC can represent."""
