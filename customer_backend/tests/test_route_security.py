@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from signing import build_headers, generate_secret
 from timekeeping import ManualClock
@@ -87,6 +88,48 @@ async def test_every_route_refuses_another_partys_credentials(
             response = await backend_client.post(path, content=body, headers=wrong_party["gcc"])
         else:
             response = await call(backend_client, method, path, wrong_party[party_of(path)])
+        assert response.status_code == 401, (method, path, response.text)
+
+
+MALFORMED_BODIES = {
+    "json-syntax": ("application/json", b'{"key": '),
+    "json-nested-100000-deep": ("application/json", b"[" * 100_000),
+    "multipart": ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form"),
+    "form": ("application/x-www-form-urlencoded", b"%%%"),
+}
+
+
+@pytest.mark.parametrize("kind", MALFORMED_BODIES)
+async def test_every_route_refuses_a_caller_without_credentials_whatever_the_body(
+    backend_client: httpx.AsyncClient, kind: str
+) -> None:
+    content_type, content = MALFORMED_BODIES[kind]
+    for method, path in await routes(backend_client):
+        response = await backend_client.request(
+            method, concrete(path), content=content, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 401, (method, path, response.text)
+
+
+@pytest.mark.parametrize("kind", MALFORMED_BODIES)
+async def test_every_route_refuses_another_partys_credentials_whatever_the_body(
+    backend_client: httpx.AsyncClient,
+    agent_headers: dict[str, str],
+    admin_factory: Any,
+    kind: str,
+) -> None:
+    admin = await admin_factory()
+    wrong_party = {
+        "admin": agent_headers,
+        "agent": {**admin.headers, "X-Agent-Secret": "not-the-agent-secret"},
+        "gcc": {},
+    }
+    content_type, content = MALFORMED_BODIES[kind]
+    for method, path in await routes(backend_client):
+        headers = {**wrong_party[party_of(path)], "Content-Type": content_type}
+        response = await backend_client.request(
+            method, concrete(path), content=content, headers=headers
+        )
         assert response.status_code == 401, (method, path, response.text)
 
 

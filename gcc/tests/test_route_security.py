@@ -85,6 +85,68 @@ async def test_every_route_refuses_another_partys_credentials(
         assert response.status_code == 401, (method, path, response.text)
 
 
+MALFORMED_BODIES = {
+    "json-syntax": ("application/json", b'{"version": '),
+    "json-nested-100000-deep": ("application/json", b"[" * 100_000),
+    "multipart": ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form"),
+    "form": ("application/x-www-form-urlencoded", b"%%%"),
+}
+# The heartbeat checks its key inside the statement that records it, so with some bearer
+# token, valid or not, its body is read first; without one it is refused before.
+KEY_CHECKED_AFTER_THE_BODY = {("POST", "/api/v1/organizations/{name}/heartbeat")}
+
+
+@pytest.mark.parametrize("kind", MALFORMED_BODIES)
+async def test_every_route_refuses_a_caller_without_credentials_whatever_the_body(
+    gcc_client: httpx.AsyncClient, kind: str
+) -> None:
+    content_type, content = MALFORMED_BODIES[kind]
+    for method, path in await routes(gcc_client):
+        response = await gcc_client.request(
+            method, concrete(path), content=content, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json()["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize("kind", MALFORMED_BODIES)
+async def test_every_route_refuses_another_partys_credentials_whatever_the_body(
+    gcc_client: httpx.AsyncClient,
+    ci_headers: dict[str, str],
+    operator_headers: dict[str, str],
+    organization_factory: Any,
+    kind: str,
+) -> None:
+    other_customer = await organization_factory("globex")
+    wrong_party = {
+        "operator": ci_headers,
+        "ci": other_customer.headers,
+        "customer": operator_headers,
+    }
+    content_type, content = MALFORMED_BODIES[kind]
+    for method, path in await routes(gcc_client):
+        if (method, path) in KEY_CHECKED_AFTER_THE_BODY:
+            continue
+        headers = {**wrong_party[party_of(path)], "Content-Type": content_type}
+        response = await gcc_client.request(
+            method, concrete(path), content=content, headers=headers
+        )
+        assert response.status_code == 401, (method, path, response.text)
+
+
+async def test_a_body_nested_too_deeply_is_422_for_a_caller_with_credentials(
+    gcc_client: httpx.AsyncClient, ci_headers: dict[str, str]
+) -> None:
+    response = await gcc_client.post(
+        "/api/internal/releases",
+        content=b'{"a":' * 100_000,
+        headers={**ci_headers, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "body"
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

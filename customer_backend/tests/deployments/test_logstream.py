@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from customer_backend.agent_tasks.models import AgentTask
@@ -157,14 +158,18 @@ async def test_stream_of_an_unknown_deployment_is_404(
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("last_event_id", ["abc", str(2**31), "9" * 5000])
 async def test_stream_with_a_malformed_last_event_id_is_422(
-    backend_client: httpx.AsyncClient, admin_factory: Any, release_factory: Any
+    backend_client: httpx.AsyncClient,
+    admin_factory: Any,
+    release_factory: Any,
+    last_event_id: str,
 ) -> None:
     admin = await admin_factory()
     release = await release_factory("2.3.0")
 
     response = await backend_client.get(
-        stream_url(release.id), headers={**admin.headers, "Last-Event-ID": "abc"}
+        stream_url(release.id), headers={**admin.headers, "Last-Event-ID": last_event_id}
     )
 
     assert response.status_code == 422

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import func
 from sqlmodel import select
@@ -224,6 +225,73 @@ async def test_signed_body_that_is_not_json_is_422(
     assert response.status_code == 422
     assert response.json()["field"] == "body"
     assert await _count(backend_sessions, ReceivedWebhook) == 0
+
+
+async def test_signed_body_nested_100_000_levels_deep_is_422(
+    send_webhook: WebhookSender, backend_sessions: SessionFactory
+) -> None:
+    response = await send_webhook(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "body"
+    assert await _count(backend_sessions, ReceivedWebhook) == 0
+
+
+async def test_signed_release_with_a_106_character_version_is_422_naming_it(
+    publish_release: Publisher, send_webhook: WebhookSender, backend_sessions: SessionFactory
+) -> None:
+    release = await publish_release()
+    document = release.document
+    document["release"]["version"] = "1.0.0-" + "a" * 100
+    assert len(document["release"]["version"]) == 106
+
+    response = await send_webhook(json.dumps(document).encode())
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "release.version"
+    assert await _count(backend_sessions, ScheduledDeployment) == 0
+
+
+async def test_signed_webhook_with_an_id_too_long_to_record_is_422_naming_it(
+    publish_release: Publisher, send_webhook: WebhookSender, backend_sessions: SessionFactory
+) -> None:
+    release = await publish_release()
+
+    response = await send_webhook(release.body, webhook_id="msg_" + "x" * 300)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "webhook-id"
+    assert await _count(backend_sessions, ReceivedWebhook) == 0
+
+
+@pytest.mark.parametrize("name", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+async def test_a_webhook_header_sent_twice_is_401_and_stores_nothing(
+    publish_release: Publisher,
+    backend_client: httpx.AsyncClient,
+    backend_sessions: SessionFactory,
+    gcc_clock: ManualClock,
+    name: str,
+) -> None:
+    release = await publish_release()
+    signed = build_headers(BACKEND_WEBHOOK_SECRET, "msg_signed", gcc_clock.now(), release.body)
+    # A second copy of a header, the webhook id a replay would like recorded for instance.
+    second = {"webhook-id": "msg_chosen", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
+
+    response = await backend_client.post(
+        "/api/deployment/webhook",
+        content=release.body,
+        headers=[
+            ("Content-Type", "application/json"),
+            *signed.items(),
+            (name, second[name]),
+        ],
+    )
+
+    assert response.status_code == 401, response.text
+    assert "duplicate_header" in response.json()["detail"]
+    assert response.json()["field"] == name
+    assert await _count(backend_sessions, ReceivedWebhook) == 0
+    assert await _count(backend_sessions, ScheduledDeployment) == 0
 
 
 async def test_oversized_body_is_413(send_webhook: WebhookSender) -> None:

@@ -285,3 +285,42 @@ async def test_the_heartbeat_route_goes_through_dependency_injection(
     assert response.status_code == 401
     assert response.json()["detail"] == "Closed for maintenance."
     assert (await load(gcc_sessions, "customer-x")).last_heartbeat_at is None
+
+
+async def test_one_organizations_bad_heartbeat_leaves_the_others_in_its_batch_recorded(
+    gcc_engine: Any,
+    organization_factory: Any,
+    gcc_sessions: SessionFactory,
+) -> None:
+    customers = [await organization_factory(f"customer-{index}") for index in range(7)]
+    recorder = HeartbeatRecorder(gcc_engine)
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    # A version the column cannot hold: the contract refuses it, the recorder must cope anyway.
+    too_long = "2.3.0-" + "x" * 200
+
+    async def record(index: int) -> HeartbeatOutcome:
+        organization = customers[index].organization
+        return await recorder.record(
+            api_key_hash=organization.api_key_hash,
+            name=organization.name,
+            at=now,
+            current_version=too_long if index == 3 else "2.3.0",
+            reported_status="healthy",
+            agent_last_poll_at=None,
+        )
+
+    # Handed over together, the seven heartbeats share one flush.
+    results = await asyncio.gather(*(record(index) for index in range(7)), return_exceptions=True)
+
+    assert [type(result).__name__ for result in results] == [
+        *["HeartbeatOutcome"] * 3,
+        "StringDataRightTruncationError",
+        *["HeartbeatOutcome"] * 3,
+    ]
+    for index, customer in enumerate(customers):
+        row = await load(gcc_sessions, customer.organization.name)
+        if index == 3:
+            assert row.last_heartbeat_at is None
+        else:
+            assert row.last_heartbeat_at == now
+            assert row.current_version == "2.3.0"

@@ -84,6 +84,43 @@ async def test_create_of_a_published_version_is_409(
     assert response.json()["field"] == "version"
 
 
+@pytest.mark.parametrize("version", ["2.3.0+evil", "v2.3.0+build.7"])
+async def test_create_differing_from_a_published_version_only_in_build_metadata_is_409(
+    ready_release: ReadyRelease, publish: ReleaseMaker, create_release: ReleaseMaker, version: str
+) -> None:
+    await ready_release("2.3.0")
+    assert (await publish("2.3.0")).status_code == 200
+
+    response = await create_release(version)
+
+    assert response.status_code == 409, response.text
+    assert response.json()["field"] == "version"
+
+
+async def test_publish_differing_from_a_published_version_only_in_build_metadata_is_409(
+    ready_release: ReadyRelease, publish: ReleaseMaker
+) -> None:
+    await ready_release("2.3.0+a")
+    await ready_release("2.3.0+b")
+    assert (await publish("2.3.0+a")).status_code == 200
+
+    response = await publish("2.3.0+b")
+
+    assert response.status_code == 409, response.text
+    assert response.json()["field"] == "version"
+
+
+async def test_a_prerelease_of_a_published_version_may_be_created(
+    ready_release: ReadyRelease, publish: ReleaseMaker, create_release: ReleaseMaker
+) -> None:
+    await ready_release("2.3.0")
+    assert (await publish("2.3.0")).status_code == 200
+
+    response = await create_release("2.3.0-rc.1+evil")
+
+    assert response.status_code == 200, response.text
+
+
 async def test_create_with_malformed_json_is_400(
     gcc_client: httpx.AsyncClient, ci_headers: dict[str, str]
 ) -> None:

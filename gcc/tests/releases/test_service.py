@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, insert
 from sqlmodel import select
 
@@ -17,6 +19,7 @@ from gcc.organizations.models import Organization
 from gcc.releases.models import DeploymentTarget, Release
 from gcc.releases.service import publish_release
 from servicekit.db import SessionFactory, session_scope
+from servicekit.errors import Conflict
 from timekeeping import ManualClock
 
 FLEET = 10_000
@@ -150,3 +153,51 @@ async def test_publish_outside_a_committed_transaction_enqueues_nothing(
     async with gcc_sessions() as session:
         release = (await session.exec(select(Release))).one()
     assert release.status == "draft"
+
+
+async def test_a_publication_of_the_same_precedence_waits_for_another_and_is_then_refused(
+    gcc_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    now = gcc_clock.now()
+    async with gcc_sessions() as session:
+        for version in ("2.3.0+a", "2.3.0+b"):
+            session.add(
+                Artifact(
+                    version=version,
+                    type="helm",
+                    bucket_path=f"charts/helm/{version}",
+                    sha256="0" * 64,
+                    size_bytes=1,
+                    created_at=now,
+                )
+            )
+            session.add(
+                Release(
+                    version=version,
+                    image_tags={"backend": "b", "media": "m", "controlTower": "c", "agent": "a"},
+                    new_non_essential_envs=[],
+                    created_by="ci",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await session.commit()
+
+    async def publish(session: Any, version: str) -> Any:
+        return await publish_release(
+            session, clock=gcc_clock, version_text=version, send_task=lambda *_: None
+        )
+
+    async def publish_second() -> Any:
+        async with gcc_sessions() as session:
+            return await publish(session, "2.3.0+b")
+
+    async with gcc_sessions() as first:
+        await publish(first, "2.3.0+a")
+        second = asyncio.create_task(publish_second())
+        await asyncio.sleep(0.5)
+        assert not second.done(), "the second publication did not wait for the first"
+        await first.commit()
+
+    with pytest.raises(Conflict):
+        await second

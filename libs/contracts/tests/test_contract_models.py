@@ -254,6 +254,18 @@ def test_naive_datetime_is_rejected() -> None:
     assert caught.value.errors()[0]["type"] == "timezone_aware"
 
 
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_an_instant_utc_cannot_represent_is_rejected(instant: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        OrganizationHeartbeat.model_validate({"status": "healthy", "timestamp": instant})
+    assert caught.value.errors()[0]["loc"] == ("timestamp",)
+
+
+def test_the_first_and_last_instants_utc_holds_are_accepted() -> None:
+    for instant in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00"):
+        OrganizationHeartbeat.model_validate({"status": "healthy", "timestamp": instant})
+
+
 @pytest.mark.parametrize("digest", ["A" * 64, "a" * 63, "a" * 65, "g" * 64, "abc123..."])
 def test_sha256_must_be_64_lowercase_hex_characters(digest: str) -> None:
     body = _webhook_body()

@@ -1,10 +1,11 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -16,6 +17,7 @@ from servicekit.errors import (
     NUL_DETAIL,
     UNAVAILABLE_DETAIL,
     Conflict,
+    Unauthorized,
     install_error_handlers,
     sqlstate_of,
 )
@@ -261,3 +263,51 @@ def test_bearer_tokens() -> None:
     assert not tokens_match("abc", "abd")
     assert hash_token("abc") != hash_token("abd")
     assert len(hash_token("abc")) == 64
+
+
+class _Note(BaseModel):
+    body: str
+
+
+def _guarded_app() -> FastAPI:
+    """A route whose dependency admits only ``Bearer right``, with a JSON body."""
+
+    async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        if authorization != "Bearer right":
+            raise Unauthorized("A valid token is required.")
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/notes")
+    async def add_note(note: _Note, _: Annotated[None, Depends(require_token)]) -> _Note:
+        return note
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("authorization", "body", "status", "error"),
+    [
+        (None, b'{"body": ', 401, "unauthorized"),
+        ("Bearer wrong", b'{"body": ', 401, "unauthorized"),
+        ("Bearer wrong", b"[" * 100_000, 401, "unauthorized"),
+        ("Bearer right", b'{"body": ', 400, "malformed_json"),
+        ("Bearer right", b"[" * 100_000, 422, "invalid_input"),
+        ("Bearer right", b'{"body": "fine"}', 200, None),
+    ],
+    ids=["none-malformed", "wrong-malformed", "wrong-deep", "right-malformed", "right-deep", "ok"],
+)
+async def test_credentials_are_checked_before_a_body_that_cannot_be_read(
+    authorization: str | None, body: bytes, status: int, error: str | None
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    transport = httpx.ASGITransport(app=_guarded_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/notes", content=body, headers=headers)
+
+    assert response.status_code == status, response.text
+    if error is not None:
+        assert response.json()["error"] == error

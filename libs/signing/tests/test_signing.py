@@ -1,5 +1,6 @@
 import base64
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -233,6 +234,41 @@ def test_malformed_entries_beside_a_valid_signature_are_skipped() -> None:
 
 
 # Malformed and missing headers
+
+
+class MultiHeaders(dict[str, str]):
+    """A mapping whose ``items()`` yields every header sent, repeats included, as Starlette's
+    ``Headers`` does (indexing gives the first value)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(reversed(pairs))
+        self.pairs = pairs
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        return list(self.pairs)
+
+
+def test_verify_returns_the_webhook_id() -> None:
+    assert (
+        verify(VECTOR_SECRET, vector_headers(), VECTOR_PAYLOAD, now=VECTOR_TIMESTAMP)
+        == VECTOR_MSG_ID
+    )
+
+
+@pytest.mark.parametrize("name", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+@pytest.mark.parametrize("spelling", [str.lower, str.title])
+def test_a_header_sent_twice_is_rejected(name: str, spelling: Any) -> None:
+    # Even an identical copy: the verifier cannot know which copy a caller reads afterwards.
+    pairs = [*vector_headers().items(), (spelling(name), vector_headers()[name])]
+    with pytest.raises(WebhookVerificationError, match=name) as raised:
+        verify(VECTOR_SECRET, MultiHeaders(pairs), VECTOR_PAYLOAD, now=VECTOR_TIMESTAMP)
+    assert raised.value.reason == VerificationFailure.DUPLICATE_HEADER
+    assert raised.value.header == name
+
+
+def test_a_second_webhook_id_cannot_ride_along_a_valid_signature() -> None:
+    pairs = [*vector_headers().items(), ("webhook-id", "msg_chosen_by_the_sender")]
+    assert reason_of(MultiHeaders(pairs)) == VerificationFailure.DUPLICATE_HEADER
 
 
 @pytest.mark.parametrize("name", ["webhook-id", "webhook-timestamp", "webhook-signature"])

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from contracts import MAX_VERSION_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import enum_field, id_field, timestamp_field
 
@@ -21,7 +22,7 @@ class LocalArtifact(TableBase, table=True):
     )
 
     id: uuid.UUID = id_field()
-    version: str = Field(max_length=100)
+    version: str = Field(max_length=MAX_VERSION_LENGTH)
     type: str = enum_field()
     bucket_key: str = Field(max_length=500)
     sha256: str = Field(max_length=64)

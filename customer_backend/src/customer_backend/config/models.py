@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from contracts import MAX_ENV_KEY_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import id_field, text_field, timestamp_field
 
@@ -18,7 +19,7 @@ class NonEssentialEnv(TableBase, table=True):
     __tablename__ = "non_essential_env"
 
     id: uuid.UUID = id_field()
-    key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    key: str = Field(max_length=MAX_ENV_KEY_LENGTH, sa_column_kwargs={"unique": True})
     value: str = Field(sa_type=sa.Text)
     description: str | None = text_field()
     category: str | None = Field(default=None, max_length=32)

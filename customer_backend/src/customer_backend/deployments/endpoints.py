@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
 from contracts import (
+    MAX_STORED_INTEGER,
     AgentStatusView,
     CancelDeploymentResponse,
     DeploymentDetailView,
@@ -218,6 +219,8 @@ def _parse_last_event_id(value: str | None) -> int:
         raise InvalidInput(
             "Last-Event-ID must be the id of a log line (a whole number).", field="Last-Event-ID"
         ) from None
-    if after_id < 0:
-        raise InvalidInput("Last-Event-ID cannot be negative.", field="Last-Event-ID")
+    if not 0 <= after_id <= MAX_STORED_INTEGER:
+        raise InvalidInput(
+            f"Last-Event-ID must be between 0 and {MAX_STORED_INTEGER}.", field="Last-Event-ID"
+        )
     return after_id

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from contracts import MAX_VERSION_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
@@ -22,7 +23,7 @@ class ScheduledDeployment(TableBase, table=True):
     id: uuid.UUID = id_field()
     gcc_release_id: uuid.UUID = Field(sa_column_kwargs={"unique": True})
     release_name: str = Field(max_length=120)
-    version: str = Field(max_length=100, index=True)
+    version: str = Field(max_length=MAX_VERSION_LENGTH, index=True)
     release_data: dict[str, Any] = json_field(nullable=False)
     artifact_type: str = enum_field()
     expected_sha256: str = Field(max_length=64)
@@ -55,7 +56,7 @@ class DeploymentHistory(TableBase, table=True):
     deployment_id: uuid.UUID | None = Field(default=None, foreign_key="scheduled_deployment.id")
     gcc_release_id: uuid.UUID | None = None
     release_name: str = Field(max_length=120)
-    version: str = Field(max_length=100)
+    version: str = Field(max_length=MAX_VERSION_LENGTH)
     deployed_at: datetime = timestamp_field(nullable=False)
     status: str = Field(max_length=32)
     helm_revision: int | None = None

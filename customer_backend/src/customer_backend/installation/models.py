@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field
 
+from contracts import MAX_VERSION_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import timestamp_field
 
@@ -16,7 +17,7 @@ class InstallationState(TableBase, table=True):
     __tablename__ = "installation_state"
 
     id: int = Field(default=1, primary_key=True)
-    current_version: str | None = Field(default=None, max_length=100)
+    current_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
     last_gcc_poll_at: datetime | None = timestamp_field()
     last_heartbeat_at: datetime | None = timestamp_field()
     last_agent_poll_at: datetime | None = timestamp_field()

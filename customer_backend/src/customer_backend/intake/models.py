@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Field
 
+from contracts import MAX_WEBHOOK_ID_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import timestamp_field
 
@@ -16,6 +17,6 @@ class ReceivedWebhook(TableBase, table=True):
 
     __tablename__ = "received_webhook"
 
-    webhook_id: str = Field(primary_key=True, max_length=200)
+    webhook_id: str = Field(primary_key=True, max_length=MAX_WEBHOOK_ID_LENGTH)
     gcc_release_id: uuid.UUID
     received_at: datetime = timestamp_field(nullable=False)

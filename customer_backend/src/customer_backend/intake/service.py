@@ -8,7 +8,6 @@ once its artifact is downloaded and verified (``intake.download``), when it can 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
@@ -28,21 +26,14 @@ from contracts import (
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.installation import service as installation
 from customer_backend.intake import repository
+from customer_backend.intake.verification import parse_webhook_body, verify_webhook
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
 from servicekit.db import after_commit
-from servicekit.errors import Forbidden, InvalidInput, Unauthorized
+from servicekit.errors import Forbidden
 from servicekit.runtime import SendTask
-from signing import (
-    HEADER_ID,
-    HEADER_SIGNATURE,
-    HEADER_TIMESTAMP,
-    VerificationFailure,
-    WebhookVerificationError,
-    verify,
-)
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -51,15 +42,6 @@ FORCED_DEPLOYMENT_WINDOW = timedelta(hours=24)
 """A forced release must be deployed within this time of its receipt."""
 DOWNLOAD_TASK = "intake.download_release"
 
-_HEADER_OF_FAILURE = {
-    VerificationFailure.MISSING_HEADER: None,
-    VerificationFailure.INVALID_TIMESTAMP: HEADER_TIMESTAMP,
-    VerificationFailure.TIMESTAMP_TOO_OLD: HEADER_TIMESTAMP,
-    VerificationFailure.TIMESTAMP_TOO_NEW: HEADER_TIMESTAMP,
-    VerificationFailure.MALFORMED_SIGNATURE: HEADER_SIGNATURE,
-    VerificationFailure.NO_MATCHING_SIGNATURE: HEADER_SIGNATURE,
-}
-
 
 @dataclass(frozen=True)
 class IntakeOutcome:
@@ -67,44 +49,6 @@ class IntakeOutcome:
 
     deployment_id: uuid.UUID
     is_new: bool
-
-
-def verify_webhook(
-    *, settings: Settings, headers: Mapping[str, str], body: bytes, now: datetime
-) -> str:
-    """Check the Standard Webhooks signature and timestamp; the webhook id, or 401."""
-    secrets = [secret.get_secret_value() for secret in settings.webhook_secret]
-    if not secrets:
-        log.error("intake.webhook.rejected", reason="no_secret_configured")
-        raise Unauthorized("No webhook secret is configured (WRKTALK_WEBHOOK_SECRET).")
-    try:
-        verify(secrets, headers, body, now=now)
-    except WebhookVerificationError as error:
-        log.warning("intake.webhook.rejected", reason=str(error.reason))
-        field = _HEADER_OF_FAILURE.get(error.reason)
-        if error.reason is VerificationFailure.MISSING_HEADER:
-            field = str(error).removeprefix("missing ").removesuffix(" header")
-        raise Unauthorized(
-            f"Webhook verification failed ({error.reason}): {error.message}.", field=field
-        ) from None
-    return next(value for name, value in headers.items() if name.lower() == HEADER_ID)
-
-
-def parse_webhook_body(body: bytes) -> tuple[ReleasePublishedWebhook, dict[str, Any]]:
-    """The validated webhook and the body's JSON object; 422 naming the first bad field."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInput(f"The body is not valid JSON: {error}.", field="body") from None
-    if not isinstance(document, dict):
-        raise InvalidInput("The body must be a JSON object.", field="body")
-    try:
-        webhook = ReleasePublishedWebhook.model_validate(document)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
-    return webhook, document
 
 
 def ensure_license_valid(*, settings: Settings, now: datetime) -> None:
@@ -177,7 +121,7 @@ async def record_release(
     """
     release = webhook.release
     version = str(release.version)
-    values, missing_reason = _new_deployment(
+    values, missing_reason = _deployment_values(
         webhook, release_data=release_data, settings=settings, now=clock.now()
     )
     deployment_id = await repository.insert_deployment_once(session, values=values)
@@ -208,15 +152,15 @@ async def record_release(
     return IntakeOutcome(deployment_id=deployment_id, is_new=True)
 
 
-def _new_deployment(
+def _deployment_values(
     webhook: ReleasePublishedWebhook,
     *,
     release_data: dict[str, Any],
     settings: Settings,
     now: datetime,
 ) -> tuple[dict[str, Any], str | None]:
-    """The columns of a received release's deployment, and why it cannot be deployed (no
-    artifact of the type this installation deploys), or None."""
+    """The row of a release's pending deployment, and why it cannot be deployed (None when
+    it can): it lacks the artifact this installation deploys."""
     release = webhook.release
     artifact_type = settings.deployment_type.artifact_type
     expected_sha256 = release.sha256_for(artifact_type)

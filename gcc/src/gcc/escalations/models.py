@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from contracts import MAX_VERSION_LENGTH
 from gcc.table_base import TableBase
 from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
@@ -21,7 +22,7 @@ class Escalation(TableBase, table=True):
     id: uuid.UUID = id_field()
     organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
     release_id: uuid.UUID | None = Field(default=None, foreign_key="release.id")
-    release_version: str | None = Field(default=None, max_length=100)
+    release_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
     """The version of ``release_id``, recorded with the escalation."""
     type: str = enum_field(index=True)
     dedupe_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})

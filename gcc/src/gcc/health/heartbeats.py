@@ -26,6 +26,8 @@ log = structlog.get_logger(__name__)
 
 MAX_BATCH = 500
 DEADLOCK_ATTEMPTS = 3
+ROW_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+"""Errors caused by one row's values (SQLSTATE classes 22 and 23), not by the batch."""
 
 
 class HeartbeatOutcome(enum.Enum):
@@ -116,15 +118,37 @@ class HeartbeatRecorder:
         while self._pending and not driver.is_closed():
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
-            try:
-                outcomes = await self._flush(driver, batch)
-            except Exception as exc:
-                log.warning("health.heartbeat.flush_failed", size=len(batch), error=repr(exc))
+            await self._flush_isolating(driver, batch)
+
+    async def _flush_isolating(
+        self, driver: asyncpg.Connection, batch: list[PendingHeartbeat]
+    ) -> None:
+        """Flush ``batch`` and answer each of its heartbeats.
+
+        A value the database refuses (too long, out of range) fails the whole statement, which
+        committed nothing: each half of the batch is then flushed on its own, and so on down
+        to the heartbeat at fault, so that one organization's bad heartbeat never fails the
+        others'. Any other error (a lost connection, a timeout) fails the batch as it is.
+        """
+        try:
+            outcomes = await self._flush(driver, batch)
+        except ROW_ERRORS as exc:
+            if len(batch) == 1 or driver.is_closed():
+                log.warning("health.heartbeat.refused", size=len(batch), error=repr(exc))
                 _fail(batch, exc)
-                continue
-            for heartbeat, outcome in zip(batch, outcomes, strict=True):
-                if not heartbeat.outcome.done():
-                    heartbeat.outcome.set_result(outcome)
+                return
+            log.info("health.heartbeat.batch_split", size=len(batch), error=repr(exc))
+            middle = len(batch) // 2
+            await self._flush_isolating(driver, batch[:middle])
+            await self._flush_isolating(driver, batch[middle:])
+            return
+        except Exception as exc:
+            log.warning("health.heartbeat.flush_failed", size=len(batch), error=repr(exc))
+            _fail(batch, exc)
+            return
+        for heartbeat, outcome in zip(batch, outcomes, strict=True):
+            if not heartbeat.outcome.done():
+                heartbeat.outcome.set_result(outcome)
 
     async def _flush(
         self, driver: asyncpg.Connection, batch: list[PendingHeartbeat]

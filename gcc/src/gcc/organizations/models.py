@@ -8,7 +8,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from contracts import HealthStatus
+from contracts import (
+    MAX_CONTACT_NAME_LENGTH,
+    MAX_EMAIL_LENGTH,
+    MAX_ORGANIZATION_NAME_LENGTH,
+    MAX_PHONE_LENGTH,
+    MAX_VERSION_LENGTH,
+    MAX_WEBHOOK_ENDPOINT_LENGTH,
+    HealthStatus,
+)
 from gcc.table_base import TableBase
 from servicekit.columns import enum_field, id_field, timestamp_field
 
@@ -19,15 +27,17 @@ class Organization(TableBase, table=True):
     __tablename__ = "organization"
 
     id: uuid.UUID = id_field()
-    name: str = Field(max_length=100, sa_column_kwargs={"unique": True}, nullable=False)
+    name: str = Field(
+        max_length=MAX_ORGANIZATION_NAME_LENGTH, sa_column_kwargs={"unique": True}, nullable=False
+    )
     deployment_type: str = enum_field()
-    webhook_endpoint: str = Field(max_length=2000)
+    webhook_endpoint: str = Field(max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
     webhook_secret: str = Field(max_length=200)
     previous_webhook_secret: str | None = Field(default=None, max_length=200)
     previous_secret_expires_at: datetime | None = timestamp_field()
     api_key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     license_expires_at: datetime | None = timestamp_field()
-    current_version: str | None = Field(default=None, max_length=100)
+    current_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
     reported_status: str | None = Field(default=None, max_length=32)
     health_status: str = enum_field(default=str(HealthStatus.UNKNOWN))
     is_online: bool = False
@@ -35,10 +45,10 @@ class Organization(TableBase, table=True):
     last_webhook_ack_at: datetime | None = timestamp_field()
     last_seen_at: datetime | None = timestamp_field()
     agent_last_poll_at: datetime | None = timestamp_field()
-    spoc_name: str | None = Field(default=None, max_length=200)
-    spoc_email: str | None = Field(default=None, max_length=320)
-    spoc_phone: str | None = Field(default=None, max_length=50)
-    account_manager_email: str | None = Field(default=None, max_length=320)
+    spoc_name: str | None = Field(default=None, max_length=MAX_CONTACT_NAME_LENGTH)
+    spoc_email: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH)
+    spoc_phone: str | None = Field(default=None, max_length=MAX_PHONE_LENGTH)
+    account_manager_email: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH)
     created_at: datetime = timestamp_field(nullable=False)
     updated_at: datetime = timestamp_field(nullable=False)
     deleted_at: datetime | None = timestamp_field()
@@ -62,7 +72,7 @@ class VersionHistory(TableBase, table=True):
     id: uuid.UUID = id_field()
     organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
     release_id: uuid.UUID | None = Field(default=None, foreign_key="release.id")
-    release_version: str = Field(max_length=100)
+    release_version: str = Field(max_length=MAX_VERSION_LENGTH)
     status: str = Field(max_length=32)
     helm_revision: int | None = None
     is_rollback: bool = False

@@ -9,7 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from contracts import DeploymentStatus, ReleaseStatus
+from contracts import (
+    MAX_ESTIMATED_DOWNTIME_LENGTH,
+    MAX_VERSION_LENGTH,
+    DeploymentStatus,
+    ReleaseStatus,
+)
 from gcc.table_base import TableBase
 from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
@@ -20,13 +25,13 @@ class Release(TableBase, table=True):
     __tablename__ = "release"
 
     id: uuid.UUID = id_field()
-    version: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    version: str = Field(max_length=MAX_VERSION_LENGTH, sa_column_kwargs={"unique": True})
     status: str = enum_field(default=str(ReleaseStatus.DRAFT), index=True)
     image_tags: dict[str, str] = json_field(nullable=False)
     is_forced: bool = False
     is_migration_required: bool = False
-    estimated_downtime: str | None = Field(default=None, max_length=200)
-    min_current_version: str | None = Field(default=None, max_length=100)
+    estimated_downtime: str | None = Field(default=None, max_length=MAX_ESTIMATED_DOWNTIME_LENGTH)
+    min_current_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
     release_notes: str | None = text_field()
     new_non_essential_envs: list[dict[str, Any]] = json_field(nullable=False)
     target_organizations: list[str] | None = json_field()

@@ -42,6 +42,33 @@ async def get_by_version(
     return result.first()
 
 
+async def published_of_same_precedence(session: AsyncSession, version: str) -> str | None:
+    """The version of a published (or deprecated) release other than ``version`` that equals it
+    by semver precedence, that is, differs at most in build metadata; None when there is none.
+    Takes a lock on that precedence until the transaction ends.
+
+    ``version`` is canonical text: without a ``v`` prefix and, as semver forbids leading
+    zeros, equal by precedence exactly when the texts before any ``+`` are equal.
+    """
+    precedence = version.partition("+")[0]
+    # Held until the transaction ends: two publications of the same precedence at once would
+    # otherwise each find the other unpublished.
+    await session.exec(
+        select(func.pg_advisory_xact_lock(func.hashtext("release-precedence:" + precedence)))
+    )
+    statement = (
+        select(Release.version)
+        .where(
+            func.split_part(Release.version, "+", 1) == precedence,
+            Release.version != version,
+            Release.status != str(ReleaseStatus.DRAFT),
+        )
+        .limit(1)
+    )
+    result = await session.exec(statement)
+    return result.first()
+
+
 async def get_by_id(session: AsyncSession, release_id: uuid.UUID) -> Release | None:
     """The release of that id."""
     return await session.get(Release, release_id)

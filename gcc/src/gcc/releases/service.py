@@ -102,15 +102,30 @@ async def _require_known_targets(session: AsyncSession, names: list[str] | None)
         )
 
 
+async def _refuse_same_precedence_as_published(session: AsyncSession, version: str) -> None:
+    """409 when a published release equals ``version`` by precedence: ``1.1.0+other`` beside a
+    published ``1.1.0`` would be the same version to every comparison, so neither could be
+    told apart as newer."""
+    published = await repository.published_of_same_precedence(session, version)
+    if published is not None:
+        raise Conflict(
+            f"Release {published} is published and {version} differs from it only in build "
+            "metadata, which semantic versioning ignores; choose another version.",
+            field="version",
+        )
+
+
 async def create_release(
     session: AsyncSession, *, clock: Clock, request: ReleaseCreateRequest, created_by: str
 ) -> ReleaseCreateResponse:
     """Create a draft release, or overwrite the draft of the same version.
 
-    A published or deprecated version cannot be recreated: 409.
+    A published or deprecated version cannot be recreated, nor one that differs from it only
+    in build metadata: 409.
     """
     version = str(request.version)
     await _require_known_targets(session, request.targets)
+    await _refuse_same_precedence_as_published(session, version)
     now = clock.now()
     values = _draft_values(request, created_by=created_by)
     values["updated_at"] = now
@@ -172,7 +187,8 @@ async def publish_release(
 ) -> ReleasePublishResponse:
     """Publish a draft: create a deployment target per eligible organization.
 
-    The Helm chart must have been uploaded (422). Organizations with an expired license or a
+    The Helm chart must have been uploaded (422); a published release that differs only in
+    build metadata is a 409. Organizations with an expired license or a
     version below ``minCurrentVersion`` get no target but an escalation. Webhook delivery is
     enqueued once the transaction commits.
     """
@@ -180,6 +196,7 @@ async def publish_release(
     version = release.version
     if release.status != ReleaseStatus.DRAFT:
         raise Conflict(f"Release {version} is already {release.status}.", field="version")
+    await _refuse_same_precedence_as_published(session, version)
     available = (await artifact_service.available_types(session, [version])).get(version, set())
     if ArtifactType.HELM not in available:
         raise InvalidInput(

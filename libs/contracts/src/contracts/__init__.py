@@ -9,7 +9,8 @@ Modules: ``versions`` (Version), ``primitives`` (constrained strings), ``base`` 
 ``enums``, ``common``, ``releases`` (CI to GCC), ``webhooks`` (GCC to customer),
 ``gcc_reports`` (customer to GCC), ``agent_tasks`` and ``agent_reports`` (agent and backend),
 ``control_tower`` and ``control_tower_config`` (admin UI), ``operator_organizations``,
-``operator_escalations`` and ``operator_delivery`` (GCC operators), ``errors``;
+``operator_escalations`` and ``operator_delivery`` (GCC operators), ``errors``, ``limits``
+(what database columns are declared from);
 ``python -m contracts.schema`` writes the JSON Schemas.
 """
 
@@ -105,6 +106,14 @@ from contracts.gcc_reports import (
     DeploymentStatusReport,
     OrganizationHeartbeat,
 )
+from contracts.limits import (
+    MAX_CONTACT_NAME_LENGTH,
+    MAX_EMAIL_LENGTH,
+    MAX_ESTIMATED_DOWNTIME_LENGTH,
+    MAX_PHONE_LENGTH,
+    MAX_STORED_INTEGER,
+    MAX_WEBHOOK_ID_LENGTH,
+)
 from contracts.operator_delivery import (
     RedeliveryResponse,
 )
@@ -141,6 +150,8 @@ from contracts.operator_releases import (
     TargetDeploymentView,
 )
 from contracts.primitives import (
+    MAX_ENV_KEY_LENGTH,
+    MAX_ORGANIZATION_NAME_LENGTH,
     SHA256_PATTERN,
     BucketKey,
     CommitId,
@@ -152,6 +163,7 @@ from contracts.primitives import (
     ServiceName,
     Sha256,
     TextPattern,
+    Timestamp,
 )
 from contracts.releases import (
     MAX_RELEASE_NOTES_LENGTH,
@@ -177,15 +189,23 @@ from contracts.webhooks import (
 
 __all__ = [
     "AGENT_TASK_ADAPTER",
+    "MAX_CONTACT_NAME_LENGTH",
+    "MAX_EMAIL_LENGTH",
+    "MAX_ENV_KEY_LENGTH",
     "MAX_ENV_VALUE_LENGTH",
     "MAX_ERROR_MESSAGE_LENGTH",
     "MAX_ESSENTIAL_CONFIG_BYTES",
+    "MAX_ESTIMATED_DOWNTIME_LENGTH",
     "MAX_LOG_BATCH_LINES",
     "MAX_LOG_LINE_LENGTH",
+    "MAX_ORGANIZATION_NAME_LENGTH",
+    "MAX_PHONE_LENGTH",
     "MAX_RELEASE_NOTES_LENGTH",
     "MAX_RESOLUTION_LENGTH",
+    "MAX_STORED_INTEGER",
     "MAX_VERSION_LENGTH",
     "MAX_WEBHOOK_ENDPOINT_LENGTH",
+    "MAX_WEBHOOK_ID_LENGTH",
     "RELEASE_PUBLISHED",
     "REPORTABLE_DEPLOYMENT_STATUSES",
     "REPORTABLE_TASK_STATUSES",
@@ -292,6 +312,7 @@ __all__ = [
     "TaskResultStatus",
     "TaskStatusUpdate",
     "TextPattern",
+    "Timestamp",
     "UpdatesPollResponse",
     "Version",
     "VersionHistoryEntry",

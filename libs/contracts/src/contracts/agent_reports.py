@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ReceivedAck
 from contracts.enums import AgentTaskStatus, LogStream, TaskResultStatus
 from contracts.gcc_reports import MAX_ERROR_MESSAGE_LENGTH
-from contracts.primitives import CommitId
+from contracts.limits import MAX_STORED_INTEGER
+from contracts.primitives import CommitId, Timestamp
 from contracts.versions import Version
 
 __all__ = [
@@ -46,7 +47,7 @@ class TaskResult(ContractModel):
     """Outcome of the task."""
     release_version: Version | None = None
     """The version the task deployed or rolled back to."""
-    helm_revision: int | None = Field(default=None, ge=1)
+    helm_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """The Helm release revision now running (kubernetes)."""
     commit_id: CommitId | None = None
     """The commit holding the rendered manifests (gitops)."""
@@ -65,9 +66,9 @@ class TaskStatusUpdate(ContractModel):
 
     status: AgentTaskStatus
     """`inProgress`, `completed` or `failed`."""
-    picked_up_at: AwareDatetime | None = None
+    picked_up_at: Timestamp | None = None
     """When the agent started the task."""
-    completed_at: AwareDatetime | None = None
+    completed_at: Timestamp | None = None
     """When the agent finished the task."""
     result: TaskResult | None = None
     """What the task achieved; also sent with `failed` when something was restored."""
@@ -106,7 +107,7 @@ class TaskHeartbeatAck(ReceivedAck):
 class LogLine(ContractModel):
     """One line of deployment output."""
 
-    timestamp: AwareDatetime
+    timestamp: Timestamp
     """When the line was produced."""
     stream: LogStream
     """`stdout` or `stderr` of the executor's command, or `agent` for the agent's own."""
@@ -140,5 +141,5 @@ class LicenseStatus(ContractModel):
 
     valid: bool
     """Whether the license allows deploying now."""
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
     """When the license expires; null when it does not."""

@@ -16,12 +16,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter, field_validator, model_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
 
 from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ensure_unique_env_keys
 from contracts.enums import ArtifactType
-from contracts.primitives import BucketKey, DownloadUrl, ImageTags, Sha256
+from contracts.limits import MAX_STORED_INTEGER
+from contracts.primitives import BucketKey, DownloadUrl, ImageTags, Sha256, Timestamp
 from contracts.versions import Version
 
 __all__ = [
@@ -100,7 +101,7 @@ class RollbackPayload(ContractModel):
     carries that version's `release` bundle.
     """
 
-    target_revision: int | None = Field(default=None, ge=1)
+    target_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """Helm revision to roll back to (`helm rollback RELEASE REVISION`); kubernetes only."""
     target_version: Version | None = None
     """Version to re-deploy from its artifacts."""
@@ -133,7 +134,7 @@ class DeployTask(ContractModel):
     """Always `deploy`."""
     payload: DeployPayload
     """What to deploy."""
-    execute_after: AwareDatetime
+    execute_after: Timestamp
     """The task may not run before this time."""
     deployment_id: UUID | None = None
     """The scheduled deployment the task belongs to."""
@@ -148,7 +149,7 @@ class RollbackTask(ContractModel):
     """Always `rollback`."""
     payload: RollbackPayload
     """What to roll back to."""
-    execute_after: AwareDatetime
+    execute_after: Timestamp
     """The task may not run before this time."""
     deployment_id: UUID | None = None
     """The deployment the rollback belongs to, if any."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contracts.agent_reports import TaskResult
 from contracts.base import ContractModel
@@ -16,7 +16,8 @@ from contracts.enums import (
     NonEssentialEnvCategory,
 )
 from contracts.gcc_reports import MAX_ERROR_MESSAGE_LENGTH
-from contracts.primitives import EnvKey, ImageTags
+from contracts.limits import MAX_STORED_INTEGER
+from contracts.primitives import EnvKey, ImageTags, Timestamp
 from contracts.releases import MAX_RELEASE_NOTES_LENGTH
 from contracts.versions import Version
 
@@ -54,7 +55,7 @@ class ScheduledDeploymentView(ContractModel):
     """Where the deployment stands."""
     is_forced: bool = False
     """Must be deployed by `forceDeadline`."""
-    force_deadline: AwareDatetime | None = None
+    force_deadline: Timestamp | None = None
     """Deadline of a forced release: receipt plus 24 hours."""
     is_migration_required: bool = False
     """The release migrates data; expect downtime."""
@@ -68,13 +69,13 @@ class ScheduledDeploymentView(ContractModel):
     """Variables the release introduces."""
     is_chart_downloaded: bool = False
     """The artifact is verified and stored in the customer bucket; scheduling needs it."""
-    scheduled_for: AwareDatetime | None = None
+    scheduled_for: Timestamp | None = None
     """When the deployment will run."""
     scheduled_by: str | None = None
     """Email of the admin who scheduled it."""
-    started_at: AwareDatetime | None = None
+    started_at: Timestamp | None = None
     """When the agent picked it up."""
-    completed_at: AwareDatetime | None = None
+    completed_at: Timestamp | None = None
     """When it finished."""
     helm_revision: int | None = None
     """Helm revision it produced (kubernetes)."""
@@ -82,7 +83,7 @@ class ScheduledDeploymentView(ContractModel):
     """Why it failed."""
     task_id: UUID | None = None
     """The agent task that runs it, once scheduled."""
-    created_at: AwareDatetime
+    created_at: Timestamp
     """When the release was received."""
 
 
@@ -97,7 +98,7 @@ class DeploymentHistoryView(ContractModel):
     """Display name, such as `v2.3.0`."""
     version: Version
     """The version deployed."""
-    deployed_at: AwareDatetime
+    deployed_at: Timestamp
     """When it finished."""
     status: LocalDeploymentStatus
     """`success`, `failed` or `rolledBack`."""
@@ -126,7 +127,7 @@ class ScheduleDeploymentRequest(ContractModel):
 
     deployment_id: UUID
     """The scheduled deployment to run."""
-    scheduled_for: AwareDatetime
+    scheduled_for: Timestamp
     """When to run it; not in the past."""
 
 
@@ -142,7 +143,7 @@ class ScheduleDeploymentResponse(ContractModel):
 class RollbackRequest(ContractModel):
     """Body of `POST /api/admin/deployment/rollback`: exactly one target."""
 
-    target_revision: int | None = Field(default=None, ge=1)
+    target_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """Helm revision to roll back to (kubernetes)."""
     target_version: Version | None = None
     """Version to re-deploy from its artifacts and its versioned configuration."""
@@ -181,13 +182,13 @@ class AgentTaskView(ContractModel):
     """`deploy` or `rollback`."""
     status: AgentTaskStatus
     """Where the task stands."""
-    execute_after: AwareDatetime
+    execute_after: Timestamp
     """Earliest start."""
-    picked_up_at: AwareDatetime | None = None
+    picked_up_at: Timestamp | None = None
     """When the agent claimed it."""
-    last_heartbeat_at: AwareDatetime | None = None
+    last_heartbeat_at: Timestamp | None = None
     """The agent's latest heartbeat for it."""
-    completed_at: AwareDatetime | None = None
+    completed_at: Timestamp | None = None
     """When it ended."""
     attempts: int = Field(default=0, ge=0)
     """How many times the agent claimed it."""
@@ -217,7 +218,7 @@ class AgentStatusView(ContractModel):
 
     is_online: bool
     """The agent polled within the last 10 minutes."""
-    last_poll_at: AwareDatetime | None = None
+    last_poll_at: Timestamp | None = None
     """The agent's latest poll; null if it never polled."""
 
 
@@ -274,9 +275,9 @@ class NonEssentialEnvView(ContractModel):
     """What the variable does."""
     category: NonEssentialEnvCategory | None = None
     """Grouping in the Control Tower."""
-    created_at: AwareDatetime
+    created_at: Timestamp
     """When it was added."""
-    updated_at: AwareDatetime
+    updated_at: Timestamp
     """When it last changed."""
     updated_by: str | None = None
     """Email of the admin who last changed it; null when a release added it."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts.base import ContractModel
 from contracts.enums import AgentTaskStatus, LocalDeploymentStatus, LogStream
-from contracts.primitives import BucketKey, Sha256
+from contracts.primitives import BucketKey, Sha256, Timestamp
 
 __all__ = [
     "MAX_ESSENTIAL_CONFIG_BYTES",
@@ -60,7 +60,7 @@ class EssentialConfigRevisionView(ContractModel):
     """SHA256 of the stored bytes; the agent verifies its download against it."""
     created_by: str
     """Email of the admin who saved it, or `system` for the empty first revision."""
-    created_at: AwareDatetime
+    created_at: Timestamp
     """When it was saved."""
     is_current: bool = False
     """The next deployment uses this revision."""
@@ -84,7 +84,7 @@ class EssentialConfigView(ContractModel):
     """The current revision's text."""
     created_by: str | None = None
     """Who saved the current revision."""
-    created_at: AwareDatetime | None = None
+    created_at: Timestamp | None = None
     """When the current revision was saved."""
 
 
@@ -105,7 +105,7 @@ class DeploymentLogLineView(ContractModel):
     """The line's id, increasing in the order lines were received."""
     task_id: UUID
     """The agent task that produced the line."""
-    timestamp: AwareDatetime
+    timestamp: Timestamp
     """When the agent produced the line."""
     stream: LogStream
     """`stdout`, `stderr` or `agent`."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Final
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.enums import DeploymentStatus, HeartbeatStatus
-from contracts.primitives import OrganizationName
+from contracts.limits import MAX_STORED_INTEGER
+from contracts.primitives import OrganizationName, Timestamp
 from contracts.versions import Version
 
 __all__ = [
@@ -48,9 +49,9 @@ class OrganizationHeartbeat(ContractModel):
     """The version the organization runs; null before its first deployment."""
     status: HeartbeatStatus
     """How the backend describes its own health."""
-    agent_last_poll: AwareDatetime | None = None
+    agent_last_poll: Timestamp | None = None
     """When the agent last polled the backend for tasks; null if it never did."""
-    timestamp: AwareDatetime
+    timestamp: Timestamp
     """When the heartbeat was sent."""
 
 
@@ -61,7 +62,7 @@ class DeploymentScheduledReport(ContractModel):
     """The reporting organization; must be the API key's own."""
     release_id: UUID
     """GCC's release id from the webhook."""
-    scheduled_for: AwareDatetime
+    scheduled_for: Timestamp
     """When the deployment will run."""
 
 
@@ -78,9 +79,9 @@ class DeploymentStatusReport(ContractModel):
     """GCC's release id of the version deployed (for a rollback: the version rolled back to)."""
     status: DeploymentStatus
     """The deployment's status at the organization."""
-    deployed_at: AwareDatetime | None = None
+    deployed_at: Timestamp | None = None
     """When the deployment finished; null while it runs or when it never ran."""
-    helm_revision: int | None = Field(default=None, ge=1)
+    helm_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """The Helm release revision now running (kubernetes only)."""
     current_version: Version | None = None
     """The version the organization runs after this event."""

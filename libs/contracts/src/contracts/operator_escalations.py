@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Final
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts.base import ContractModel
 from contracts.enums import EscalationType
+from contracts.primitives import Timestamp
 from contracts.versions import Version
 
 __all__ = [
@@ -39,11 +40,11 @@ class EscalationView(ContractModel):
     """One sentence saying what happened."""
     details: dict[str, Any] | None = None
     """Facts recorded with the escalation."""
-    escalated_at: AwareDatetime
+    escalated_at: Timestamp
     """When it was raised."""
-    notified_at: AwareDatetime | None = None
+    notified_at: Timestamp | None = None
     """When the account manager and the GCC admins were emailed; null until then."""
-    resolved_at: AwareDatetime | None = None
+    resolved_at: Timestamp | None = None
     """When an operator resolved it; null while it is open."""
     resolution: str | None = None
     """What the operator did about it."""

@@ -11,11 +11,12 @@ from typing import Annotated, Final
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.enums import DeploymentType, HealthStatus, HeartbeatStatus
-from contracts.primitives import OrganizationName, TextPattern
+from contracts.limits import MAX_CONTACT_NAME_LENGTH, MAX_EMAIL_LENGTH, MAX_PHONE_LENGTH
+from contracts.primitives import OrganizationName, TextPattern, Timestamp
 from contracts.versions import Version
 
 __all__ = [
@@ -42,7 +43,7 @@ EmailAddress = Annotated[
     TextPattern(
         r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         "an email address such as 'name@example.com'",
-        320,
+        MAX_EMAIL_LENGTH,
     ),
 ]
 """An email address: something, '@', a domain with a dot; no whitespace."""
@@ -61,11 +62,11 @@ def _check_webhook_endpoint(value: str) -> str:
 class OrganizationContacts(ContractModel):
     """The customer's single point of contact, kept for manual outreach."""
 
-    spoc_name: str | None = Field(default=None, max_length=200)
+    spoc_name: str | None = Field(default=None, max_length=MAX_CONTACT_NAME_LENGTH)
     """Name of the customer's single point of contact."""
     spoc_email: EmailAddress | None = None
     """Email of the single point of contact."""
-    spoc_phone: str | None = Field(default=None, max_length=50)
+    spoc_phone: str | None = Field(default=None, max_length=MAX_PHONE_LENGTH)
     """Phone number of the single point of contact."""
 
 
@@ -78,7 +79,7 @@ class OrganizationCreateRequest(ContractModel):
     """How the organization runs the product: `kubernetes`, `docker` or `gitops`."""
     webhook_endpoint: str = Field(max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
     """Where GCC posts `release.published` webhooks; https unless GCC allows plain http."""
-    license_expires_at: AwareDatetime | None = None
+    license_expires_at: Timestamp | None = None
     """When the license expires; releases are not sent after that."""
     current_version: Version | None = None
     """The version the organization runs today, if known."""
@@ -104,7 +105,7 @@ class OrganizationUpdateRequest(ContractModel):
     """New deployment type."""
     webhook_endpoint: str | None = Field(default=None, max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
     """New webhook endpoint."""
-    license_expires_at: AwareDatetime | None = None
+    license_expires_at: Timestamp | None = None
     """New license expiry (null clears it)."""
     contacts: OrganizationContacts | None = None
     """Contact fields to change."""
@@ -128,7 +129,7 @@ class OrganizationView(ContractModel):
     """How the organization runs the product."""
     webhook_endpoint: str
     """Where webhooks are posted."""
-    license_expires_at: AwareDatetime | None = None
+    license_expires_at: Timestamp | None = None
     """When the license expires."""
     current_version: Version | None = None
     """The version the organization last reported."""
@@ -138,23 +139,23 @@ class OrganizationView(ContractModel):
     """GCC's classification from `lastSeenAt`."""
     is_online: bool
     """Seen within the last 10 minutes."""
-    last_heartbeat_at: AwareDatetime | None = None
+    last_heartbeat_at: Timestamp | None = None
     """When the last heartbeat arrived."""
-    last_webhook_ack_at: AwareDatetime | None = None
+    last_webhook_ack_at: Timestamp | None = None
     """When a webhook was last acknowledged."""
-    last_seen_at: AwareDatetime | None = None
+    last_seen_at: Timestamp | None = None
     """The later of the two above, as of the last classification."""
-    agent_last_poll_at: AwareDatetime | None = None
+    agent_last_poll_at: Timestamp | None = None
     """When the agent last polled its backend, as the last heartbeat reported."""
     contacts: OrganizationContacts
     """The customer's single point of contact."""
     account_manager_email: str | None = None
     """The account manager who receives escalations."""
-    previous_secret_expires_at: AwareDatetime | None = None
+    previous_secret_expires_at: Timestamp | None = None
     """Until when webhooks are also signed with the previous secret (after a rotation)."""
-    created_at: AwareDatetime
+    created_at: Timestamp
     """When the organization was added."""
-    updated_at: AwareDatetime
+    updated_at: Timestamp
     """When it last changed."""
 
 
@@ -183,7 +184,7 @@ class SecretRotated(ContractModel):
 
     webhook_secret: str
     """The new webhook secret, shown only here."""
-    previous_secret_expires_at: AwareDatetime
+    previous_secret_expires_at: Timestamp
     """Until then webhooks carry a signature with the previous secret as well."""
 
 
@@ -218,7 +219,7 @@ class VersionHistoryEntry(ContractModel):
     """The Helm revision it produced (kubernetes)."""
     is_rollback: bool = False
     """It was an admin's rollback."""
-    deployed_at: AwareDatetime
+    deployed_at: Timestamp
     """When it finished."""
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv
 from contracts.enums import ArtifactType, DeploymentStatus, DeploymentType, ReleaseStatus
-from contracts.primitives import BucketKey, ImageTags, Sha256
+from contracts.primitives import BucketKey, ImageTags, Sha256, Timestamp
 from contracts.versions import Version
 
 __all__ = [
@@ -62,11 +62,11 @@ class OperatorReleaseSummary(ContractModel):
     """Organizations below this version are not sent the release."""
     created_by: str
     """Who created the release (`ci` or `operator`)."""
-    created_at: AwareDatetime
+    created_at: Timestamp
     """When the release was created (or last overwritten as a draft)."""
-    published_at: AwareDatetime | None = None
+    published_at: Timestamp | None = None
     """When it was published."""
-    deprecated_at: AwareDatetime | None = None
+    deprecated_at: Timestamp | None = None
     """When it was deprecated."""
     targets: ReleaseTargetCounts = Field(default_factory=ReleaseTargetCounts)
     """How its deployment targets stand."""
@@ -92,9 +92,9 @@ class OperatorArtifactView(ContractModel):
     """SHA256 of the stored bytes."""
     size_bytes: int = Field(ge=0)
     """Size in bytes."""
-    uploaded_at: AwareDatetime
+    uploaded_at: Timestamp
     """When it was (last) uploaded."""
-    removed_at: AwareDatetime | None = None
+    removed_at: Timestamp | None = None
     """When retention deleted the object; downloads answer 410 from then on."""
 
 
@@ -113,9 +113,9 @@ class TargetDeliveryView(ContractModel):
     """Attempts made so far."""
     error: str | None = None
     """Why the last attempt failed."""
-    acked_at: AwareDatetime | None = None
+    acked_at: Timestamp | None = None
     """When the customer acknowledged."""
-    next_attempt_at: AwareDatetime | None = None
+    next_attempt_at: Timestamp | None = None
     """When the next attempt is due, while one is."""
 
 
@@ -124,11 +124,11 @@ class TargetDeploymentView(ContractModel):
 
     status: DeploymentStatus
     """Where the deployment stands."""
-    scheduled_for: AwareDatetime | None = None
+    scheduled_for: Timestamp | None = None
     """When the customer's admin scheduled it."""
-    started_at: AwareDatetime | None = None
+    started_at: Timestamp | None = None
     """When it started."""
-    completed_at: AwareDatetime | None = None
+    completed_at: Timestamp | None = None
     """When it ended."""
     helm_revision: int | None = None
     """Helm revision of a kubernetes deployment."""
@@ -177,7 +177,7 @@ class ReleasePublishResponse(ContractModel):
     """The release version."""
     status: ReleaseStatus
     """`published`."""
-    published_at: AwareDatetime
+    published_at: Timestamp
     """When it was published."""
     targets: int = Field(ge=0)
     """Organizations a webhook is being sent to."""

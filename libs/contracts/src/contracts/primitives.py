@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AfterValidator, AwareDatetime, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = [
+    "MAX_ENV_KEY_LENGTH",
+    "MAX_ORGANIZATION_NAME_LENGTH",
     "SHA256_PATTERN",
     "BucketKey",
     "CommitId",
@@ -27,10 +30,17 @@ __all__ = [
     "ServiceName",
     "Sha256",
     "TextPattern",
+    "Timestamp",
 ]
 
 SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
 """A SHA256 digest as 64 lowercase hexadecimal characters."""
+
+MAX_ORGANIZATION_NAME_LENGTH: Final = 63
+"""Longest organization name (a DNS label); the columns holding one are declared with it."""
+
+MAX_ENV_KEY_LENGTH: Final = 128
+"""Longest environment variable name; the columns holding one are declared with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +93,7 @@ OrganizationName = Annotated[
         r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
         "an organization name of 1 to 63 lowercase letters, digits or hyphens "
         "that starts and ends with a letter or digit",
-        63,
+        MAX_ORGANIZATION_NAME_LENGTH,
     ),
 ]
 """An organization's unique name, a DNS-label-like slug such as ``customer-x``."""
@@ -116,7 +126,7 @@ EnvKey = Annotated[
     TextPattern(
         r"^[A-Za-z_][A-Za-z0-9_]*$",
         "an environment variable name: letters, digits and '_', not starting with a digit",
-        128,
+        MAX_ENV_KEY_LENGTH,
     ),
 ]
 """The name of an environment variable, such as ``NEW_FEATURE``."""
@@ -154,3 +164,17 @@ CommitId = Annotated[
     ),
 ]
 """A full Git commit id."""
+
+
+def _storable_instant(value: datetime) -> datetime:
+    # An offset can carry an instant past year 9999 or before year 1 in UTC, which neither
+    # Python nor the database drivers can represent: refused here rather than failing later.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant must lie within the years 1 to 9999 in UTC") from None
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable_instant)]
+"""An instant with its UTC offset, such as ``2026-06-01T12:00:00Z``, that UTC can represent."""

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ensure_unique_env_keys, missing_well_known_services
 from contracts.enums import ArtifactType, ReleaseStatus
+from contracts.limits import MAX_ESTIMATED_DOWNTIME_LENGTH
 from contracts.primitives import BucketKey, ImageTags, OrganizationName, Sha256
 from contracts.versions import Version
 
@@ -56,7 +57,7 @@ class ReleaseCreateRequest(ContractModel):
     """A forced release must be deployed within 24 hours of its receipt."""
     is_migration_required: bool = False
     """The release migrates data; admins are warned of downtime."""
-    estimated_downtime: str | None = Field(default=None, max_length=200)
+    estimated_downtime: str | None = Field(default=None, max_length=MAX_ESTIMATED_DOWNTIME_LENGTH)
     """Expected downtime in words, such as `"15 minutes"`."""
     release_notes: str | None = Field(default=None, max_length=MAX_RELEASE_NOTES_LENGTH)
     """Release notes shown to customer admins."""

@@ -26,8 +26,9 @@ __all__ = [
     "parse_version_text",
 ]
 
-MAX_VERSION_LENGTH: Final = 128
-"""Longest accepted version text, prefix included; storage columns can rely on it."""
+MAX_VERSION_LENGTH: Final = 100
+"""Longest accepted version text, prefix included; every column holding a version is declared
+with this length, so a version the contract accepts can always be stored."""
 
 VERSION_PATTERN: Final = (
     r"^[vV]?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ensure_unique_env_keys
 from contracts.enums import ArtifactType
+from contracts.limits import MAX_ESTIMATED_DOWNTIME_LENGTH
 from contracts.primitives import ImageTags, Sha256
 from contracts.releases import MAX_RELEASE_NOTES_LENGTH
 from contracts.versions import Version
@@ -69,7 +70,7 @@ class ReleaseRuleset(ContractModel):
     """Must be deployed within 24 hours of receipt; reminders at 12 h and 20 h."""
     is_migration_required: bool = False
     """The release migrates data; admins are warned of downtime."""
-    estimated_downtime: str | None = Field(default=None, max_length=200)
+    estimated_downtime: str | None = Field(default=None, max_length=MAX_ESTIMATED_DOWNTIME_LENGTH)
     """Expected downtime in words."""
     release_notes: str | None = Field(default=None, max_length=MAX_RELEASE_NOTES_LENGTH)
     """Release notes shown to admins."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from typing import Any, Final
 
 import asyncpg
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.dependencies.utils import solve_dependencies
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -122,53 +125,92 @@ def is_connection_lost(exc: BaseException) -> bool:
     return code is not None and (code.startswith("08") or code in CONNECTION_LOST_SQLSTATES)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map service errors, validation errors and unexpected errors to JSON bodies.
+_DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)
 
-    A database error caused by a NUL character in a value (one the contracts did not see: a
-    path or query parameter, for example) answers 422 rather than 500; a database that is
-    down or a lost connection to it answers 503 with ``Retry-After`` (the pool replaces its
-    connections by itself, so the same request succeeds again shortly).
-    """
-    app.exception_handler(ServiceError)(_service_error)
-    app.exception_handler(RequestValidationError)(_validation_error)
-    app.exception_handler(StarletteHTTPException)(_http_error)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(asyncpg.PostgresError, _database_error)
-    app.add_exception_handler(asyncpg.InterfaceError, _database_error)
-    # a new connection to a database that is down fails with the socket's own error
-    app.add_exception_handler(ConnectionError, _database_error)
-    app.add_exception_handler(Exception, _unexpected)
+BODY_TOO_DEEP_DETAIL: Final = "The request body is nested too deeply to be read."
 
 
-async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+def _service_error_response(exc: ServiceError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     return JSONResponse(
         error_body(exc.code, exc.detail, exc.field), status_code=exc.status_code, headers=headers
     )
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _authenticated_first(request: Request, answer: JSONResponse) -> JSONResponse:
+    """``answer`` (a body that could not be read), once the route's dependencies admit the
+    caller; otherwise their own error, such as a 401.
+
+    FastAPI reads and decodes a route's body before it solves the route's dependencies, which
+    is where credentials are checked, so a malformed body would tell an unauthenticated caller
+    more than "401". The dependencies are solved here as for the request, without its body
+    (their own parameter errors are ignored: only what they raise counts).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return answer
+    try:
+        async with AsyncExitStack() as stack:
+            # The request's own stacks closed with the route; the dependencies get fresh ones.
+            scope = {
+                **request.scope,
+                "fastapi_inner_astack": stack,
+                "fastapi_function_astack": stack,
+            }
+            await solve_dependencies(
+                request=Request(scope, request.receive),
+                dependant=route.dependant,
+                body=None,
+                dependency_overrides_provider=route.dependency_overrides_provider,
+                async_exit_stack=stack,
+                embed_body_fields=False,
+            )
+    except ServiceError as exc:
+        return _service_error_response(exc)
+    except _DATABASE_ERRORS as exc:
+        return await _database_error(request, exc)
+    return answer
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return _service_error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     field = _location_to_field(first.get("loc", ()))
     message = str(first.get("msg", "invalid request"))
     if first.get("type") == "json_invalid":
-        return JSONResponse(
+        malformed = JSONResponse(
             error_body("malformed_json", "The request body is not valid JSON.", None),
             status_code=400,
         )
+        return await _authenticated_first(request, malformed)
     detail = f"{field}: {message}" if field else message
     return JSONResponse(error_body("validation_error", detail, field), status_code=422)
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse(
+    answer = JSONResponse(
         error_body(code, str(exc.detail), None),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
+    if exc.status_code != 400:
+        return answer
+    # The services raise their own errors, never a 400 HTTPException: this one is the
+    # framework's, refusing a body it could not read (JSON or multipart).
+    if isinstance(exc.__cause__, RecursionError):
+        # json.loads recursing through a very deeply nested document.
+        answer = JSONResponse(
+            error_body("invalid_input", BODY_TOO_DEEP_DETAIL, "body"), status_code=422
+        )
+    return await _authenticated_first(request, answer)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -195,3 +237,23 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         error_body("internal_error", "The server could not complete the request.", None),
         status_code=500,
     )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map service errors, validation errors and unexpected errors to JSON bodies.
+
+    A body the framework could not read (malformed JSON or multipart) is answered only after
+    the route's dependencies admitted the caller, so a caller without credentials gets 401
+    whatever it sends; a JSON body nested too deeply to decode answers 422. A database error
+    caused by a NUL character in a value (one the contracts did not see: a path or query
+    parameter, for example) answers 422 rather than 500; a database that is down or a lost
+    connection to it answers 503 with ``Retry-After`` (the pool replaces its connections by
+    itself, so the same request succeeds again shortly).
+    """
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # a new connection to a database that is down fails with the socket's own error
+    for kind in _DATABASE_ERRORS:
+        app.add_exception_handler(kind, _database_error)
+    app.add_exception_handler(Exception, _unexpected)

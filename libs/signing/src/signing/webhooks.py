@@ -46,6 +46,7 @@ class VerificationFailure(enum.StrEnum):
     """Why a webhook failed verification; each member equals its machine code string."""
 
     MISSING_HEADER = "missing_header"
+    DUPLICATE_HEADER = "duplicate_header"
     INVALID_TIMESTAMP = "invalid_timestamp"
     TIMESTAMP_TOO_OLD = "timestamp_too_old"
     TIMESTAMP_TOO_NEW = "timestamp_too_new"
@@ -57,14 +58,18 @@ class WebhookVerificationError(Exception):
     """A webhook that must be rejected.
 
     ``reason`` is a short machine code (a :class:`VerificationFailure`, which compares equal to
-    strings such as ``"no_matching_signature"``); ``str(error)`` is a sentence for humans.
+    strings such as ``"no_matching_signature"``); ``str(error)`` is a sentence for humans;
+    ``header`` names the header at fault when one is (``webhook-timestamp``, ...).
     """
 
-    def __init__(self, reason: VerificationFailure, message: str) -> None:
-        """Create the error from its machine code and a human-readable message."""
+    def __init__(
+        self, reason: VerificationFailure, message: str, *, header: str | None = None
+    ) -> None:
+        """Create the error from its machine code, a human-readable message and the header."""
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.header = header
 
     def __repr__(self) -> str:
         return f"WebhookVerificationError(reason={self.reason.value!r}, message={self.message!r})"
@@ -137,17 +142,22 @@ def verify(
     *,
     now: Timestamp | None = None,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-) -> None:
-    """Check an incoming webhook; return nothing when it is authentic and fresh.
+) -> str:
+    """Check an incoming webhook; return its ``webhook-id`` when it is authentic and fresh.
 
     ``secrets`` is the receiver's secret, or several during key rotation: the message passes
     when any ``v1`` signature in the header matches any secret. Header names are matched
-    case-insensitively. The timestamp must be an integer no more than ``tolerance`` seconds
-    before or after ``now`` (default: the current time). Signature entries of other versions
-    (``v1a``, ``v2``) are skipped.
+    case-insensitively, over every item ``headers.items()`` yields, so that a multi-valued
+    mapping such as Starlette's ``Headers`` is read whole: a message carrying any of the three
+    headers twice is refused, since the copy that was verified and the copy a caller would
+    then read could differ. Use the returned id rather than reading it again.
+
+    The timestamp must be an integer no more than ``tolerance`` seconds before or after
+    ``now`` (default: the current time). Signature entries of other versions (``v1a``,
+    ``v2``) are skipped.
 
     Raises :class:`WebhookVerificationError` with the reason ``missing_header``,
-    ``invalid_timestamp``, ``timestamp_too_old``, ``timestamp_too_new``,
+    ``duplicate_header``, ``invalid_timestamp``, ``timestamp_too_old``, ``timestamp_too_new``,
     ``malformed_signature`` or ``no_matching_signature``. Signatures are compared in
     constant time.
     """
@@ -156,18 +166,8 @@ def verify(
     keys = [decode_secret(secret) for secret in _secret_list(secrets)]
     msg_id, timestamp_text, signature_header = _required_headers(headers)
 
-    timestamp = _parse_timestamp(timestamp_text)
     current = int(time.time()) if now is None else _unix_seconds(now)
-    if current - timestamp > tolerance:
-        raise WebhookVerificationError(
-            VerificationFailure.TIMESTAMP_TOO_OLD,
-            f"webhook timestamp is {current - timestamp} seconds old (tolerance {tolerance})",
-        )
-    if timestamp - current > tolerance:
-        raise WebhookVerificationError(
-            VerificationFailure.TIMESTAMP_TOO_NEW,
-            f"webhook timestamp is {timestamp - current} seconds ahead (tolerance {tolerance})",
-        )
+    _check_timestamp(_parse_timestamp(timestamp_text), current, tolerance)
 
     candidates = _parse_signature_header(signature_header)
     content = _as_bytes(body)
@@ -182,7 +182,9 @@ def verify(
         raise WebhookVerificationError(
             VerificationFailure.NO_MATCHING_SIGNATURE,
             "no webhook signature matches any configured secret",
+            header=HEADER_SIGNATURE,
         )
+    return msg_id
 
 
 def generate_secret(nbytes: int = 32) -> str:
@@ -223,16 +225,40 @@ def _secret_list(secrets: SecretOrSecrets) -> list[Secret]:
 
 
 def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
-    lowered = {name.lower(): value for name, value in headers.items()}
-    values = []
-    for name in (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE):
-        value = lowered.get(name)
-        if not value:
+    wanted = (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
+    found: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered not in wanted:
+            continue
+        if lowered in found:
             raise WebhookVerificationError(
-                VerificationFailure.MISSING_HEADER, f"missing {name} header"
+                VerificationFailure.DUPLICATE_HEADER,
+                f"the {lowered} header appears more than once",
+                header=lowered,
             )
-        values.append(value)
-    return values[0], values[1], values[2]
+        found[lowered] = value
+    for name in wanted:
+        if not found.get(name):
+            raise WebhookVerificationError(
+                VerificationFailure.MISSING_HEADER, f"missing {name} header", header=name
+            )
+    return found[HEADER_ID], found[HEADER_TIMESTAMP], found[HEADER_SIGNATURE]
+
+
+def _check_timestamp(timestamp: int, current: int, tolerance: int) -> None:
+    if current - timestamp > tolerance:
+        raise WebhookVerificationError(
+            VerificationFailure.TIMESTAMP_TOO_OLD,
+            f"webhook timestamp is {current - timestamp} seconds old (tolerance {tolerance})",
+            header=HEADER_TIMESTAMP,
+        )
+    if timestamp - current > tolerance:
+        raise WebhookVerificationError(
+            VerificationFailure.TIMESTAMP_TOO_NEW,
+            f"webhook timestamp is {timestamp - current} seconds ahead (tolerance {tolerance})",
+            header=HEADER_TIMESTAMP,
+        )
 
 
 def _parse_timestamp(text: str) -> int:
@@ -240,6 +266,7 @@ def _parse_timestamp(text: str) -> int:
         raise WebhookVerificationError(
             VerificationFailure.INVALID_TIMESTAMP,
             f"{HEADER_TIMESTAMP} header is not an integer number of seconds",
+            header=HEADER_TIMESTAMP,
         )
     return int(text)
 
@@ -273,5 +300,6 @@ def _parse_signature_header(header: str) -> list[bytes]:
         raise WebhookVerificationError(
             VerificationFailure.MALFORMED_SIGNATURE,
             f"{HEADER_SIGNATURE} header holds no well-formed signature",
+            header=HEADER_SIGNATURE,
         )
     return digests
