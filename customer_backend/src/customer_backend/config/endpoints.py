@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Header, Path, Response, status
 
 from contracts import (
+    APPLICATION_CONFIG_PATH,
+    ApplicationConfig,
     EnvKey,
     ErrorResponse,
     EssentialConfigRevisionList,
@@ -17,8 +19,15 @@ from contracts import (
     NonEssentialEnvUpdate,
     NonEssentialEnvView,
 )
-from customer_backend.config import service, views
-from customer_backend.deps import ClockDep, CurrentAdmin, RuntimeDep, SessionDep, SettingsDep
+from customer_backend.config import application, service, views
+from customer_backend.deps import (
+    ApplicationCaller,
+    ClockDep,
+    CurrentAdmin,
+    RuntimeDep,
+    SessionDep,
+    SettingsDep,
+)
 
 router = APIRouter(tags=["config"])
 
@@ -151,3 +160,26 @@ async def delete_env(key: EnvKeyPath, admin: CurrentAdmin, session: SessionDep) 
     """Remove the variable."""
     await service.delete_env(session, key=key, admin_email=admin.email)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    APPLICATION_CONFIG_PATH,
+    response_model=ApplicationConfig,
+    responses={
+        304: {"description": "Nothing changed since the entity tag sent in If-None-Match"},
+        **_errors(),
+    },
+    summary="The non-essential settings the WrkTalk application reads at run time",
+)
+async def get_application_config(
+    _application: ApplicationCaller,
+    session: SessionDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Every non-essential variable with an `ETag`; `If-None-Match` with that tag answers 304
+    with no body while nothing has changed."""
+    config, tag = await application.application_config(session)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if application.entity_tag_matches(if_none_match, tag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(config.model_dump_json(), media_type="application/json", headers=headers)
