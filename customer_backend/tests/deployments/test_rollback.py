@@ -186,6 +186,7 @@ async def test_compose_rollback_to_a_version_uses_its_versioned_env_file(
                 deployment_type=DeploymentType.DOCKER,
                 content=content,
                 admin_email="ops@acme.example",
+                role="support",
             )
             await session.commit()
         if content.endswith("old\n"):

@@ -43,25 +43,24 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     "/api/admin/config/essential",
     response_model=EssentialConfigView,
     responses=_errors(),
-    summary="The current essential configuration (values.yaml or .env)",
+    summary="The current essential configuration's revision and keys, never its values",
 )
 async def get_essential_config(
     _admin: CurrentAdmin, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep
 ) -> EssentialConfigView:
-    """The current revision and its text; revision null before the first one."""
-    kind = service.config_kind(settings.deployment_type)
-    current = await service.current_essential_config(
-        session, deployment_type=settings.deployment_type
+    """The current revision, who saved it and when, and the keys it sets; revision null before
+    the first one."""
+    summary = await service.essential_config_summary(
+        session, object_store=runtime.object_store, deployment_type=settings.deployment_type
     )
-    content = await service.read_essential_config(runtime.object_store, current) if current else ""
-    return views.essential_view(kind, current, content)
+    return views.essential_view(summary)
 
 
 @router.put(
     "/api/admin/config/essential",
     response_model=EssentialConfigView,
-    responses=_errors(),
-    summary="Save a new revision of the essential configuration",
+    responses=_errors(403),
+    summary="Save a new revision of the essential configuration (support role only)",
 )
 async def put_essential_config(
     body: EssentialConfigUpdate,
@@ -72,18 +71,18 @@ async def put_essential_config(
     runtime: RuntimeDep,
 ) -> EssentialConfigView:
     """Check the file (YAML mapping for Helm, KEY=VALUE lines for Compose), store it as the next
-    revision and make it the one the next deployment uses."""
-    version = await service.save_essential_config(
+    revision and make it the one the next deployment uses; 403 unless the token is a support
+    admin's. The answer names the keys, never the values."""
+    summary = await service.save_essential_config(
         session,
         clock=clock,
         object_store=runtime.object_store,
         deployment_type=settings.deployment_type,
         content=body.content,
         admin_email=admin.email,
+        role=admin.role,
     )
-    return views.essential_view(
-        service.config_kind(settings.deployment_type), version, body.content
-    )
+    return views.essential_view(summary)
 
 
 @router.get(
