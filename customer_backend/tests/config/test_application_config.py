@@ -17,6 +17,7 @@ from appconfig import (
     AppConfigUnavailable,
     AppConfigValueError,
 )
+from contracts import APPLICATION_CONFIG_PATH
 from customer_backend.deps import require_application
 from customer_backend.settings import Settings
 from servicekit.errors import Unauthorized
@@ -25,7 +26,7 @@ from wrktalk_testing.network import free_port
 from wrktalk_testing.relay import relay
 from wrktalk_testing.servers import ServedApp
 
-APPLICATION = "/api/app/config"
+APPLICATION = APPLICATION_CONFIG_PATH
 CONFIG = "/api/admin/config"
 APP_HEADERS = {"Authorization": f"Bearer {APP_CONFIG_TOKEN}"}
 
@@ -82,6 +83,15 @@ async def test_the_application_reads_every_variable_with_an_entity_tag(
     assert response.json() == {"variables": {"API_RATE_LIMIT": "120", "FEATURE_X": "true"}}
     assert response.headers["ETag"].startswith('"')
     assert response.headers["Cache-Control"] == "no-cache"
+
+
+async def test_the_route_the_client_calls_is_in_the_backends_openapi_document(
+    backend_client: httpx.AsyncClient,
+) -> None:
+    document = (await backend_client.get("/openapi.json")).json()
+
+    operation = document["paths"][APPLICATION_CONFIG_PATH]["get"]
+    assert {"200", "304", "401"} <= set(operation["responses"])
 
 
 async def test_the_same_entity_tag_is_304_without_a_body_until_a_value_changes(
