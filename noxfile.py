@@ -15,6 +15,7 @@ LIB_SOURCES = [
     "libs/timekeeping/src",
     "libs/servicekit/src",
     "libs/archivesafety/src",
+    "libs/appconfig/src",
     "libs/testing/src",
 ]
 TIER_SOURCES = ["gcc/src", "customer_backend/src", "agent/src", "tools"]

@@ -35,6 +35,7 @@ BACKEND_ORGANIZATION = "acme"
 BACKEND_GCC_API_KEY = "gcc_backend-under-test-api-key"
 BACKEND_WEBHOOK_SECRET = "whsec_" + "YmFja2VuZC11bmRlci10ZXN0LXdlYmhvb2stc2VjcmV0"
 AGENT_SECRET = "agent-secret-for-tests"
+APP_CONFIG_TOKEN = "app-config-token-for-tests"
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +61,7 @@ def backend_settings(
         gcc_api_key=BACKEND_GCC_API_KEY,  # type: ignore[arg-type]
         webhook_secret=BACKEND_WEBHOOK_SECRET,  # type: ignore[arg-type]
         agent_secret=AGENT_SECRET,  # type: ignore[arg-type]
+        app_config_token=APP_CONFIG_TOKEN,  # type: ignore[arg-type]
         bucket_provider="s3",
         bucket_name=bucket,
         bucket_endpoint=s3_endpoint,

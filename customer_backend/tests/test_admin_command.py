@@ -95,6 +95,36 @@ async def test_admin_add_of_an_existing_email_is_refused(command_environment: No
     assert "exists already" in result.output
 
 
+async def test_admin_add_with_the_support_role_may_change_the_essential_configuration(
+    command_environment: None, backend_client: httpx.AsyncClient
+) -> None:
+    support = await run(*ADD_ADMIN, "--role", "support")
+    admin = await run("admin", "add", "--email", "it@acme.example", "--name", "IT")
+
+    assert support.exit_code == 0, support.output
+    assert "created admin ops@acme.example (support)" in support.output
+    statuses = []
+    for result in (support, admin):
+        token = result.output.strip().splitlines()[-1]
+        response = await backend_client.put(
+            "/api/admin/config/essential",
+            json={"content": "host: a\n"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        statuses.append(response.status_code)
+    assert statuses == [200, 403]
+    listed = await run("admin", "list")
+    assert "ops@acme.example\tOps\tsupport\tactive" in listed.output
+
+
+async def test_admin_add_with_an_unknown_role_is_refused(command_environment: None) -> None:
+    result = await run(*ADD_ADMIN, "--role", "root")
+
+    assert result.exit_code == 1
+    assert "'root' is not a role; the roles are admin, support" in result.output
+    assert "ops@acme.example" not in (await run("admin", "list")).output
+
+
 async def test_deactivated_admin_token_no_longer_opens_the_control_tower(
     command_environment: None, backend_client: httpx.AsyncClient
 ) -> None:

@@ -1,6 +1,6 @@
 """Every backend route refuses a caller without credentials and one holding another party's:
 the Control Tower takes an admin token, the agent API the agent secret, the webhook a
-signature made with the webhook secret."""
+signature made with the webhook secret, the application's settings the app config token."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from timekeeping import ManualClock
 
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 WEBHOOK = "/api/deployment/webhook"
+APPLICATION = "/api/app/config"
 SAMPLE_PATH_VALUES = {
     "deployment_id": str(uuid.uuid4()),
     "key": "LOG_LEVEL",
@@ -37,6 +38,8 @@ def party_of(path: str) -> str:
         return "agent"
     if path == WEBHOOK:
         return "gcc"
+    if path == APPLICATION:
+        return "application"
     raise AssertionError(f"route {path} belongs to no known party: add it here")
 
 
@@ -82,6 +85,7 @@ async def test_every_route_refuses_another_partys_credentials(
         "admin": agent_headers,
         "agent": {**admin.headers, "X-Agent-Secret": "not-the-agent-secret"},
         "gcc": {**forged, "Content-Type": "application/json"},
+        "application": {**admin.headers, **agent_headers},
     }
     for method, path in await routes(backend_client):
         if path == WEBHOOK:

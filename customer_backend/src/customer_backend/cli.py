@@ -44,7 +44,11 @@ add_process_commands(
 def admin_add(
     email: str = typer.Option(..., help="Address that receives deployment email."),
     name: str = typer.Option(..., help="The admin's name."),
-    role: str = typer.Option("admin", help="Role shown in the Control Tower."),
+    role: str = typer.Option(
+        "admin",
+        help="admin, or support: the vendor's team, the only Control Tower users who may "
+        "change the essential configuration.",
+    ),
     token_file: Path | None = typer.Option(
         None, help="Also write the token to this file (mode 0600), for a setup script."
     ),

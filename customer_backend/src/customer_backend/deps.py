@@ -50,5 +50,24 @@ async def require_agent(
         raise Unauthorized("The agent secret is not valid.")
 
 
+async def require_application(
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    """Admit the WrkTalk application: its app config token, compared in constant time."""
+    expected = settings.app_config_token.get_secret_value()
+    if not expected:
+        raise Unauthorized(
+            "Reading the application configuration is switched off: set "
+            "WRKTALK_APP_CONFIG_TOKEN on the backend."
+        )
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("An 'Authorization: Bearer <app config token>' header is required.")
+    if not tokens_match(token, expected):
+        raise Unauthorized("The app config token is not valid.")
+
+
 CurrentAdmin = Annotated[Admin, Depends(require_admin)]
 AgentCaller = Annotated[None, Depends(require_agent)]
+ApplicationCaller = Annotated[None, Depends(require_application)]

@@ -49,6 +49,11 @@ class Settings(ServiceSettings, SmtpSettings):
         SecretStr(DEVELOPMENT_AGENT_SECRET),
         description="Shared secret the agent presents in X-Agent-Secret.",
     )
+    app_config_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token the WrkTalk application presents to read its non-essential "
+        "settings at `GET /api/app/config`; unset: that route refuses every caller.",
+    )
     bucket_provider: Literal["s3", "minio", "gcs", "filesystem"] = Field(
         "s3", description="Object storage: any S3-compatible service, or a local directory."
     )

@@ -140,7 +140,7 @@ async def test_rollback_to_a_version_uses_its_artifact_and_the_configuration_it_
     rows: Any,
     claimable: Any,
 ) -> None:
-    admin = await admin_factory()
+    admin = await admin_factory(role="support")
     old = await release_factory("2.2.0", status="success")
     await backend_client.put(
         "/api/admin/config/essential", json={"content": "tier: old\n"}, headers=admin.headers
@@ -186,6 +186,7 @@ async def test_compose_rollback_to_a_version_uses_its_versioned_env_file(
                 deployment_type=DeploymentType.DOCKER,
                 content=content,
                 admin_email="ops@acme.example",
+                role="support",
             )
             await session.commit()
         if content.endswith("old\n"):

@@ -138,23 +138,25 @@ async def test_first_schedule_creates_an_empty_essential_configuration_revision(
 
 async def test_schedule_carries_the_running_version_as_previous_with_its_configuration(
     tower: ControlTower,
+    admin_factory: Any,
     release_factory: Any,
     record_history: Any,
     rows: Any,
     claimable: Any,
 ) -> None:
+    support = await admin_factory("vendor@wrktalk.example", role="support")
     running = await release_factory("2.2.0", status="success", is_current=True)
     first = await tower.client.put(
         "/api/admin/config/essential",
         json={"content": "domain: a.example\n"},
-        headers=tower.headers,
+        headers=support.headers,
     )
     assert first.status_code == 200, first.text
     await record_history(running, config_revision=1, is_current=True, helm_revision=4)
     second = await tower.client.put(
         "/api/admin/config/essential",
         json={"content": "domain: b.example\n"},
-        headers=tower.headers,
+        headers=support.headers,
     )
     assert second.json()["revision"] == 2
     release = await release_factory("2.3.0")

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Field
 
 from customer_backend.table_base import TableBase
 from servicekit.columns import id_field, timestamp_field
 
 
+class AdminRole(StrEnum):
+    """What a Control Tower token may do."""
+
+    ADMIN = "admin"
+    """The customer's admin: everything but changing the essential configuration."""
+    SUPPORT = "support"
+    """The vendor's support team: what an admin may, and changing the essential configuration."""
+
+
 class Admin(TableBase, table=True):
     """An admin of this installation; the token is stored only as a hash."""
 
     __tablename__ = "admin"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('admin', 'support')", name="ck_admin_role_known"),
+    )
 
     id: uuid.UUID = id_field()
     email: str = Field(max_length=320, sa_column_kwargs={"unique": True})

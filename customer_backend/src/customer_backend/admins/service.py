@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from customer_backend.admins.models import Admin
+from customer_backend.admins.models import Admin, AdminRole
 from servicekit.auth import generate_token, hash_token
 from servicekit.errors import Conflict, InvalidInput, NotFound
 from timekeeping import Clock
@@ -16,9 +16,21 @@ ADMIN_TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix, not a secret
 
 
 async def create_admin(
-    session: AsyncSession, *, clock: Clock, email: str, name: str, role: str = "admin"
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    email: str,
+    name: str,
+    role: str = AdminRole.ADMIN,
 ) -> tuple[Admin, str]:
-    """Create an admin and return it with its Control Tower token (shown only now)."""
+    """Create an admin and return it with its Control Tower token (shown only now).
+
+    ``role`` is ``admin`` or ``support`` (the vendor's team, who alone change the essential
+    configuration through the Control Tower).
+    """
+    if role not in set(AdminRole):
+        roles = ", ".join(AdminRole)
+        raise InvalidInput(f"'{role}' is not a role; the roles are {roles}", field="role")
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise InvalidInput(f"'{email}' is not an email address", field="email")
@@ -31,7 +43,7 @@ async def create_admin(
     admin = Admin(
         email=email,
         name=name.strip(),
-        role=role,
+        role=str(AdminRole(role)),
         token_hash=hash_token(token),
         created_at=clock.now(),
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Header, Path, Response, status
 
 from contracts import (
+    APPLICATION_CONFIG_PATH,
+    ApplicationConfig,
     EnvKey,
     ErrorResponse,
     EssentialConfigRevisionList,
@@ -17,8 +19,15 @@ from contracts import (
     NonEssentialEnvUpdate,
     NonEssentialEnvView,
 )
-from customer_backend.config import service, views
-from customer_backend.deps import ClockDep, CurrentAdmin, RuntimeDep, SessionDep, SettingsDep
+from customer_backend.config import application, service, views
+from customer_backend.deps import (
+    ApplicationCaller,
+    ClockDep,
+    CurrentAdmin,
+    RuntimeDep,
+    SessionDep,
+    SettingsDep,
+)
 
 router = APIRouter(tags=["config"])
 
@@ -34,25 +43,24 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     "/api/admin/config/essential",
     response_model=EssentialConfigView,
     responses=_errors(),
-    summary="The current essential configuration (values.yaml or .env)",
+    summary="The current essential configuration's revision and keys, never its values",
 )
 async def get_essential_config(
     _admin: CurrentAdmin, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep
 ) -> EssentialConfigView:
-    """The current revision and its text; revision null before the first one."""
-    kind = service.config_kind(settings.deployment_type)
-    current = await service.current_essential_config(
-        session, deployment_type=settings.deployment_type
+    """The current revision, who saved it and when, and the keys it sets; revision null before
+    the first one."""
+    summary = await service.essential_config_summary(
+        session, object_store=runtime.object_store, deployment_type=settings.deployment_type
     )
-    content = await service.read_essential_config(runtime.object_store, current) if current else ""
-    return views.essential_view(kind, current, content)
+    return views.essential_view(summary)
 
 
 @router.put(
     "/api/admin/config/essential",
     response_model=EssentialConfigView,
-    responses=_errors(),
-    summary="Save a new revision of the essential configuration",
+    responses=_errors(403),
+    summary="Save a new revision of the essential configuration (support role only)",
 )
 async def put_essential_config(
     body: EssentialConfigUpdate,
@@ -63,18 +71,18 @@ async def put_essential_config(
     runtime: RuntimeDep,
 ) -> EssentialConfigView:
     """Check the file (YAML mapping for Helm, KEY=VALUE lines for Compose), store it as the next
-    revision and make it the one the next deployment uses."""
-    version = await service.save_essential_config(
+    revision and make it the one the next deployment uses; 403 unless the token is a support
+    admin's. The answer names the keys, never the values."""
+    summary = await service.save_essential_config(
         session,
         clock=clock,
         object_store=runtime.object_store,
         deployment_type=settings.deployment_type,
         content=body.content,
         admin_email=admin.email,
+        role=admin.role,
     )
-    return views.essential_view(
-        service.config_kind(settings.deployment_type), version, body.content
-    )
+    return views.essential_view(summary)
 
 
 @router.get(
@@ -151,3 +159,26 @@ async def delete_env(key: EnvKeyPath, admin: CurrentAdmin, session: SessionDep) 
     """Remove the variable."""
     await service.delete_env(session, key=key, admin_email=admin.email)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    APPLICATION_CONFIG_PATH,
+    response_model=ApplicationConfig,
+    responses={
+        304: {"description": "Nothing changed since the entity tag sent in If-None-Match"},
+        **_errors(),
+    },
+    summary="The non-essential settings the WrkTalk application reads at run time",
+)
+async def get_application_config(
+    _application: ApplicationCaller,
+    session: SessionDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Every non-essential variable with an `ETag`; `If-None-Match` with that tag answers 304
+    with no body while nothing has changed."""
+    config, tag = await application.application_config(session)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if application.entity_tag_matches(if_none_match, tag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(config.model_dump_json(), media_type="application/json", headers=headers)

@@ -10,7 +10,7 @@ from sqlmodel import Field
 
 from contracts import MAX_ENV_KEY_LENGTH
 from customer_backend.table_base import TableBase
-from servicekit.columns import id_field, text_field, timestamp_field
+from servicekit.columns import id_field, json_field, text_field, timestamp_field
 
 
 class NonEssentialEnv(TableBase, table=True):
@@ -31,7 +31,9 @@ class NonEssentialEnv(TableBase, table=True):
 class EssentialConfigVersion(TableBase, table=True):
     """One revision of the essential configuration (values.yaml for Helm, .env for Compose).
 
-    Each deployment records the revision it ran with, so a rollback uses that one.
+    Each deployment records the revision it ran with, so a rollback uses that one. The row is
+    also the audit of the change: who made it, with which role, when, and the keys it added,
+    changed and removed (never the values).
     """
 
     __tablename__ = "essential_config_version"
@@ -42,5 +44,9 @@ class EssentialConfigVersion(TableBase, table=True):
     bucket_key: str = Field(max_length=500)
     sha256: str = Field(max_length=64)
     created_by: str = Field(max_length=320)
+    author_role: str | None = Field(default=None, max_length=16)
     created_at: datetime = timestamp_field(nullable=False)
     is_current: bool = False
+    added_keys: list[str] | None = json_field()
+    changed_keys: list[str] | None = json_field()
+    removed_keys: list[str] | None = json_field()

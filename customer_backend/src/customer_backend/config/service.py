@@ -4,13 +4,20 @@ The essential configuration is what the agent deploys with: ``values.yaml`` for 
 (kubernetes, gitops) or ``.env`` for Compose (docker). Each saved file becomes a numbered
 revision in the bucket (``config/values.r{N}.yaml`` or ``config/env.r{N}``); deployments record
 the revision they ran with, so a rollback to a version uses that version's revision.
+
+The essential configuration holds the installation's secrets (spec 4.1: the vendor's team
+changes it, the Control Tower cannot). Only a ``support`` admin or the backend's command line
+saves a revision; each revision records who saved it, with which role, when, and which keys it
+added, changed and removed. Admins see keys and that history, never a value: no answer and no log
+line of this module carries one.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,17 +28,39 @@ from contracts import (
     NonEssentialEnvCreate,
     NonEssentialEnvUpdate,
 )
+from customer_backend.admins.models import AdminRole
 from customer_backend.config import repository
 from customer_backend.config.models import EssentialConfigVersion, NonEssentialEnv
+from customer_backend.config.settings_keys import (
+    KeyChanges,
+    key_changes,
+    setting_keys,
+    setting_values,
+)
 from customer_backend.config.validation import check_env_file, check_values_yaml
 from objectstore import ObjectStore
-from servicekit.errors import Conflict, NotFound
+from servicekit.errors import Conflict, Forbidden, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
 
 SYSTEM_AUTHOR = "system"
-"""``created_by`` of the empty first revision the backend creates itself."""
+"""``created_by`` and ``author_role`` of the empty first revision the backend creates itself."""
+
+CLI_ROLE: Final = "cli"
+"""The role recorded for a revision saved with the backend's command line, on its host."""
+
+ESSENTIAL_CONFIG_WRITERS: Final = frozenset({AdminRole.SUPPORT.value, CLI_ROLE})
+"""The roles that may save a revision of the essential configuration."""
+
+
+@dataclass(frozen=True)
+class EssentialConfigSummary:
+    """What admins may know of the current essential configuration: its revision and keys."""
+
+    kind: EssentialConfigKind
+    version: EssentialConfigVersion | None
+    keys: list[str] = field(default_factory=list)
 
 
 def config_kind(deployment_type: DeploymentType) -> EssentialConfigKind:
@@ -158,9 +187,22 @@ async def revision_of_bucket_key(session: AsyncSession, bucket_key: str) -> int 
 
 
 async def read_essential_config(object_store: ObjectStore, version: EssentialConfigVersion) -> str:
-    """The text of a stored revision."""
+    """The text of a stored revision, values included: for the agent's side and the backend's
+    command line on its host, never for an answer to an admin."""
     parts = [chunk async for chunk in object_store.iter_chunks(version.bucket_key)]
     return b"".join(parts).decode("utf-8")
+
+
+async def essential_config_summary(
+    session: AsyncSession, *, object_store: ObjectStore, deployment_type: DeploymentType
+) -> EssentialConfigSummary:
+    """The current revision and the keys it sets, without their values."""
+    kind = config_kind(deployment_type)
+    current = await repository.current_essential_config(session, kind)
+    if current is None:
+        return EssentialConfigSummary(kind=kind, version=None)
+    content = await read_essential_config(object_store, current)
+    return EssentialConfigSummary(kind=kind, version=current, keys=setting_keys(kind, content))
 
 
 async def save_essential_config(
@@ -171,11 +213,19 @@ async def save_essential_config(
     deployment_type: DeploymentType,
     content: str,
     admin_email: str,
-) -> EssentialConfigVersion:
+    role: str,
+) -> EssentialConfigSummary:
     """Check ``content``, store it as the next revision and make it current.
 
-    Saving the same text as the current revision changes nothing and returns the current one.
+    ``admin_email`` is who saves it and ``role`` their role: only ``support`` or ``cli`` may
+    (403 otherwise). Saving the same text as the current revision changes nothing and returns
+    the current one.
     """
+    if role not in ESSENTIAL_CONFIG_WRITERS:
+        raise Forbidden(
+            "Only the vendor's support team changes the essential configuration: a support "
+            "admin's token or the backend's command line."
+        )
     kind = config_kind(deployment_type)
     if kind == "env":
         check_env_file(content)
@@ -184,11 +234,25 @@ async def save_essential_config(
     await repository.lock_essential_config(session)
     current = await repository.current_essential_config(session, kind)
     data = content.encode("utf-8")
+    after = setting_values(kind, content)
     if current is not None and current.sha256 == _sha256(data):
-        return current
-    return await _store_revision(
-        session, clock=clock, object_store=object_store, kind=kind, data=data, author=admin_email
+        return EssentialConfigSummary(kind=kind, version=current, keys=sorted(after))
+    before = (
+        setting_values(kind, await read_essential_config(object_store, current))
+        if current is not None
+        else {}
     )
+    version = await _store_revision(
+        session,
+        clock=clock,
+        object_store=object_store,
+        kind=kind,
+        data=data,
+        author=admin_email,
+        author_role=role,
+        changes=key_changes(before, after),
+    )
+    return EssentialConfigSummary(kind=kind, version=version, keys=sorted(after))
 
 
 async def ensure_essential_config(
@@ -211,7 +275,14 @@ async def ensure_essential_config(
     if current is not None:
         return current
     return await _store_revision(
-        session, clock=clock, object_store=object_store, kind=kind, data=b"", author=SYSTEM_AUTHOR
+        session,
+        clock=clock,
+        object_store=object_store,
+        kind=kind,
+        data=b"",
+        author=SYSTEM_AUTHOR,
+        author_role=SYSTEM_AUTHOR,
+        changes=KeyChanges(),
     )
 
 
@@ -223,6 +294,8 @@ async def _store_revision(
     kind: EssentialConfigKind,
     data: bytes,
     author: str,
+    author_role: str,
+    changes: KeyChanges,
 ) -> EssentialConfigVersion:
     # Called with the essential configuration lock held: revision numbers never collide.
     revision = await repository.highest_revision(session) + 1
@@ -235,12 +308,27 @@ async def _store_revision(
         bucket_key=key,
         sha256=stored.sha256 or _sha256(data),
         created_by=author,
+        author_role=author_role,
         created_at=clock.now(),
         is_current=True,
+        added_keys=changes.added,
+        changed_keys=changes.changed,
+        removed_keys=changes.removed,
     )
     session.add(version)
     await session.flush()
-    log.info("config.essential.saved", revision=revision, kind=kind, key=key, author=author)
+    # the audit line: who, with which role, and which keys; never a value
+    log.info(
+        "config.essential.saved",
+        revision=revision,
+        kind=kind,
+        bucket_key=key,
+        author=author,
+        author_role=author_role,
+        added_keys=changes.added,
+        changed_keys=changes.changed,
+        removed_keys=changes.removed,
+    )
     return version
 
 

@@ -41,10 +41,16 @@ def check_env_file(content: str) -> None:
             continue
         key, separator, _ = line.partition("=")
         key = key.strip()
-        if not separator or ENV_KEY.fullmatch(key) is None:
+        if not separator:
+            # a line without '=' may be a pasted value: never echo it back
+            raise InvalidInput(
+                f"Line {number} of the .env file is not KEY=VALUE, a '#' comment or blank.",
+                field=CONTENT_FIELD,
+            )
+        if ENV_KEY.fullmatch(key) is None:
             raise InvalidInput(
                 f"Line {number} of the .env file is not KEY=VALUE with a KEY of letters, digits "
-                f"and '_' not starting with a digit: {_preview(line)}",
+                f"and '_' not starting with a digit: {_preview(key)}",
                 field=CONTENT_FIELD,
             )
         if key in seen:
@@ -63,7 +69,6 @@ def _kind(document: object) -> str:
     return type(document).__name__
 
 
-def _preview(line: str) -> str:
-    # Show where the line goes wrong without echoing a whole secret value back.
-    text = line.split("=", 1)[0] if "=" in line else line
-    return repr(text[:40] + ("…" if len(text) > 40 else ""))
+def _preview(key: str) -> str:
+    # The part before '=' only: the value is a secret and is never echoed back.
+    return repr(key[:40] + ("…" if len(key) > 40 else ""))

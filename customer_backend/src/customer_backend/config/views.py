@@ -10,6 +10,7 @@ from contracts import (
     NonEssentialEnvView,
 )
 from customer_backend.config.models import EssentialConfigVersion, NonEssentialEnv
+from customer_backend.config.service import EssentialConfigSummary
 
 
 def env_view(env: NonEssentialEnv) -> NonEssentialEnvView:
@@ -27,30 +28,31 @@ def env_view(env: NonEssentialEnv) -> NonEssentialEnvView:
 
 
 def revision_view(version: EssentialConfigVersion) -> EssentialConfigRevisionView:
-    """One revision of the essential configuration, without its text."""
+    """One revision of the essential configuration: who, when and which keys, no value."""
     return EssentialConfigRevisionView(
         revision=version.revision,
         kind=_kind(version.kind),
         bucket_path=version.bucket_key,
-        sha256=version.sha256,
         created_by=version.created_by,
+        author_role=version.author_role,
         created_at=version.created_at,
         is_current=version.is_current,
+        added_keys=version.added_keys,
+        changed_keys=version.changed_keys,
+        removed_keys=version.removed_keys,
     )
 
 
-def essential_view(
-    kind: EssentialConfigKind, version: EssentialConfigVersion | None, content: str
-) -> EssentialConfigView:
-    """The current revision and its text (an empty view before the first revision)."""
+def essential_view(summary: EssentialConfigSummary) -> EssentialConfigView:
+    """The current revision and its keys (an empty view before the first revision)."""
+    version = summary.version
     if version is None:
-        return EssentialConfigView(kind=kind)
+        return EssentialConfigView(kind=summary.kind)
     return EssentialConfigView(
         revision=version.revision,
-        kind=kind,
+        kind=summary.kind,
         bucket_path=version.bucket_key,
-        sha256=version.sha256,
-        content=content,
+        keys=summary.keys,
         created_by=version.created_by,
         created_at=version.created_at,
     )

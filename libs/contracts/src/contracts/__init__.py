@@ -8,7 +8,8 @@ semantic-version precedence; build them with :func:`parse_version`.
 Modules: ``versions`` (Version), ``primitives`` (constrained strings), ``base`` (ContractModel),
 ``enums``, ``common``, ``releases`` (CI to GCC), ``webhooks`` (GCC to customer),
 ``gcc_reports`` (customer to GCC), ``agent_tasks`` and ``agent_reports`` (agent and backend),
-``control_tower`` and ``control_tower_config`` (admin UI), ``operator_organizations``,
+``control_tower`` and ``control_tower_config`` (admin UI), ``application_config`` (the
+WrkTalk application reading its settings), ``operator_organizations``,
 ``operator_escalations`` and ``operator_delivery`` (GCC operators), ``errors``, ``limits``
 (what database columns are declared from);
 ``python -m contracts.schema`` writes the JSON Schemas.
@@ -38,6 +39,10 @@ from contracts.agent_tasks import (
     ReleaseBundle,
     RollbackPayload,
     RollbackTask,
+)
+from contracts.application_config import (
+    APPLICATION_CONFIG_PATH,
+    ApplicationConfig,
 )
 from contracts.base import (
     ContractModel,
@@ -189,6 +194,7 @@ from contracts.webhooks import (
 
 __all__ = [
     "AGENT_TASK_ADAPTER",
+    "APPLICATION_CONFIG_PATH",
     "MAX_CONTACT_NAME_LENGTH",
     "MAX_EMAIL_LENGTH",
     "MAX_ENV_KEY_LENGTH",
@@ -218,6 +224,7 @@ __all__ = [
     "AgentTaskStatus",
     "AgentTaskType",
     "AgentTaskView",
+    "ApplicationConfig",
     "ArtifactRef",
     "ArtifactType",
     "ArtifactUploadResponse",

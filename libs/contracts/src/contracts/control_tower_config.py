@@ -3,8 +3,11 @@
 The essential configuration is what the agent deploys with: `values.yaml` for Helm
 (kubernetes, gitops) or `.env` for Compose (docker). Every change is a new numbered revision
 stored in the customer bucket, so a rollback to a version uses the revision that version ran
-with. Deployment logs stream as Server-Sent Events whose `data` is a
-:class:`DeploymentLogLineView` and whose final `end` event carries a :class:`DeploymentLogEnd`.
+with. It holds the installation's secrets: only a `support` admin (or the backend's command line)
+saves it, and no answer carries a value, or a digest that would confirm a guessed one; admins
+see the keys, who changed which keys, and when. Deployment logs stream as Server-Sent Events
+whose `data` is a :class:`DeploymentLogLineView` and whose final `end` event carries a
+:class:`DeploymentLogEnd`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pydantic import Field
 
 from contracts.base import ContractModel
 from contracts.enums import AgentTaskStatus, LocalDeploymentStatus, LogStream
-from contracts.primitives import BucketKey, Sha256, Timestamp
+from contracts.primitives import BucketKey, Timestamp
 
 __all__ = [
     "MAX_ESSENTIAL_CONFIG_BYTES",
@@ -37,7 +40,7 @@ EssentialConfigKind = Literal["values", "env"]
 
 
 class EssentialConfigUpdate(ContractModel):
-    """Body of `PUT /api/admin/config/essential`: the whole new file.
+    """Body of `PUT /api/admin/config/essential`: the whole new file (a `support` admin only).
 
     For Helm it must parse as a YAML mapping (an empty file is an empty mapping); for Compose
     every line is `KEY=VALUE`, a `#` comment or blank.
@@ -48,7 +51,7 @@ class EssentialConfigUpdate(ContractModel):
 
 
 class EssentialConfigRevisionView(ContractModel):
-    """One stored revision of the essential configuration."""
+    """One stored revision of the essential configuration: the audit of one change."""
 
     revision: int = Field(ge=1)
     """Revision number, counting up from 1."""
@@ -56,20 +59,28 @@ class EssentialConfigRevisionView(ContractModel):
     """`values` (Helm) or `env` (Compose)."""
     bucket_path: BucketKey
     """Key in the customer bucket: `config/values.r{N}.yaml` or `config/env.r{N}`."""
-    sha256: Sha256
-    """SHA256 of the stored bytes; the agent verifies its download against it."""
     created_by: str
-    """Email of the admin who saved it, or `system` for the empty first revision."""
+    """Who saved it: a support admin's email, what the command line recorded, or `system` for
+    the empty first revision."""
+    author_role: str | None = None
+    """`support`, `cli` or `system`; null for a revision saved before roles were recorded."""
     created_at: Timestamp
     """When it was saved."""
     is_current: bool = False
     """The next deployment uses this revision."""
+    added_keys: list[str] | None = None
+    """Keys this revision set that the one before did not; null when not recorded."""
+    changed_keys: list[str] | None = None
+    """Keys whose value this revision changed; null when not recorded."""
+    removed_keys: list[str] | None = None
+    """Keys the revision before set and this one does not; null when not recorded."""
 
 
 class EssentialConfigView(ContractModel):
-    """Answer to `GET` and `PUT /api/admin/config/essential`: the current revision and its text.
+    """Answer to `GET` and `PUT /api/admin/config/essential`: the current revision and its keys,
+    never their values.
 
-    Before anything is saved `revision` is null and `content` is empty.
+    Before anything is saved `revision` is null and `keys` is empty.
     """
 
     revision: int | None = Field(default=None, ge=1)
@@ -78,10 +89,9 @@ class EssentialConfigView(ContractModel):
     """`values` (Helm) or `env` (Compose), from this installation's deployment type."""
     bucket_path: BucketKey | None = None
     """Key of the current revision in the customer bucket."""
-    sha256: Sha256 | None = None
-    """SHA256 of the current revision."""
-    content: str = ""
-    """The current revision's text."""
+    keys: list[str] = Field(default_factory=list)
+    """The settings the current revision sets, sorted: `.env` variable names, or `values.yaml`
+    dotted paths (`ingress.host`)."""
     created_by: str | None = None
     """Who saved the current revision."""
     created_at: Timestamp | None = None
