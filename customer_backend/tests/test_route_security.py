@@ -127,6 +127,7 @@ async def test_every_route_refuses_another_partys_credentials_whatever_the_body(
         "admin": agent_headers,
         "agent": {**admin.headers, "X-Agent-Secret": "not-the-agent-secret"},
         "gcc": {},
+        "application": {**admin.headers, **agent_headers},
     }
     content_type, content = MALFORMED_BODIES[kind]
     for method, path in await routes(backend_client):
