@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import SQLModel
 
 import customer_backend.models  # noqa: F401 - every table on the metadata
 import gcc.models  # noqa: F401 - every table on the metadata
@@ -33,8 +32,9 @@ from contracts import (
     VersionHistoryEntry,
 )
 from customer_backend.table_base import metadata as backend_metadata
+from gcc.table_base import metadata as gcc_metadata
 
-GCC = SQLModel.metadata
+GCC = gcc_metadata
 BACKEND = backend_metadata
 
 STORED_FIELDS: list[tuple[type[BaseModel], str, sa.MetaData, str]] = [
