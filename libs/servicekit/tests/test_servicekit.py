@@ -11,13 +11,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.auth import bearer_token, hash_token, tokens_match
+from servicekit.connection_loss import sqlstate_of
 from servicekit.db import after_commit, create_engine, create_session_factory, session_scope
 from servicekit.errors import (
     NUL_DETAIL,
     UNAVAILABLE_DETAIL,
     Conflict,
     install_error_handlers,
-    sqlstate_of,
 )
 from wrktalk_testing.network import free_port
 

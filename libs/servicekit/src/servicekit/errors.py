@@ -10,8 +10,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from servicekit.connection_loss import CONNECTION_LOST_TYPES, is_connection_lost, sqlstate_of
 
 log = structlog.get_logger(__name__)
 
@@ -20,9 +22,6 @@ NUL_SQLSTATES: Final = frozenset({"22021", "22P05"})
 text value) and ``untranslatable_character`` (a ``\\u0000`` escape in JSON)."""
 
 NUL_DETAIL: Final = "text must not contain NUL characters"
-
-CONNECTION_LOST_SQLSTATES: Final = frozenset({"57P01", "57P02", "57P03"})
-"""Besides class 08 (connection exception): the server shutting down, crashed, or starting."""
 
 UNAVAILABLE_DETAIL: Final = (
     "A service this request needs (the database) is not reachable at the moment; try again."
@@ -101,27 +100,6 @@ def _location_to_field(location: Sequence[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error, raised by asyncpg or wrapped by SQLAlchemy."""
-    if isinstance(exc, DBAPIError):
-        exc = exc.orig if exc.orig is not None else exc
-    code = getattr(exc, "sqlstate", None)
-    return code if isinstance(code, str) else None
-
-
-def is_connection_lost(exc: BaseException) -> bool:
-    """Whether a database error means the connection (or the server) went away, rather than
-    anything about the statement: a restart or failover of PostgreSQL, a network cut."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        exc = exc.orig if exc.orig is not None else exc
-    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
-        return True
-    code = sqlstate_of(exc)
-    return code is not None and (code.startswith("08") or code in CONNECTION_LOST_SQLSTATES)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map service errors, validation errors and unexpected errors to JSON bodies.
 
@@ -133,11 +111,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.exception_handler(ServiceError)(_service_error)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.exception_handler(StarletteHTTPException)(_http_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(StatementError, _database_error)  # DBAPIError among them
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
-    app.add_exception_handler(asyncpg.InterfaceError, _database_error)
-    # a new connection to a database that is down fails with the socket's own error
-    app.add_exception_handler(ConnectionError, _database_error)
+    # a new connection to a database that is down fails with the socket's own error, and
+    # SQLAlchemy lets some of asyncpg's errors through unwrapped: each type that means a lost
+    # connection gets the same handler
+    for connection_lost_type in CONNECTION_LOST_TYPES:
+        app.add_exception_handler(connection_lost_type, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
