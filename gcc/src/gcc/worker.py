@@ -7,6 +7,7 @@ use in each worker process (or thread, for an in-process test worker) and kept f
 
 from __future__ import annotations
 
+from gcc.celery_app import BEAT_SCHEDULE as BEAT_SCHEDULE
 from gcc.celery_app import celery_app as celery_app
 from gcc.runtime import Runtime, open_runtime
 from gcc.settings import Settings, get_settings
@@ -18,16 +19,6 @@ TASK_MODULES = [
     "gcc.escalations.tasks",
     "gcc.releases.tasks",
 ]
-
-
-BEAT_SCHEDULE: dict[str, str | float] = {
-    "delivery.dispatch_due": "dispatch_interval_seconds",
-    "health.classify": "health_interval_seconds",
-    "escalations.notify_new": "health_interval_seconds",
-    # Delivers a release held back by the license or version gate once it clears.
-    "releases.recheck_gates": "health_interval_seconds",
-}
-"""Each periodic task, and the setting that holds its interval (or the interval in seconds)."""
 
 
 worker: ServiceWorker[Settings, Runtime] = ServiceWorker(

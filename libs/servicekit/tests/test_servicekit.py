@@ -1,17 +1,21 @@
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import httpx
 import pytest
+from celery import Celery
 from fastapi import Depends, FastAPI, Header
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
 
 from servicekit.auth import bearer_token, hash_token, tokens_match
+from servicekit.connection_loss import sqlstate_of
 from servicekit.db import after_commit, create_engine, create_session_factory, session_scope
 from servicekit.errors import (
     NUL_DETAIL,
@@ -19,8 +23,8 @@ from servicekit.errors import (
     Conflict,
     Unauthorized,
     install_error_handlers,
-    sqlstate_of,
 )
+from servicekit.tasks import TaskNotQueued, celery_sender
 from wrktalk_testing.network import free_port
 
 
@@ -145,6 +149,59 @@ async def test_rollback_drops_after_commit_callbacks_and_rows(engine: AsyncEngin
     async with engine.connect() as connection:
         count = await connection.scalar(text("SELECT count(*) FROM note WHERE body = 'dropped'"))
     assert count == 0
+
+
+async def test_a_failing_after_commit_callback_is_logged_and_the_others_still_run(
+    engine: AsyncEngine,
+) -> None:
+    factory = create_session_factory(engine)
+    ran: list[str] = []
+
+    def broker_down() -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    with capture_logs() as logs:
+        async with session_scope(factory) as session:
+            await session.exec(text("INSERT INTO note VALUES ('committed anyway')"))  # type: ignore[call-overload]
+            after_commit(session, broker_down)
+            after_commit(session, lambda: ran.append("sent"))
+    assert ran == ["sent"]
+    assert [entry["event"] for entry in logs] == ["session.after_commit.failed"]
+    assert "broker_down" in logs[0]["callback"]
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text("SELECT count(*) FROM note WHERE body = 'committed anyway'")
+        )
+    assert count == 1
+
+
+async def test_a_task_the_broker_does_not_take_is_logged_once_with_its_name(
+    engine: AsyncEngine,
+) -> None:
+    send_task = celery_sender(Celery("unreachable"), f"redis://127.0.0.1:{free_port()}/0")
+    factory = create_session_factory(engine)
+    with capture_logs() as logs:
+        started = time.monotonic()
+        async with session_scope(factory) as session:
+            after_commit(session, lambda: send_task("domain.nudge", "argument"))
+        took = time.monotonic() - started
+    assert logs == [
+        {
+            "event": "task.enqueue.failed",
+            "log_level": "warning",
+            "task": "domain.nudge",
+            "error": logs[0]["error"],
+        }
+    ]
+    assert "Connection refused" in logs[0]["error"]
+    assert took < 1.0  # a short publish retry, not Celery's default of over a second
+
+
+def test_the_task_sender_raises_task_not_queued_when_the_broker_is_down() -> None:
+    send_task = celery_sender(Celery("unreachable"), f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(TaskNotQueued) as caught:
+        send_task("domain.nudge")
+    assert caught.value.task == "domain.nudge"
 
 
 class Body(BaseModel):

@@ -9,6 +9,7 @@ from celery import Celery
 
 from servicekit.commands import run_command
 from servicekit.errors import Conflict
+from servicekit.tasks import BROKER_CONNECT_TIMEOUT_SECONDS
 from servicekit.worker import ServiceWorker, configure_celery_app
 from timekeeping import ManualClock
 
@@ -17,6 +18,7 @@ from timekeeping import ManualClock
 class BrokerOnly:
     redis_url: str = "redis://127.0.0.1:6379/9"
     poll_seconds: float = 30.0
+    broker_visibility_timeout_seconds: float = 300.0
 
 
 def test_the_celery_app_keeps_the_process_logging_and_takes_one_task_at_a_time() -> None:
@@ -27,8 +29,38 @@ def test_the_celery_app_keeps_the_process_logging_and_takes_one_task_at_a_time()
         beat_schedule={"domain.tick": 5.0},
     )
     assert celery.conf.worker_hijack_root_logger is False
-    assert (celery.conf.task_acks_late, celery.conf.worker_prefetch_multiplier) == (True, 1)
+    assert celery.conf.worker_prefetch_multiplier == 1
     assert celery.conf.beat_schedule == {"domain.tick": {"task": "domain.tick", "schedule": 5.0}}
+
+
+def test_tasks_are_acknowledged_as_they_start_and_the_visibility_timeout_is_explicit() -> None:
+    celery = configure_celery_app(
+        Celery("shell-test-acks"),
+        broker_url="redis://127.0.0.1:6379/9",
+        task_modules=[],
+        beat_schedule={},
+        visibility_timeout=90.0,
+    )
+    assert (celery.conf.task_acks_late, celery.conf.task_reject_on_worker_lost) == (False, False)
+    options = celery.conf.broker_transport_options
+    assert options["visibility_timeout"] == 90.0
+    assert options["socket_connect_timeout"] == BROKER_CONNECT_TIMEOUT_SECONDS
+
+
+def test_the_visibility_timeout_comes_from_the_settings() -> None:
+    @dataclass
+    class Runtime:
+        clock: ManualClock
+
+    worker: ServiceWorker[BrokerOnly, Runtime] = ServiceWorker(
+        Celery("shell-test-visibility"),
+        lambda settings, clock: None,  # type: ignore[arg-type,return-value]
+        BrokerOnly,
+        [],
+        {},
+    )
+    celery = worker.configure_celery(BrokerOnly(broker_visibility_timeout_seconds=42.0))
+    assert celery.conf.broker_transport_options["visibility_timeout"] == 42.0
 
 
 def test_the_beat_schedule_reads_each_interval_from_its_setting_or_takes_a_number() -> None:

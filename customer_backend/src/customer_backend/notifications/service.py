@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Collection
 from typing import Any
 
-import structlog
 from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
@@ -21,8 +20,6 @@ from customer_backend.notifications.events import check_event_context, normalize
 from customer_backend.notifications.models import Notification
 from servicekit.db import after_commit
 from timekeeping import Clock
-
-log = structlog.get_logger(__name__)
 
 SEND_PENDING_TASK = "notifications.send_pending"
 
@@ -65,20 +62,10 @@ async def notify_admins(
     result = await session.exec(statement)
     is_new = result.first() is not None
     if is_new and send_task is not None:
-        after_commit(session, lambda: _ask_worker_to_send(send_task, event))
+        # Nudge the worker; best effort, since beat sends every due email within 15 s. An
+        # unreachable broker is logged by the after-commit step, never an error for the caller.
+        after_commit(session, lambda: send_task(SEND_PENDING_TASK))
     return is_new
-
-
-def _ask_worker_to_send(send_task: Callable[..., Any], event: str) -> None:
-    """Nudge the worker; best effort, since the beat sends every due email within 15 s.
-
-    Runs after the commit, so an unreachable broker must not turn a change that is already
-    committed into an error for the caller.
-    """
-    try:
-        send_task(SEND_PENDING_TASK)
-    except Exception:
-        log.warning("notification.send_request.failed", email_event=event, exc_info=True)
 
 
 async def existing_dedupe_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:

@@ -25,10 +25,14 @@ releases_app = typer.Typer(help="Releases: list, publish, deprecate.", no_args_i
 
 
 def _task_sender(settings: Settings) -> Callable[..., None]:
-    """Send Celery tasks to the configured broker, without configuring the worker's app."""
+    """Send Celery tasks to the configured broker, without configuring the worker's app,
+    routed like every other sender (beat's tasks to their own queue)."""
     from celery import Celery
 
-    sender = Celery("gcc-cli", broker=settings.redis_url)
+    from gcc.celery_app import BEAT_SCHEDULE
+    from servicekit.worker import route_tasks
+
+    sender = route_tasks(Celery("gcc-cli", broker=settings.redis_url), scheduled=BEAT_SCHEDULE)
 
     def send_task(name: str, *args: Any, **kwargs: Any) -> None:
         try:

@@ -89,12 +89,22 @@ def add_process_commands(
         raise typer.Exit(code)
 
     @app.command(help=worker_help)
-    def worker(concurrency: int = typer.Option(1, help="Worker processes.")) -> None:
+    def worker(
+        concurrency: int = typer.Option(1, help="Worker processes."),
+        queues: str = typer.Option(
+            "",
+            help=(
+                "Comma-separated queues to consume (default: all of them, the scheduling "
+                "queue included); a worker of its own for `schedule` is one use."
+            ),
+        ),
+    ) -> None:
         settings = service.configure("worker")
         processes.run_worker(
             service.configured_celery(settings),
             log_level=settings.log_level,
             concurrency=concurrency,
+            queues=[name.strip() for name in queues.split(",") if name.strip()],
         )
 
     @app.command(help=beat_help)

@@ -7,10 +7,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from servicekit.tasks import TaskNotQueued
+
+log = structlog.get_logger(__name__)
 
 AFTER_COMMIT_KEY = "after_commit"
 
@@ -74,7 +79,9 @@ def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
     """Run ``callback`` once the session's transaction commits; drop it on rollback.
 
     Services use this to enqueue Celery tasks, so a task never runs against rows that a
-    rolled-back request did not keep.
+    rolled-back request did not keep. The commit is the decision: a callback that fails (the
+    broker is down) is logged and never turns the committed change into an error, so the
+    work it nudges must also be found from the database (beat's periodic tasks do that).
     """
     session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
 
@@ -83,7 +90,9 @@ def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
 async def session_scope(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """Open a session, commit when the block succeeds, roll back when it raises.
 
-    Callbacks registered with :func:`after_commit` run after a successful commit.
+    Callbacks registered with :func:`after_commit` run after a successful commit, each on
+    its own: one that raises is logged (``session.after_commit.failed``, or
+    ``task.enqueue.failed`` from the task sender) and the others still run.
     """
     async with factory() as session:
         try:
@@ -95,4 +104,17 @@ async def session_scope(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
             raise
         callbacks = session.info.pop(AFTER_COMMIT_KEY, [])
     for callback in callbacks:
+        _run_after_commit(callback)
+
+
+def _run_after_commit(callback: Callable[[], Any]) -> None:
+    try:
         callback()
+    except TaskNotQueued:
+        pass  # the sender logged it, naming the task
+    except Exception:
+        log.warning(
+            "session.after_commit.failed",
+            callback=getattr(callback, "__qualname__", repr(callback)),
+            exc_info=True,
+        )

@@ -13,8 +13,10 @@ from fastapi.dependencies.utils import solve_dependencies
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from servicekit.connection_loss import CONNECTION_LOST_TYPES, is_connection_lost, sqlstate_of
 
 log = structlog.get_logger(__name__)
 
@@ -23,9 +25,6 @@ NUL_SQLSTATES: Final = frozenset({"22021", "22P05"})
 text value) and ``untranslatable_character`` (a ``\\u0000`` escape in JSON)."""
 
 NUL_DETAIL: Final = "text must not contain NUL characters"
-
-CONNECTION_LOST_SQLSTATES: Final = frozenset({"57P01", "57P02", "57P03"})
-"""Besides class 08 (connection exception): the server shutting down, crashed, or starting."""
 
 UNAVAILABLE_DETAIL: Final = (
     "A service this request needs (the database) is not reachable at the moment; try again."
@@ -104,28 +103,9 @@ def _location_to_field(location: Sequence[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error, raised by asyncpg or wrapped by SQLAlchemy."""
-    if isinstance(exc, DBAPIError):
-        exc = exc.orig if exc.orig is not None else exc
-    code = getattr(exc, "sqlstate", None)
-    return code if isinstance(code, str) else None
-
-
-def is_connection_lost(exc: BaseException) -> bool:
-    """Whether a database error means the connection (or the server) went away, rather than
-    anything about the statement: a restart or failover of PostgreSQL, a network cut."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        exc = exc.orig if exc.orig is not None else exc
-    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
-        return True
-    code = sqlstate_of(exc)
-    return code is not None and (code.startswith("08") or code in CONNECTION_LOST_SQLSTATES)
-
-
-_DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)
+# StatementError covers SQLAlchemy's DBAPIError; the connection-loss types include the ones
+# SQLAlchemy lets through unwrapped and a new connection's own socket errors
+_DATABASE_ERRORS = (StatementError, asyncpg.PostgresError, *CONNECTION_LOST_TYPES)
 
 BODY_TOO_DEEP_DETAIL: Final = "The request body is nested too deeply to be read."
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from celery import Celery
 
 from logconfig import configure_logging
 from servicekit.migrations import DatabaseNotMigrated
+from servicekit.worker import queue_names
 
 
 class ProcessSettings(Protocol):
@@ -71,10 +72,32 @@ def serve_api(
     return 0
 
 
-def run_worker(celery: Celery, *, log_level: str, concurrency: int) -> None:
-    """Run a Celery worker that leaves the logging configuration alone."""
+def worker_arguments(
+    celery: Celery, *, log_level: str, concurrency: int, queues: Sequence[str] = ()
+) -> list[str]:
+    """The Celery ``worker`` command line: consuming ``queues``, or every queue ``celery``
+    declares (the default queue and the scheduling queue) when none are named."""
+    consumed = list(queues) or queue_names(celery)
+    return [
+        "worker",
+        "--loglevel",
+        log_level,
+        "--concurrency",
+        str(concurrency),
+        "--queues",
+        ",".join(consumed),
+    ]
+
+
+def run_worker(
+    celery: Celery, *, log_level: str, concurrency: int, queues: Sequence[str] = ()
+) -> None:
+    """Run a Celery worker that leaves the logging configuration alone (see
+    :func:`worker_arguments` for the queues it consumes)."""
     celery.conf.worker_hijack_root_logger = False
-    celery.worker_main(["worker", "--loglevel", log_level, "--concurrency", str(concurrency)])
+    celery.worker_main(
+        worker_arguments(celery, log_level=log_level, concurrency=concurrency, queues=queues)
+    )
 
 
 def run_beat(celery: Celery, *, log_level: str) -> None:

@@ -23,6 +23,16 @@ class ServiceSettings(BaseSettings):
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", description="Redis URL used as the Celery broker."
     )
+    broker_visibility_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "How long Redis keeps a task message that a worker took but never acknowledged "
+            "before handing it to another worker (a worker killed with a task reserved). Keep "
+            "it longer than the longest task runs, or a task still waiting in a busy worker "
+            "is handed out twice; the work itself is found again from the database sooner."
+        ),
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Log JSON lines (false: human-readable console).")
 
