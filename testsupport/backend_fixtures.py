@@ -3,6 +3,7 @@ GCC (from ``gcc_fixtures``) as its upstream and the same clock."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,12 +22,13 @@ from customer_backend.admins.models import Admin
 from customer_backend.admins.service import create_admin
 from customer_backend.app import create_app
 from customer_backend.migrations_runner import upgrade_to_head
-from customer_backend.settings import Settings
+from customer_backend.settings import Settings, get_settings
 from customer_backend.table_base import metadata
 from gcc.organizations.models import Organization
 from gcc.security import hash_api_key
 from servicekit.db import SessionFactory, create_engine, create_session_factory
-from testsupport.gcc_fixtures import TaskRecorder
+from testsupport.gcc_fixtures import TaskRecorder, drain_broker
+from testsupport.manifest_keys import TEST_PUBLIC_KEY
 from timekeeping import ManualClock
 from wrktalk_testing.s3 import create_bucket
 from wrktalk_testing.servers import ServedApp
@@ -45,6 +48,7 @@ def backend_settings(
     s3_endpoint: str,
     smtp_server: SmtpSink,
     gcc_server: ServedApp,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     """Settings of the backend under test: migrated database, bucket, GCC on loopback."""
     database_url = create_postgres_database("backend")
@@ -65,8 +69,10 @@ def backend_settings(
         bucket_provider="s3",
         bucket_name=bucket,
         bucket_endpoint=s3_endpoint,
+        staging_directory=str(tmp_path_factory.mktemp("staging")),
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
+        manifest_trusted_keys=[TEST_PUBLIC_KEY],
         log_json=False,
     )
 
@@ -203,3 +209,32 @@ def admin_factory(backend_sessions: SessionFactory, gcc_clock: ManualClock) -> A
         return CreatedAdmin(admin, token)
 
     return create
+
+
+def _revealed(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+@pytest.fixture
+def backend_command_environment(
+    backend_settings: Settings, backend_sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Point ``customer-backend`` commands (which read WRKTALK_* variables) at the backend
+    under test: every one of its settings as a variable, the tables emptied for each test, the
+    broker's queues emptied before and after."""
+    for name in type(backend_settings).model_fields:
+        value = getattr(backend_settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, list):  # the webhook secrets, comma-separated
+            value = ",".join(_revealed(item) for item in value)
+        elif isinstance(value, dict):
+            value = json.dumps(value, default=_revealed)
+        monkeypatch.setenv(f"WRKTALK_{name.upper()}", str(value))
+    get_settings.cache_clear()
+    drain_broker(backend_settings.redis_url)
+    yield get_settings()
+    get_settings.cache_clear()
+    drain_broker(backend_settings.redis_url)

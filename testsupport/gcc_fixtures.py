@@ -6,15 +6,18 @@ real GCC as their upstream.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +33,7 @@ from gcc.table_base import metadata as gcc_metadata
 from gcc.worker import close_task_runtime, configure_celery, use_clock
 from servicekit.db import SessionFactory, create_engine, create_session_factory
 from signing import generate_secret
+from testsupport.manifest_keys import TEST_SIGNING_KEY, write_key
 from timekeeping import ManualClock
 from wrktalk_testing.s3 import create_bucket
 from wrktalk_testing.servers import ServedApp
@@ -69,13 +73,21 @@ def gcc_clock(gcc_clock_session: ManualClock) -> ManualClock:
 
 
 @pytest.fixture(scope="session")
+def manifest_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test signing key as the PEM file GCC's settings name."""
+    return write_key(TEST_SIGNING_KEY, tmp_path_factory.mktemp("manifest-keys"))
+
+
+@pytest.fixture(scope="session")
 def gcc_settings(
     create_postgres_database: Callable[[str], str],
     redis_url: str,
     s3_endpoint: str,
     smtp_server: SmtpSink,
+    manifest_key_file: Path,
 ) -> Settings:
-    """Settings of the GCC under test, with a migrated database and a bucket."""
+    """Settings of the GCC under test, with a migrated database, a bucket and the test key
+    that signs manifests."""
     database_url = create_postgres_database("gcc")
     upgrade_to_head(database_url)
     bucket = f"gcc-{uuid.uuid4().hex[:12]}"
@@ -93,7 +105,9 @@ def gcc_settings(
         smtp_port=smtp_server.port,
         admin_emails=["gcc-ops@example.com"],
         webhook_timeout_seconds=2.0,
+        manifest_signing_keys=manifest_key_file,
         log_json=False,
+        console_plain_http=True,
     )
 
 
@@ -231,3 +245,42 @@ def organization_factory(
         return CreatedOrganization(organization, api_key, secret)
 
     return create
+
+
+BROKER_QUEUES = ("celery", "schedule")
+"""The queues every tier's senders declare (servicekit.worker)."""
+
+
+def drain_broker(redis_url: str) -> list[str]:
+    """The names of the tasks waiting on the broker's queues, which are emptied: commands send
+    to the session's broker, and a later test's worker must not find their messages."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        names = []
+        for queue in BROKER_QUEUES:
+            for message in client.lrange(queue, 0, -1):  # type: ignore[union-attr]
+                names.append(json.loads(message)["headers"]["task"])
+            client.delete(queue)
+        return names
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def gcc_command_environment(
+    gcc_settings: Settings, gcc_sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Point ``gcc`` commands (which read GCC_* variables) at the test database, emptied for
+    each test, and at the test broker and bucket."""
+    from gcc.settings import get_settings
+
+    monkeypatch.setenv("GCC_DATABASE_URL", gcc_settings.database_url)
+    monkeypatch.setenv("GCC_REDIS_URL", gcc_settings.redis_url)
+    monkeypatch.setenv("GCC_S3_ENDPOINT_URL", gcc_settings.s3_endpoint_url or "")
+    monkeypatch.setenv("GCC_BUCKET_NAME", gcc_settings.bucket_name)
+    monkeypatch.setenv("GCC_ALLOW_HTTP_WEBHOOKS", "true")
+    get_settings.cache_clear()
+    drain_broker(gcc_settings.redis_url)
+    yield
+    get_settings.cache_clear()
+    drain_broker(gcc_settings.redis_url)

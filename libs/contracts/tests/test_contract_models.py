@@ -22,6 +22,7 @@ from contracts import (
     ErrorCode,
     ErrorResponse,
     LogBatch,
+    MaintenanceTask,
     NonEssentialEnvCreate,
     NonEssentialEnvUpdate,
     OrganizationCreateRequest,
@@ -101,6 +102,7 @@ def _deploy_task_body() -> dict[str, Any]:
         "type": "deploy",
         "executeAfter": "2024-12-15T02:00:00Z",
         "deploymentId": DEPLOYMENT_ID,
+        "maintenanceHeld": False,
         "payload": {
             "version": "2.3.0",
             "chart": _chart("2.3.0", "compose"),
@@ -133,8 +135,9 @@ def test_webhook_body_round_trips_in_camel_case() -> None:
     webhook = ReleasePublishedWebhook.model_validate_json(json.dumps(body))
     assert webhook.release.chart_sha256 == SHA_A
     assert webhook.ruleset.min_current_version == parse_version("2.0.0")
-    assert json.loads(webhook.model_dump_json()) == body
-    assert webhook.model_dump(mode="json") == body
+    # an unsigned body: the manifest comes back as null
+    assert json.loads(webhook.model_dump_json()) == {**body, "manifest": None}
+    assert webhook.model_dump(mode="json") == {**body, "manifest": None}
 
 
 def test_deploy_task_round_trips_in_camel_case() -> None:
@@ -209,7 +212,7 @@ def test_unknown_fields_are_ignored_at_every_depth() -> None:
     body["ruleset"]["maintenanceWindow"] = "02:00-04:00"
     webhook = ReleasePublishedWebhook.model_validate(body)
     assert "deliveredBy" not in webhook.model_dump_json()
-    assert webhook.model_dump(mode="json") == _webhook_body()
+    assert webhook.model_dump(mode="json") == {**_webhook_body(), "manifest": None}
 
 
 def test_missing_nested_field_is_named_in_camel_case() -> None:
@@ -314,7 +317,7 @@ def test_task_union_rejects_an_unknown_type() -> None:
         AGENT_TASK_ADAPTER.validate_python(body)
     [error] = caught.value.errors()
     assert error["type"] == "union_tag_invalid"
-    assert "'deploy', 'rollback'" in error["msg"]
+    assert "'deploy', 'rollback', 'maintenance'" in error["msg"]
 
 
 def test_task_payload_is_validated_against_its_type() -> None:
@@ -323,6 +326,25 @@ def test_task_payload_is_validated_against_its_type() -> None:
     with pytest.raises(ValidationError) as caught:
         AGENT_TASK_ADAPTER.validate_python(body)
     assert caught.value.errors()[0]["loc"][:2] == ("rollback", "payload")
+
+
+def test_rollback_payload_to_the_previous_revision_names_no_target() -> None:
+    payload = RollbackPayload.model_validate({"toPrevious": True})
+    assert (payload.target_revision, payload.target_version, payload.release) == (None, None, None)
+    with pytest.raises(ValidationError, match="targetRevision, targetVersion or toPrevious"):
+        RollbackPayload.model_validate({})
+
+
+def test_maintenance_task_carries_the_state_to_switch_to() -> None:
+    body = {
+        "id": TASK_ID,
+        "type": "maintenance",
+        "payload": {"enabled": True},
+        "executeAfter": "2024-12-15T02:00:00Z",
+    }
+    task = AGENT_TASK_ADAPTER.validate_python(body)
+    assert isinstance(task, MaintenanceTask)
+    assert task.payload.enabled is True
 
 
 def test_poll_response_carries_a_task_or_null() -> None:
@@ -382,17 +404,15 @@ def test_rollback_request_accepts_exactly_one_target(body: dict[str, Any]) -> No
     RollbackRequest.model_validate(body)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        {"targetRevision": None, "targetVersion": None},
-        {"targetRevision": 5, "targetVersion": "2.2.0"},
-    ],
-)
-def test_rollback_request_refuses_zero_or_two_targets(body: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError, match="exactly one of targetRevision and targetVersion"):
-        RollbackRequest.model_validate(body)
+@pytest.mark.parametrize("body", [{}, {"targetRevision": None, "targetVersion": None}])
+def test_rollback_request_without_a_target_means_the_previous_one(body: dict[str, Any]) -> None:
+    request = RollbackRequest.model_validate(body)
+    assert (request.target_revision, request.target_version) == (None, None)
+
+
+def test_rollback_request_refuses_two_targets() -> None:
+    with pytest.raises(ValidationError, match="at most one of targetRevision and targetVersion"):
+        RollbackRequest.model_validate({"targetRevision": 5, "targetVersion": "2.2.0"})
 
 
 def test_rollback_request_refuses_revision_zero() -> None:
@@ -564,10 +584,10 @@ def test_error_response_from_fastapi_style_errors_names_the_field() -> None:
 
 def test_error_response_from_a_model_level_error_has_no_field() -> None:
     with pytest.raises(ValidationError) as caught:
-        RollbackRequest.model_validate({})
+        RollbackRequest.model_validate({"targetRevision": 5, "targetVersion": "2.2.0"})
     error = ErrorResponse.from_validation_errors(caught.value.errors())
     assert error.field is None
-    assert error.detail == "exactly one of targetRevision and targetVersion is required"
+    assert error.detail == "give at most one of targetRevision and targetVersion"
 
 
 def test_field_from_location_keeps_inner_names() -> None:

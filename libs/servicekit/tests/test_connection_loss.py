@@ -15,8 +15,14 @@ from asyncpg import exceptions as asyncpg_exceptions
 from fastapi import FastAPI
 from sqlalchemy import exc as sqlalchemy_exc
 
-from servicekit.connection_loss import is_connection_lost
-from servicekit.errors import UNAVAILABLE_DETAIL, install_error_handlers
+from objectstore import ObjectNotFound, ObjectStoreError
+from servicekit.connection_loss import is_connection_lost, is_temporary_failure
+from servicekit.errors import (
+    STORAGE_UNAVAILABLE_DETAIL,
+    TEMPORARY_DETAIL,
+    UNAVAILABLE_DETAIL,
+    install_error_handlers,
+)
 
 _DBAPI = asyncpg_dialect.AsyncAdapt_asyncpg_dbapi(asyncpg)  # type: ignore[no-untyped-call]
 
@@ -137,3 +143,81 @@ async def test_every_lost_connection_answers_503_with_retry_after() -> None:
         }
     assert statement.status_code == 500
     assert statement.json()["error"] == "internal_error"
+
+
+TEMPORARY = {
+    "asyncpg QueryCanceledError (statement timeout)": asyncpg.QueryCanceledError("timeout"),
+    "asyncpg LockNotAvailableError": asyncpg_exceptions.LockNotAvailableError("lock timeout"),
+    "asyncpg SerializationError": asyncpg_exceptions.SerializationError("could not serialize"),
+    "asyncpg DeadlockDetectedError": asyncpg_exceptions.DeadlockDetectedError("deadlock"),
+    "asyncpg DiskFullError": asyncpg_exceptions.DiskFullError("could not extend file"),
+    "asyncpg OutOfMemoryError": asyncpg_exceptions.OutOfMemoryError("out of memory"),
+    "asyncpg ReadOnlySQLTransactionError": asyncpg_exceptions.ReadOnlySQLTransactionError(
+        "cannot execute INSERT in a read-only transaction"
+    ),
+}
+
+
+@pytest.mark.parametrize("error", TEMPORARY.values(), ids=TEMPORARY.keys())
+def test_a_temporary_refusal_is_temporary_but_no_lost_connection(error: Exception) -> None:
+    assert is_temporary_failure(error)
+    assert is_temporary_failure(as_sqlalchemy_raises(error))
+    assert not is_connection_lost(as_sqlalchemy_raises(error))
+
+
+@pytest.mark.parametrize("error", LOST.values(), ids=LOST.keys())
+def test_a_lost_connection_is_a_temporary_failure(error: Exception) -> None:
+    assert is_temporary_failure(as_sqlalchemy_raises(error))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.UniqueViolationError("duplicate key"),
+        asyncpg.UndefinedTableError("no such table"),
+        asyncpg_exceptions.RaiseError("raised by a function"),
+    ],
+    ids=["UniqueViolationError", "UndefinedTableError", "RaiseError"],
+)
+def test_an_error_about_the_statement_is_no_temporary_failure(error: Exception) -> None:
+    assert not is_temporary_failure(as_sqlalchemy_raises(error))
+
+
+async def test_temporary_refusals_answer_503_and_a_bug_in_the_statement_500() -> None:
+    errors: dict[str, BaseException] = {
+        f"temporary-{index}": as_sqlalchemy_raises(error)
+        for index, error in enumerate(TEMPORARY.values())
+    }
+    errors["raised"] = as_sqlalchemy_raises(asyncpg_exceptions.RaiseError("bug"))
+    transport = httpx.ASGITransport(app=_raising_app(errors), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answers = {name: await client.get(f"/fail/{name}") for name in errors}
+    assert answers.pop("raised").status_code == 500
+    for name, response in answers.items():
+        assert response.status_code == 503, (name, response.text)
+        assert response.headers["retry-after"] == "5", name
+        assert response.json() == {
+            "error": "service_unavailable",
+            "detail": TEMPORARY_DETAIL,
+            "field": None,
+        }
+
+
+async def test_a_bucket_error_answers_503_storage_unavailable_and_a_missing_object_500() -> None:
+    errors: dict[str, BaseException] = {
+        "bucket": ObjectStoreError("S3 put of 'a' failed: Could not connect to the endpoint URL"),
+        "missing": ObjectNotFound("a"),
+    }
+    transport = httpx.ASGITransport(app=_raising_app(errors), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        bucket = await client.get("/fail/bucket")
+        missing = await client.get("/fail/missing")
+    assert bucket.status_code == 503
+    assert bucket.headers["retry-after"] == "5"
+    assert bucket.json() == {
+        "error": "storage_unavailable",
+        "detail": STORAGE_UNAVAILABLE_DETAIL,
+        "field": None,
+    }
+    assert missing.status_code == 500
+    assert missing.json()["error"] == "internal_error"

@@ -26,6 +26,7 @@ from servicekit.errors import (
 )
 from servicekit.tasks import TaskNotQueued, celery_sender
 from wrktalk_testing.network import free_port
+from wrktalk_testing.servers import ServedApp
 
 
 @pytest.fixture(scope="module")
@@ -368,3 +369,96 @@ async def test_credentials_are_checked_before_a_body_that_cannot_be_read(
     assert response.status_code == status, response.text
     if error is not None:
         assert response.json()["error"] == error
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong"])
+async def test_an_invalid_body_is_refused_with_401_before_it_is_validated(
+    authorization: str | None,
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    transport = httpx.ASGITransport(app=_guarded_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/notes", json={"body": 42}, headers=headers)
+
+    assert response.status_code == 401, response.text
+
+
+class _DeferredToken:
+    """Credentials a dependency took unchecked, as GCC's heartbeat does."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+
+    async def check_credentials(self) -> None:
+        if self.token != "Bearer right":
+            raise Unauthorized("A valid token is required.")
+
+
+def _deferred_app() -> FastAPI:
+    async def take_token(authorization: Annotated[str | None, Header()] = None) -> _DeferredToken:
+        return _DeferredToken(authorization)
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/notes")
+    async def add_note(note: _Note, _: Annotated[_DeferredToken, Depends(take_token)]) -> _Note:
+        return note
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("authorization", "body", "status"),
+    [
+        ("Bearer wrong", b'{"body": ', 401),
+        ("Bearer wrong", b'{"body": 42}', 401),
+        ("Bearer right", b'{"body": ', 400),
+        ("Bearer right", b'{"body": 42}', 422),
+    ],
+    ids=["wrong-malformed", "wrong-invalid", "right-malformed", "right-invalid"],
+)
+async def test_credentials_taken_unchecked_are_checked_before_a_bad_body_is_answered(
+    authorization: str, body: bytes, status: int
+) -> None:
+    headers = {"Authorization": authorization, "Content-Type": "application/json"}
+    transport = httpx.ASGITransport(app=_deferred_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/notes", content=body, headers=headers)
+
+    assert response.status_code == status, response.text
+
+
+def _failing_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/fails")
+    async def fails() -> None:
+        raise RuntimeError("nobody expected this")
+
+    @app.get("/works")
+    async def works() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+async def test_after_an_unexpected_error_a_keep_alive_client_goes_on_without_a_reset() -> None:
+    served = ServedApp(_failing_app())
+    served.start()
+    try:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        # a generous timeout: the point is the connection's reuse, not its speed on a busy machine
+        async with httpx.AsyncClient(
+            base_url=served.base_url, limits=limits, timeout=30.0
+        ) as client:
+            for _ in range(3):
+                failed = await client.get("/fails")
+                assert failed.status_code == 500
+                assert failed.headers["connection"] == "close"
+                assert failed.json()["error"] == "internal_error"
+                # the same client, and so the pooled connection unless it was closed
+                assert (await client.get("/works")).json() == {"ok": True}
+    finally:
+        served.stop()

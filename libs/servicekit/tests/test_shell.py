@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import pytest
+import typer
 from celery import Celery
+from typer.testing import CliRunner
 
 from servicekit.commands import run_command
 from servicekit.errors import Conflict
+from servicekit.failures import CommandLine, service_typer
 from servicekit.tasks import BROKER_CONNECT_TIMEOUT_SECONDS
 from servicekit.worker import ServiceWorker, configure_celery_app
 from timekeeping import ManualClock
@@ -83,26 +86,56 @@ def test_the_beat_schedule_reads_each_interval_from_its_setting_or_takes_a_numbe
     assert celery.conf.broker_url == "redis://127.0.0.1:6379/9"
 
 
-def test_a_refused_command_exits_1_with_the_reason_and_no_traceback(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def _command_line_running(work: Callable[[], Awaitable[None]]) -> typer.Typer:
+    app = service_typer(CommandLine(command="tier", env_prefix="TIER_"), "A tier.")
+
+    @app.command()
+    def act() -> None:
+        run_command(work)
+
+    @app.command()
+    def other() -> None:
+        """A second command, so that ``act`` stays a sub-command."""
+
+    return app
+
+
+def test_a_refused_command_exits_1_with_the_reason_and_no_traceback() -> None:
     async def refuse() -> None:
         raise Conflict("an admin with this email exists", field="email")
 
-    with pytest.raises(SystemExit) as exited:
-        run_command(refuse)
-    assert exited.value.code == 1
-    assert capsys.readouterr().err == "error (email): an admin with this email exists\n"
+    result = CliRunner().invoke(_command_line_running(refuse), ["act"])
+
+    assert result.exit_code == 1
+    assert result.stderr == "error (email): an admin with this email exists\n"
 
 
-def test_a_database_that_cannot_be_reached_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_database_that_cannot_be_reached_exits_2_naming_the_setting() -> None:
     async def unreachable() -> None:
         raise ConnectionRefusedError("connection refused")
 
-    with pytest.raises(SystemExit) as exited:
-        run_command(unreachable)
-    assert exited.value.code == 2
-    assert capsys.readouterr().err.startswith("error: ConnectionRefusedError")
+    result = CliRunner().invoke(_command_line_running(unreachable), ["act"])
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot connect: connection refused;")
+    assert "TIER_DATABASE_URL" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_unexpected_failure_is_two_lines_and_debug_shows_the_traceback() -> None:
+    async def broken() -> None:
+        raise KeyError("missing")
+
+    app = _command_line_running(broken)
+    result = CliRunner().invoke(app, ["act"])
+    debugged = CliRunner().invoke(app, ["--debug", "act"])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: KeyError: 'missing'",
+        "(run the command again with --debug for the traceback)",
+    ]
+    assert isinstance(debugged.exception, KeyError)
 
 
 def test_a_command_returns_what_its_work_returns() -> None:

@@ -27,7 +27,7 @@ def _routed_queue(celery: Celery, task: str) -> str:
 def test_scheduled_tasks_go_to_the_schedule_queue_and_the_rest_to_the_default_queue() -> None:
     celery = route_tasks(Celery("routes"), scheduled=["domain.dispatch_due"])
     assert _routed_queue(celery, "domain.dispatch_due") == SCHEDULE_QUEUE
-    assert _routed_queue(celery, "domain.deliver_batch") == DEFAULT_QUEUE
+    assert _routed_queue(celery, "domain.pump") == DEFAULT_QUEUE
     assert queue_names(celery) == [DEFAULT_QUEUE, SCHEDULE_QUEUE]
 
 

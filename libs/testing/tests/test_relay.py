@@ -68,3 +68,36 @@ def test_cut_closes_connections_in_flight(echo_port: int) -> None:
         except ConnectionResetError:
             rest = b""
         assert rest == b""
+
+
+class _Recorder(socketserver.BaseRequestHandler):
+    received: list[bytes] = []
+
+    def handle(self) -> None:
+        data = self.request.recv(65536)
+        _Recorder.received.append(data)
+        self.request.sendall(b"done")
+
+
+def test_lost_answers_reach_the_server_and_never_the_client() -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Recorder)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = free_port()
+    try:
+        with relay(port, server.server_address[1]) as link:
+            link.lose_answers()
+            try:
+                answer = _exchange(port, b"first")
+            except ConnectionResetError:
+                answer = b""
+            assert answer == b""
+            assert _Recorder.received == [b"first"]
+            assert link.answers_lost == 1
+
+            link.deliver_answers()
+            assert _exchange(port, b"second") == b"done"
+            assert _Recorder.received == [b"first", b"second"]
+    finally:
+        server.shutdown()
+        server.server_close()

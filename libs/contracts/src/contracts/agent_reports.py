@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ReceivedAck
 from contracts.enums import AgentTaskStatus, LogStream, TaskResultStatus
 from contracts.gcc_reports import MAX_ERROR_MESSAGE_LENGTH
-from contracts.limits import MAX_STORED_INTEGER
+from contracts.limits import MAX_APP_VERSION_LENGTH, MAX_STORED_INTEGER
 from contracts.primitives import CommitId, Timestamp
 from contracts.versions import Version
 
@@ -33,6 +33,12 @@ REPORTABLE_TASK_STATUSES: Final = frozenset(
 )
 """The statuses the agent may report for a task."""
 
+_REPORTABLE_TASK_STATUS_SCHEMA: Final = {
+    "type": "string",
+    "enum": [str(value) for value in AgentTaskStatus if value in REPORTABLE_TASK_STATUSES],
+}
+"""What the document offers for a reported status: only the reportable ones."""
+
 MAX_LOG_LINE_LENGTH: Final = 16_384
 """Longest accepted log line; the agent cuts longer lines."""
 
@@ -53,6 +59,9 @@ class TaskResult(ContractModel):
     """The commit holding the rendered manifests (gitops)."""
     rolled_back_to: Version | None = None
     """The version restored after a failure (status `rolledBack`)."""
+    app_version: str | None = Field(default=None, max_length=MAX_APP_VERSION_LENGTH)
+    """The application version now running, as the deployed chart or bundle declares it
+    (Helm's `appVersion`); GCC shows it beside the release version (spec 5.6 `appVer`)."""
     message: str | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_LENGTH)
     """A short account for humans."""
 
@@ -64,7 +73,18 @@ class TaskStatusUpdate(ContractModel):
     `errorMessage`.
     """
 
-    status: AgentTaskStatus
+    # Published as well as checked: a failed update says why.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"status": {"const": "failed"}}, "required": ["status"]},
+            "then": {
+                "properties": {"errorMessage": {"type": "string", "minLength": 1}},
+                "required": ["errorMessage"],
+            },
+        }
+    )
+
+    status: Annotated[AgentTaskStatus, WithJsonSchema(_REPORTABLE_TASK_STATUS_SCHEMA)]
     """`inProgress`, `completed` or `failed`."""
     picked_up_at: Timestamp | None = None
     """When the agent started the task."""

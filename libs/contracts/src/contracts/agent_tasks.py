@@ -8,6 +8,7 @@ has not verified. A task is a :data:`AgentTask`, a union discriminated by `type`
     match poll.task:
         case DeployTask(payload=payload): ...
         case RollbackTask(payload=payload): ...
+        case MaintenanceTask(payload=payload): ...
         case None: ...
 """
 
@@ -22,7 +23,15 @@ from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ensure_unique_env_keys
 from contracts.enums import ArtifactType
 from contracts.limits import MAX_STORED_INTEGER
-from contracts.primitives import BucketKey, DownloadUrl, ImageTags, Sha256, Timestamp
+from contracts.manifests import SignedManifest
+from contracts.primitives import (
+    BucketKey,
+    DownloadUrl,
+    ImageTags,
+    Sha256,
+    Timestamp,
+    TraceParent,
+)
 from contracts.versions import Version
 
 __all__ = [
@@ -33,6 +42,8 @@ __all__ = [
     "DeployPayload",
     "DeployTask",
     "FileRef",
+    "MaintenancePayload",
+    "MaintenanceTask",
     "ReleaseBundle",
     "RollbackPayload",
     "RollbackTask",
@@ -75,6 +86,10 @@ class ReleaseBundle(ContractModel):
     """Helm `values.yaml` this version runs with (kubernetes, gitops)."""
     env: FileRef | None = None
     """Compose `.env` this version runs with (docker)."""
+    manifest: SignedManifest | None = None
+    """GCC's signed manifest of the version, which the agent verifies with its own trusted keys
+    and checks the chart against before running anything; null only for a release published
+    before GCC signed manifests."""
 
 
 class DeployPayload(ReleaseBundle):
@@ -97,8 +112,10 @@ class DeployPayload(ReleaseBundle):
 class RollbackPayload(ContractModel):
     """Payload of a `rollback` task: by Helm revision, or by re-deploying a version.
 
-    Exactly one of `targetRevision` and `targetVersion` is set. A rollback by version
-    carries that version's `release` bundle.
+    At most one of `targetRevision` and `targetVersion` is set. A rollback by version
+    carries that version's `release` bundle. With neither, `toPrevious` must be set and Helm
+    goes back to the previous revision (`helm rollback RELEASE`); for Compose and GitOps the
+    backend names the previous version and sets `toPrevious` too.
     """
 
     target_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
@@ -107,11 +124,15 @@ class RollbackPayload(ContractModel):
     """Version to re-deploy from its artifacts."""
     release: ReleaseBundle | None = None
     """The bundle of `targetVersion`; required with it, absent for a rollback by revision."""
+    to_previous: bool = False
+    """The admin asked for the previous version without naming one."""
 
     @model_validator(mode="after")
-    def _require_one_target(self) -> RollbackPayload:
-        if (self.target_revision is None) == (self.target_version is None):
-            raise ValueError("exactly one of targetRevision and targetVersion is required")
+    def _allow_one_target(self) -> RollbackPayload:
+        if self.target_revision is not None and self.target_version is not None:
+            raise ValueError("at most one of targetRevision and targetVersion is allowed")
+        if self.target_revision is None and self.target_version is None and not self.to_previous:
+            raise ValueError("targetRevision, targetVersion or toPrevious is required")
         if self.target_version is not None:
             if self.release is None:
                 raise ValueError("release is required with targetVersion")
@@ -125,6 +146,13 @@ class RollbackPayload(ContractModel):
         return self
 
 
+class MaintenancePayload(ContractModel):
+    """Payload of a `maintenance` task: the state an admin switched maintenance mode to."""
+
+    enabled: bool
+    """On (the proxy serves the maintenance page) or off."""
+
+
 class DeployTask(ContractModel):
     """An agent task that deploys a release."""
 
@@ -136,8 +164,14 @@ class DeployTask(ContractModel):
     """What to deploy."""
     execute_after: Timestamp
     """The task may not run before this time."""
+    traceparent: TraceParent | None = None
+    """The W3C Trace Context the task continues (the release's trace, or the admin's
+    request); the agent runs the task in a span under it and sends its reports with it."""
     deployment_id: UUID | None = None
     """The scheduled deployment the task belongs to."""
+    maintenance_held: bool = False
+    """An admin holds maintenance mode on: the agent switches it on as usual but leaves it on
+    when the task ends."""
 
 
 class RollbackTask(ContractModel):
@@ -151,14 +185,40 @@ class RollbackTask(ContractModel):
     """What to roll back to."""
     execute_after: Timestamp
     """The task may not run before this time."""
+    traceparent: TraceParent | None = None
+    """The W3C Trace Context the task continues (the release's trace, or the admin's
+    request); the agent runs the task in a span under it and sends its reports with it."""
     deployment_id: UUID | None = None
     """The deployment the rollback belongs to, if any."""
+    maintenance_held: bool = False
+    """An admin holds maintenance mode on: the agent switches it on as usual but leaves it on
+    when the task ends."""
 
 
-AgentTask = Annotated[DeployTask | RollbackTask, Field(discriminator="type")]
-"""A task for the agent, told apart by `type` (`deploy` or `rollback`)."""
+class MaintenanceTask(ContractModel):
+    """An agent task that switches maintenance mode on or off, as an admin asked."""
 
-AGENT_TASK_ADAPTER: TypeAdapter[DeployTask | RollbackTask] = TypeAdapter(AgentTask)
+    id: UUID
+    """The task's id, used in its status, heartbeat and log URLs."""
+    type: Literal["maintenance"] = "maintenance"
+    """Always `maintenance`."""
+    payload: MaintenancePayload
+    """The state to switch to."""
+    execute_after: Timestamp
+    """The task may not run before this time."""
+    traceparent: TraceParent | None = None
+    """The W3C Trace Context the task continues (the release's trace, or the admin's
+    request); the agent runs the task in a span under it and sends its reports with it."""
+    deployment_id: UUID | None = None
+    """Always null."""
+
+
+AgentTask = Annotated[DeployTask | RollbackTask | MaintenanceTask, Field(discriminator="type")]
+"""A task for the agent, told apart by `type` (`deploy`, `rollback` or `maintenance`)."""
+
+AGENT_TASK_ADAPTER: TypeAdapter[DeployTask | RollbackTask | MaintenanceTask] = TypeAdapter(
+    AgentTask
+)
 """Validates a task on its own: `AGENT_TASK_ADAPTER.validate_json(raw)`."""
 
 

@@ -27,7 +27,14 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import ComputedFieldInfo, FieldInfo
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-__all__ = ["NUL", "NUL_MESSAGE", "REPLACEMENT_CHARACTER", "ContractModel", "replace_nul"]
+__all__ = [
+    "NUL",
+    "NUL_MESSAGE",
+    "REPLACEMENT_CHARACTER",
+    "ContractModel",
+    "omit_null",
+    "replace_nul",
+]
 
 NUL: Final = "\x00"
 """The character no contract string may contain."""
@@ -85,6 +92,17 @@ def _refuse_nul_in_strings(schema: Any) -> Any:
     return schema
 
 
+def omit_null(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` for an optional field that may be left out but not sent as null
+    (validation refuses null): publish it without the null branch and the null default."""
+    schema.pop("default", None)
+    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
 def _title_from_field_name(name: str, info: FieldInfo | ComputedFieldInfo) -> str:
     """Make "Chart sha256" of ``chart_sha256`` for the JSON Schema's titles."""
     return name.replace("_", " ").capitalize()
@@ -105,6 +123,8 @@ class ContractModel(BaseModel):
         extra="ignore",
         use_attribute_docstrings=True,
         field_title_generator=_title_from_field_name,
+        # Every field is in every answer, defaults included: say so in a response's schema.
+        json_schema_serialization_defaults_required=True,
     )
 
     @classmethod

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from contracts.agent_reports import TaskResult
-from contracts.base import ContractModel
+from contracts.base import ContractModel, omit_null
 from contracts.common import MAX_ENV_VALUE_LENGTH, NonEssentialEnv
+from contracts.control_tower_config import DeploymentLogLineView
 from contracts.enums import (
     AgentTaskStatus,
     AgentTaskType,
@@ -23,8 +24,10 @@ from contracts.versions import Version
 
 __all__ = [
     "AgentStatusView",
+    "AgentTaskDetailView",
     "AgentTaskView",
     "CancelDeploymentResponse",
+    "CancelTaskResponse",
     "DeploymentDetailView",
     "DeploymentHistoryView",
     "DeploymentReleasesResponse",
@@ -37,6 +40,7 @@ __all__ = [
     "ScheduleDeploymentRequest",
     "ScheduleDeploymentResponse",
     "ScheduledDeploymentView",
+    "TaskTimelineEntry",
 ]
 
 
@@ -91,7 +95,13 @@ class DeploymentHistoryView(ContractModel):
     """A deployment or rollback that ran."""
 
     id: UUID
-    """The history entry's id."""
+    """The history entry's id (the id of the agent task that ran it, for entries written
+    since deployment ids were listed)."""
+    deployment_id: UUID
+    """Opens the entry with `GET /api/admin/deployment/{deploymentId}` and its logs: a deploy's
+    deployment, or a rollback's agent task (a rollback belongs to no received release)."""
+    task_id: UUID | None = None
+    """The agent task that ran it, when known."""
     gcc_release_id: UUID
     """GCC's release id of the version deployed."""
     release_name: str
@@ -141,7 +151,24 @@ class ScheduleDeploymentResponse(ContractModel):
 
 
 class RollbackRequest(ContractModel):
-    """Body of `POST /api/admin/deployment/rollback`: exactly one target."""
+    """Body of `POST /api/admin/deployment/rollback`: at most one target.
+
+    With neither, the rollback goes back one step: Helm's previous revision (kubernetes), or
+    the previous version's artifact and configuration (docker, gitops).
+    """
+
+    # Published as well as checked: not both targets with a value.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["targetRevision", "targetVersion"],
+                "properties": {
+                    "targetRevision": {"type": "integer"},
+                    "targetVersion": {"type": "string"},
+                },
+            }
+        }
+    )
 
     target_revision: int | None = Field(default=None, ge=1, le=MAX_STORED_INTEGER)
     """Helm revision to roll back to (kubernetes)."""
@@ -149,9 +176,9 @@ class RollbackRequest(ContractModel):
     """Version to re-deploy from its artifacts and its versioned configuration."""
 
     @model_validator(mode="after")
-    def _require_one_target(self) -> RollbackRequest:
-        if (self.target_revision is None) == (self.target_version is None):
-            raise ValueError("exactly one of targetRevision and targetVersion is required")
+    def _allow_one_target(self) -> RollbackRequest:
+        if self.target_revision is not None and self.target_version is not None:
+            raise ValueError("give at most one of targetRevision and targetVersion")
         return self
 
 
@@ -179,7 +206,7 @@ class AgentTaskView(ContractModel):
     id: UUID
     """The task's id."""
     type: AgentTaskType
-    """`deploy` or `rollback`."""
+    """`deploy`, `rollback` or `maintenance`."""
     status: AgentTaskStatus
     """Where the task stands."""
     execute_after: Timestamp
@@ -191,26 +218,66 @@ class AgentTaskView(ContractModel):
     completed_at: Timestamp | None = None
     """When it ended."""
     attempts: int = Field(default=0, ge=0)
-    """How many times the agent claimed it."""
-    max_attempts: int = Field(default=3, ge=1)
-    """How many claims are allowed."""
+    """How many times the agent claimed it (a failed task is not run again by itself: an
+    admin schedules the deployment or asks for the rollback again, which queues a new task)."""
     result: TaskResult | None = None
     """What it achieved."""
     error_message: str | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_LENGTH)
     """Why it failed."""
+    created_by: str | None = None
+    """Email of the admin who asked for it."""
+    created_at: Timestamp | None = None
+    """When it was queued."""
+    deployment_id: UUID | None = None
+    """The deployment it runs; null for a rollback or a maintenance switch."""
     retryable: bool | None = None
     """For a task that did not succeed, whether the agent reported that running it again could
     succeed (a download failed) rather than not (a bad chart); null until it ends, after a
     success, and for a task that was cancelled or timed out."""
 
 
+class TaskTimelineEntry(ContractModel):
+    """One moment of a task's life."""
+
+    event: str
+    """`queued`, `pickedUp`, `lastHeartbeat`, `completed`, `failed` or `cancelled`."""
+    at: Timestamp
+    """When."""
+    detail: str | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_LENGTH)
+    """Who queued it, or why it failed or was cancelled."""
+
+
+class AgentTaskDetailView(ContractModel):
+    """Answer to `GET /api/admin/deployment/tasks/{taskId}`: a task, its timeline and logs."""
+
+    task: AgentTaskView
+    """The task, with its timings and result."""
+    timeline: list[TaskTimelineEntry] = Field(default_factory=list)
+    """What happened to it, oldest first."""
+    logs: list[DeploymentLogLineView] = Field(default_factory=list)
+    """Its latest log lines (at most `logLimit`), oldest first; the live stream is
+    `GET /api/admin/deployment/{taskId}/logs/stream`."""
+    log_limit: int = Field(ge=1)
+    """Most log lines in `logs`."""
+
+
+class CancelTaskResponse(ContractModel):
+    """Answer to `POST /api/admin/deployment/tasks/{taskId}/cancel`."""
+
+    cancelled: bool = True
+    """Always true."""
+    task_id: UUID
+    """The cancelled task."""
+
+
 class DeploymentDetailView(ContractModel):
     """Answer to `GET /api/admin/deployment/{deploymentId}`."""
 
-    deployment: ScheduledDeploymentView
-    """The deployment."""
+    deployment: ScheduledDeploymentView | None
+    """The deployment; null when the id is a rollback's task (a rollback belongs to no
+    received release)."""
     tasks: list[AgentTaskView] = Field(default_factory=list)
-    """Its agent tasks, oldest first."""
+    """Its agent tasks, oldest first (a rollback's: that one task)."""
 
 
 class AgentStatusView(ContractModel):
@@ -241,7 +308,20 @@ class NonEssentialEnvUpdate(ContractModel):
     A field left out is unchanged; `description` or `category` set to null is cleared.
     """
 
-    value: str | None = Field(default=None, max_length=MAX_ENV_VALUE_LENGTH)
+    # Published as well as checked: at least one of the three fields.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["value"]},
+                {"required": ["description"]},
+                {"required": ["category"]},
+            ]
+        }
+    )
+
+    value: str | None = Field(
+        default=None, max_length=MAX_ENV_VALUE_LENGTH, json_schema_extra=omit_null
+    )
     """New value; null is not allowed."""
     description: str | None = Field(default=None, max_length=1_000)
     """New description."""

@@ -123,6 +123,17 @@ class DeploymentLogLineView(ContractModel):
     """The text."""
 
 
+class DeploymentLogPage(ContractModel):
+    """Answer to `GET /api/admin/deployment/{id}/logs`: the lines after `afterId`."""
+
+    lines: list[DeploymentLogLineView] = Field(default_factory=list)
+    """At most `limit` lines, oldest first."""
+    next_after_id: int = Field(ge=0)
+    """Send as `afterId` for the next page (the last line's id, or `afterId` when empty)."""
+    is_finished: bool
+    """Every task has ended: no line will follow the ones already stored."""
+
+
 class DeploymentLogEnd(ContractModel):
     """The `data` of the final `end` event: the task finished and every line was sent."""
 

@@ -82,9 +82,20 @@ class EscalationType(StrEnum):
     LICENSE_EXPIRED = "LICENSE_EXPIRED"
     DEPLOYMENT_FAILED = "DEPLOYMENT_FAILED"
     CLIENT_OFFLINE = "CLIENT_OFFLINE"
+    """A critical organization (not seen for 24 hours); raised once per offline period and
+    resolved when its heartbeats return."""
+    DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+    """The customer backend reported `downloadFailed`: it could not download or verify the
+    release's artifact (spec errors 3.1 and 3.2)."""
     WEBHOOK_REJECTED = "WEBHOOK_REJECTED"
     """The organization's webhook endpoint answered 401: it does not accept GCC's signature
     (a secret that differs from the one GCC holds). Not retried."""
+    WEBHOOK_GONE = "WEBHOOK_GONE"
+    """The organization's webhook endpoint answered 410: it asks GCC to stop sending to it.
+    Not retried; the release is offered by the updates poll meanwhile."""
+    WEBHOOK_FAILED = "WEBHOOK_FAILED"
+    """Every attempt to deliver a release's webhook failed (an error answer, a timeout, no
+    connection): the target is `webhookFailed` and the release waits for the customer's poll."""
 
 
 class LocalDeploymentStatus(StrEnum):
@@ -107,6 +118,8 @@ class AgentTaskType(StrEnum):
 
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
+    MAINTENANCE = "maintenance"
+    """Switch maintenance mode on or off, as an admin asked, outside a deployment."""
 
 
 class AgentTaskStatus(StrEnum):

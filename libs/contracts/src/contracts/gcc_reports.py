@@ -5,14 +5,14 @@ Each is answered with `ReceivedAck` (`{"received": true}`).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import Field, WithJsonSchema, field_validator
 
 from contracts.base import ContractModel
 from contracts.enums import DeploymentStatus, HeartbeatStatus
-from contracts.limits import MAX_STORED_INTEGER
+from contracts.limits import MAX_APP_VERSION_LENGTH, MAX_STORED_INTEGER
 from contracts.primitives import OrganizationName, Timestamp
 from contracts.versions import Version
 
@@ -40,6 +40,12 @@ REPORTABLE_DEPLOYMENT_STATUSES: Final = frozenset(
 )
 """The statuses a customer backend may report; the others are GCC's own (scheduling has its
 own report)."""
+
+_REPORTABLE_DEPLOYMENT_STATUS_SCHEMA: Final = {
+    "type": "string",
+    "enum": [str(value) for value in DeploymentStatus if value in REPORTABLE_DEPLOYMENT_STATUSES],
+}
+"""What the document offers for a reported status: only the reportable ones."""
 
 
 class OrganizationHeartbeat(ContractModel):
@@ -77,7 +83,7 @@ class DeploymentStatusReport(ContractModel):
     """The reporting organization; must be the API key's own."""
     release_id: UUID
     """GCC's release id of the version deployed (for a rollback: the version rolled back to)."""
-    status: DeploymentStatus
+    status: Annotated[DeploymentStatus, WithJsonSchema(_REPORTABLE_DEPLOYMENT_STATUS_SCHEMA)]
     """The deployment's status at the organization."""
     deployed_at: Timestamp | None = None
     """When the deployment finished; null while it runs or when it never ran."""
@@ -85,6 +91,9 @@ class DeploymentStatusReport(ContractModel):
     """The Helm release revision now running (kubernetes only)."""
     current_version: Version | None = None
     """The version the organization runs after this event."""
+    app_version: str | None = Field(default=None, max_length=MAX_APP_VERSION_LENGTH)
+    """The application version the agent reported running after this event (spec 5.6
+    `appVer`); null when the agent did not say."""
     error_message: str | None = Field(default=None, max_length=MAX_ERROR_MESSAGE_LENGTH)
     """Why the deployment failed."""
     is_rollback: bool = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "MAX_APP_VERSION_LENGTH",
     "MAX_CONTACT_NAME_LENGTH",
     "MAX_EMAIL_LENGTH",
     "MAX_ESTIMATED_DOWNTIME_LENGTH",
@@ -35,3 +36,6 @@ MAX_WEBHOOK_ID_LENGTH: Final = 200
 
 MAX_ESTIMATED_DOWNTIME_LENGTH: Final = 200
 """Longest estimated downtime text of a release, such as ``"about 5 minutes"``."""
+
+MAX_APP_VERSION_LENGTH: Final = 100
+"""Longest application version (a chart's ``appVersion``, free text such as ``2.3.0-rc1``)."""

@@ -7,20 +7,21 @@ secret or the key's hash.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import Field, field_validator
 
-from contracts.base import ContractModel
+from contracts.base import ContractModel, omit_null
 from contracts.enums import DeploymentType, HealthStatus, HeartbeatStatus
 from contracts.limits import MAX_CONTACT_NAME_LENGTH, MAX_EMAIL_LENGTH, MAX_PHONE_LENGTH
-from contracts.primitives import OrganizationName, TextPattern, Timestamp
+from contracts.primitives import SPACE, OrganizationName, TextPattern, Timestamp
 from contracts.versions import Version
 
 __all__ = [
     "MAX_WEBHOOK_ENDPOINT_LENGTH",
+    "WEBHOOK_ENDPOINT_PATTERN",
     "EmailAddress",
     "FleetSummary",
     "FleetVersionCount",
@@ -38,15 +39,28 @@ __all__ = [
 MAX_WEBHOOK_ENDPOINT_LENGTH: Final = 2000
 """Longest accepted webhook endpoint URL."""
 
+WEBHOOK_ENDPOINT_PATTERN: Final = (
+    r"^https?://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?[A-Za-z0-9._~%!$&'()*+,;=-]+"
+    rf"(?::[0-9]*)?(?:[/?#][^{SPACE}]*)?$"
+)
+"""The webhook endpoints the document promises to accept: an http(s) URL with an ASCII host
+and no whitespace. Validation (:func:`_check_webhook_endpoint`) accepts these and a few more
+(an upper-case scheme, an IPv6 host); the document keeps to the plain ones."""
+
 EmailAddress = Annotated[
     str,
     TextPattern(
-        r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        rf"^[^@{SPACE}]+@[^@{SPACE}]+\.[^@{SPACE}]+$",
         "an email address such as 'name@example.com'",
         MAX_EMAIL_LENGTH,
     ),
 ]
 """An email address: something, '@', a domain with a dot; no whitespace."""
+
+
+def _changed_webhook_endpoint_schema(schema: dict[str, Any]) -> None:
+    schema["pattern"] = WEBHOOK_ENDPOINT_PATTERN
+    omit_null(schema)
 
 
 def _check_webhook_endpoint(value: str) -> str:
@@ -77,7 +91,10 @@ class OrganizationCreateRequest(ContractModel):
     """Unique name, lowercase letters, digits and hyphens, such as `customer-x`."""
     deployment_type: DeploymentType
     """How the organization runs the product: `kubernetes`, `docker` or `gitops`."""
-    webhook_endpoint: str = Field(max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
+    webhook_endpoint: str = Field(
+        max_length=MAX_WEBHOOK_ENDPOINT_LENGTH,
+        json_schema_extra={"pattern": WEBHOOK_ENDPOINT_PATTERN},
+    )
     """Where GCC posts `release.published` webhooks; https unless GCC allows plain http."""
     license_expires_at: Timestamp | None = None
     """When the license expires; releases are not sent after that."""
@@ -101,9 +118,14 @@ class OrganizationUpdateRequest(ContractModel):
     `contacts`, only the fields present change.
     """
 
-    deployment_type: DeploymentType | None = None
+    # Null is refused for these two (each must keep a value): the document says so.
+    deployment_type: DeploymentType | None = Field(default=None, json_schema_extra=omit_null)
     """New deployment type."""
-    webhook_endpoint: str | None = Field(default=None, max_length=MAX_WEBHOOK_ENDPOINT_LENGTH)
+    webhook_endpoint: str | None = Field(
+        default=None,
+        max_length=MAX_WEBHOOK_ENDPOINT_LENGTH,
+        json_schema_extra=_changed_webhook_endpoint_schema,
+    )
     """New webhook endpoint."""
     license_expires_at: Timestamp | None = None
     """New license expiry (null clears it)."""
@@ -133,6 +155,11 @@ class OrganizationView(ContractModel):
     """When the license expires."""
     current_version: Version | None = None
     """The version the organization last reported."""
+    app_version: str | None = None
+    """The application version its agent last reported running (spec 5.6 `appVer`)."""
+    heartbeat_enabled: bool = True
+    """False when the customer backend said it sends no heartbeats (its
+    `WRKTALK_HEARTBEAT_ENABLED`): its health is then `unknown`, never offline."""
     reported_status: HeartbeatStatus | None = None
     """How the customer backend described itself in its last heartbeat."""
     health_status: HealthStatus
@@ -217,6 +244,8 @@ class VersionHistoryEntry(ContractModel):
     """What the organization reported: `success` or `rolledBack`."""
     helm_revision: int | None = None
     """The Helm revision it produced (kubernetes)."""
+    app_version: str | None = None
+    """The application version the agent reported running afterwards."""
     is_rollback: bool = False
     """It was an admin's rollback."""
     deployed_at: Timestamp

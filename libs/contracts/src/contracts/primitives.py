@@ -20,18 +20,27 @@ __all__ = [
     "MAX_ENV_KEY_LENGTH",
     "MAX_ORGANIZATION_NAME_LENGTH",
     "SHA256_PATTERN",
+    "SPACE",
+    "TRACEPARENT_LENGTH",
     "BucketKey",
     "CommitId",
     "DownloadUrl",
     "EnvKey",
     "ImageTag",
     "ImageTags",
+    "NoOtherKeys",
     "OrganizationName",
     "ServiceName",
     "Sha256",
     "TextPattern",
     "Timestamp",
+    "TraceParent",
 ]
+
+SPACE: Final = r"\s\x1c-\x1f\x85"
+r"""For a pattern's character class: every character Python's ``\s`` (``str.isspace``) takes
+for whitespace, which ECMA-262's ``\s`` alone misses four separators and NEL of, so a JSON
+Schema reader and this package refuse the same strings."""
 
 SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
 """A SHA256 digest as 64 lowercase hexadecimal characters."""
@@ -118,7 +127,24 @@ ImageTag = Annotated[
 ]
 """A container image tag as Docker defines it, such as ``sha-abc123``."""
 
-ImageTags = dict[ServiceName, ImageTag]
+
+@dataclass(frozen=True)
+class NoOtherKeys:
+    """``Annotated`` metadata for a mapping whose keys are checked against a pattern: publish
+    that a key matching none of its ``patternProperties`` is refused, as validation does
+    (JSON Schema otherwise allows any other key)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Close the published mapping to keys outside its key pattern."""
+        json_schema = handler(schema)
+        if "patternProperties" in json_schema:
+            json_schema["additionalProperties"] = False
+        return json_schema
+
+
+ImageTags = Annotated[dict[ServiceName, ImageTag], NoOtherKeys()]
 """Image tag per service, keyed by the service's name in lower camelCase (``controlTower``)."""
 
 EnvKey = Annotated[
@@ -145,7 +171,7 @@ BucketKey = Annotated[
 DownloadUrl = Annotated[
     str,
     TextPattern(
-        r"^(?:https?://[^\s/?#]+(?:[/?#]\S*)?|file:///\S*)$",
+        rf"^(?:https?://[^{SPACE}/?#]+(?:[/?#][^{SPACE}]*)?|file:///[^{SPACE}]*)$",
         "an http, https or file URL without whitespace",
         8192,
     ),
@@ -164,6 +190,20 @@ CommitId = Annotated[
     ),
 ]
 """A full Git commit id."""
+
+TRACEPARENT_LENGTH: Final = 55
+"""Length of a W3C ``traceparent`` of version 00, and of the columns that store one."""
+
+TraceParent = Annotated[
+    str,
+    TextPattern(
+        r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$",
+        "a W3C traceparent: 00, a 32-digit trace id, a 16-digit span id and 2 flag digits, "
+        "lowercase hexadecimal, joined by '-'",
+        TRACEPARENT_LENGTH,
+    ),
+]
+"""The W3C Trace Context of the work a message belongs to (``00-<trace>-<span>-<flags>``)."""
 
 
 def _storable_instant(value: datetime) -> datetime:

@@ -8,7 +8,12 @@ from uuid import UUID
 from pydantic import Field, ValidationInfo, field_validator
 
 from contracts.base import ContractModel
-from contracts.common import NonEssentialEnv, ensure_unique_env_keys, missing_well_known_services
+from contracts.common import (
+    WELL_KNOWN_SERVICES,
+    NonEssentialEnv,
+    ensure_unique_env_keys,
+    missing_well_known_services,
+)
 from contracts.enums import ArtifactType, ReleaseStatus
 from contracts.limits import MAX_ESTIMATED_DOWNTIME_LENGTH
 from contracts.primitives import BucketKey, ImageTags, OrganizationName, Sha256
@@ -51,7 +56,7 @@ class ReleaseCreateRequest(ContractModel):
 
     version: Version
     """The release version; the artifacts are uploaded under the same version."""
-    image_tags: ImageTags
+    image_tags: ImageTags = Field(json_schema_extra={"required": list(WELL_KNOWN_SERVICES)})
     """Image tag per service: `backend`, `media`, `controlTower`, `agent` and any more."""
     is_forced: bool = False
     """A forced release must be deployed within 24 hours of its receipt."""

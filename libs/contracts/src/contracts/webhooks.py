@@ -15,6 +15,7 @@ from contracts.base import ContractModel
 from contracts.common import NonEssentialEnv, ensure_unique_env_keys
 from contracts.enums import ArtifactType
 from contracts.limits import MAX_ESTIMATED_DOWNTIME_LENGTH
+from contracts.manifests import SignedManifest
 from contracts.primitives import ImageTags, Sha256
 from contracts.releases import MAX_RELEASE_NOTES_LENGTH
 from contracts.versions import Version
@@ -87,6 +88,9 @@ class ReleasePublishedWebhook(ContractModel):
     """What was released."""
     ruleset: ReleaseRuleset
     """How it must be rolled out."""
+    manifest: SignedManifest | None = None
+    """The release's manifest signed by GCC, which the backend verifies before it accepts the
+    release; null only for a release published before GCC signed manifests."""
 
 
 class UpdatesPollResponse(ContractModel):

@@ -13,12 +13,14 @@ from logconfig.configuration import (
     get_logger,
     logging_restored,
 )
+from logconfig.correlation import add_trace_context
 from logconfig.redaction import REDACTED, SECRET_KEY_MARKERS, is_secret_key, redact, redact_secrets
 
 __all__ = [
     "REDACTED",
     "SECRET_KEY_MARKERS",
     "THIRD_PARTY_LOGGERS",
+    "add_trace_context",
     "configure_logging",
     "get_logger",
     "is_secret_key",

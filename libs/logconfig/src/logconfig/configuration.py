@@ -12,6 +12,7 @@ from typing import TextIO
 import structlog
 from structlog.typing import EventDict, ExceptionRenderer, Processor, WrappedLogger
 
+from logconfig.correlation import add_trace_context
 from logconfig.redaction import redact_secrets
 
 # Libraries that install their own handlers; their records are sent to the root handler instead
@@ -64,7 +65,8 @@ def configure_logging(
     """Configure structlog and stdlib logging to write one event per line.
 
     Every event carries ``timestamp`` (ISO 8601, UTC), ``level``, ``event``, ``logger`` and,
-    when given, ``service``, plus the fields bound with ``structlog.contextvars``; exceptions
+    when given, ``service``, plus the fields bound with ``structlog.contextvars`` and, inside
+    an OpenTelemetry span, its ``trace_id`` and ``span_id``; exceptions
     are rendered into ``exception``. Values of secret-looking keys are redacted by
     :func:`logconfig.redact_secrets`. With ``json=False`` events are rendered for a terminal
     instead. Records from stdlib loggers (uvicorn, Celery, libraries) pass through the same
@@ -108,6 +110,7 @@ def _shared_processors(service: str | None) -> list[Processor]:
     """What both structlog events and stdlib records go through before rendering."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_context,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),

@@ -24,14 +24,16 @@ def build_object_store(
     credentials: S3Credentials | None = None,
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
     part_size: int = DEFAULT_PART_SIZE,
+    max_attempts: int = 5,
 ) -> ObjectStore:
     """Build the object store for ``provider``, not yet open.
 
     ``s3``, ``minio`` and ``gcs`` speak the S3 API to ``bucket``; ``filesystem`` keeps objects
     under ``root``. ``s3`` without ``endpoint_url`` is AWS; ``minio`` needs ``endpoint_url``;
     ``gcs`` defaults to Google's interoperability endpoint and needs HMAC keys as
-    ``credentials`` (or in the ``AWS_*`` variables). Raises ``ValueError`` for an unknown
-    provider or a missing setting.
+    ``credentials`` (or in the ``AWS_*`` variables). ``max_attempts`` is how many times each
+    S3 request is tried, the first included, before its error is raised. Raises
+    ``ValueError`` for an unknown provider or a missing setting.
     """
     if provider == "filesystem":
         if root is None:
@@ -52,4 +54,5 @@ def build_object_store(
         credentials=credentials,
         multipart_threshold=multipart_threshold,
         part_size=part_size,
+        max_attempts=max_attempts,
     )

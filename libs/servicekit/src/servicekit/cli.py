@@ -100,6 +100,8 @@ def add_process_commands(
         ),
     ) -> None:
         settings = service.configure("worker")
+        if settings.worker_metrics_port is not None:
+            processes.serve_worker_metrics(settings.worker_metrics_port, concurrency=concurrency)
         processes.run_worker(
             service.configured_celery(settings),
             log_level=settings.log_level,

@@ -2,29 +2,32 @@
 
 Operator commands (``gcc org add``, ``customer-backend admin add``, ...) call the same service
 functions as the HTTP API. Each runs them here: in one session that commits when the work
-succeeds, with an error the operator can act on (and no traceback) when it does not.
+succeeds, with an error the operator can act on (and no traceback) when it does not
+(:mod:`servicekit.failures`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
+import typer
+from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contracts import field_from_location
 from servicekit.db import create_engine, create_session_factory, session_scope
-from servicekit.errors import ServiceError
+from servicekit.failures import REFUSED_EXIT_CODE, UNUSABLE_EXIT_CODE
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
-SERVICE_ERROR_EXIT_CODE = 1
+SERVICE_ERROR_EXIT_CODE = REFUSED_EXIT_CODE
 """The service refused the work (a conflict, an unknown name): the operator's input is at fault."""
 
-UNREACHABLE_EXIT_CODE = 2
+UNREACHABLE_EXIT_CODE = UNUSABLE_EXIT_CODE
 """The database (or another system the work needs) could not be used."""
 
 
@@ -39,25 +42,31 @@ async def database_session(database_url: str) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
+def validated(model: type[M], raw: dict[str, Any]) -> M:
+    """A command's options as the API's request body (``model``); when the body is refused,
+    print the first refusal naming its field and exit 2, as a usage error."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = field_from_location(first["loc"])
+        typer.echo(f"error{f' ({field})' if field else ''}: {first['msg']}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
 def run_command(work: Callable[[], Awaitable[T]]) -> T:
     """Run the coroutine ``work()`` to completion and return its result.
 
-    A :class:`ServiceError` exits with code 1, a database or network failure with code 2,
-    each after one ``error: ...`` line on stderr.
+    What fails is raised; the command's group (:mod:`servicekit.failures`) turns it into one
+    ``error: ...`` line and exit code 1 for a refused request (a
+    :class:`~servicekit.errors.ServiceError`), 2 for an unusable setting or a database or
+    network failure.
     """
 
     async def main() -> T:
         return await work()
 
-    try:
-        return asyncio.run(main())
-    except ServiceError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        print(f"error{where}: {exc.detail}", file=sys.stderr)
-        raise SystemExit(SERVICE_ERROR_EXIT_CODE) from None
-    except (OSError, SQLAlchemyError) as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        raise SystemExit(UNREACHABLE_EXIT_CODE) from None
+    return asyncio.run(main())
 
 
 def run_in_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

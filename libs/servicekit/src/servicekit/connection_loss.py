@@ -91,3 +91,30 @@ def is_connection_lost(exc: BaseException) -> bool:
     checked against :data:`CONNECTION_LOST_TYPES` and :data:`CONNECTION_LOST_SQLSTATES`.
     """
     return any(_is_lost(error) for error in _error_and_wrapped(exc))
+
+
+TEMPORARY_SQLSTATES: Final = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available (lock_timeout)
+        "57014",  # query_canceled (statement_timeout, or an administrator's cancel)
+        "25006",  # read_only_sql_transaction (a failover left this node a standby)
+    }
+)
+"""Statement failures a later try of the same request is expected to survive: a transaction
+that lost a race, a lock or statement timeout, a node that became read-only in a failover.
+Class 53 (insufficient resources: disk full, out of memory) counts too."""
+
+
+def is_temporary_failure(exc: BaseException) -> bool:
+    """Whether a database error is worth the same request again later: a lost connection
+    (:func:`is_connection_lost`), or a statement the server refused for its own state rather
+    than for the statement (:data:`TEMPORARY_SQLSTATES`, class 53)."""
+    if is_connection_lost(exc):
+        return True
+    for error in _error_and_wrapped(exc):
+        code = sqlstate_of(error)
+        if code is not None and (code in TEMPORARY_SQLSTATES or code.startswith("53")):
+            return True
+    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 import asyncpg
 import structlog
@@ -16,7 +16,13 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicekit.connection_loss import CONNECTION_LOST_TYPES, is_connection_lost, sqlstate_of
+from objectstore import InvalidKey, ObjectNotFound, ObjectStoreError
+from servicekit.connection_loss import (
+    CONNECTION_LOST_TYPES,
+    is_connection_lost,
+    is_temporary_failure,
+    sqlstate_of,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +34,13 @@ NUL_DETAIL: Final = "text must not contain NUL characters"
 
 UNAVAILABLE_DETAIL: Final = (
     "A service this request needs (the database) is not reachable at the moment; try again."
+)
+TEMPORARY_DETAIL: Final = (
+    "The database cannot complete this request at the moment (a lock or statement timeout, a "
+    "conflict with another transaction, or a lack of resources); try again."
+)
+STORAGE_UNAVAILABLE_DETAIL: Final = (
+    "The object storage (bucket) is not reachable or refused the request at the moment; try again."
 )
 RETRY_AFTER_SECONDS: Final = 5
 
@@ -93,6 +106,21 @@ class PayloadTooLarge(ServiceError):
     code = "payload_too_large"
 
 
+@runtime_checkable
+class DeferredCredentials(Protocol):
+    """A dependency's value holding credentials it has not checked yet.
+
+    The busiest route checks its key in the statement that does its work, so its dependency
+    only takes the token. When such a request is refused before that statement runs (a body
+    that cannot be read or is invalid), the error handlers call :meth:`check_credentials`
+    first, so that a wrong key is answered 401 whatever the body.
+    """
+
+    async def check_credentials(self) -> None:
+        """Raise :class:`Unauthorized` (or another service error) for credentials that are
+        not valid; return for valid ones."""
+
+
 def error_body(code: str, detail: str, field: str | None = None) -> dict[str, Any]:
     """The one error shape every endpoint answers with."""
     return {"error": code, "detail": detail, "field": field}
@@ -118,13 +146,14 @@ def _service_error_response(exc: ServiceError) -> JSONResponse:
 
 
 async def _authenticated_first(request: Request, answer: JSONResponse) -> JSONResponse:
-    """``answer`` (a body that could not be read), once the route's dependencies admit the
-    caller; otherwise their own error, such as a 401.
+    """``answer`` (a body that could not be read, or an invalid request), once the route's
+    dependencies admit the caller; otherwise their own error, such as a 401.
 
     FastAPI reads and decodes a route's body before it solves the route's dependencies, which
     is where credentials are checked, so a malformed body would tell an unauthenticated caller
     more than "401". The dependencies are solved here as for the request, without its body
-    (their own parameter errors are ignored: only what they raise counts).
+    (their own parameter errors are ignored: only what they raise counts), and credentials
+    a dependency took without checking (:class:`DeferredCredentials`) are checked now.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
@@ -137,7 +166,7 @@ async def _authenticated_first(request: Request, answer: JSONResponse) -> JSONRe
                 "fastapi_inner_astack": stack,
                 "fastapi_function_astack": stack,
             }
-            await solve_dependencies(
+            solved = await solve_dependencies(
                 request=Request(scope, request.receive),
                 dependant=route.dependant,
                 body=None,
@@ -145,6 +174,9 @@ async def _authenticated_first(request: Request, answer: JSONResponse) -> JSONRe
                 async_exit_stack=stack,
                 embed_body_fields=False,
             )
+            for value in solved.values.values():
+                if isinstance(value, DeferredCredentials):
+                    await value.check_credentials()
     except ServiceError as exc:
         return _service_error_response(exc)
     except _DATABASE_ERRORS as exc:
@@ -170,7 +202,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         )
         return await _authenticated_first(request, malformed)
     detail = f"{field}: {message}" if field else message
-    return JSONResponse(error_body("validation_error", detail, field), status_code=422)
+    invalid = JSONResponse(error_body("validation_error", detail, field), status_code=422)
+    return await _authenticated_first(request, invalid)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -196,39 +229,64 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if sqlstate_of(exc) in NUL_SQLSTATES:
         return JSONResponse(error_body("invalid_input", NUL_DETAIL, None), status_code=422)
-    if is_connection_lost(exc):
+    if is_temporary_failure(exc):
+        lost = is_connection_lost(exc)
         log.warning(
             "request.database_unavailable",
             path=request.url.path,
             method=request.method,
             error=type(exc).__name__,
+            sqlstate=sqlstate_of(exc),
         )
-        return JSONResponse(
-            error_body("service_unavailable", UNAVAILABLE_DETAIL, None),
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return _unavailable("service_unavailable", UNAVAILABLE_DETAIL if lost else TEMPORARY_DETAIL)
     raise exc  # any other database error is unexpected: the handler below answers it
+
+
+def _unavailable(code: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        error_body(code, detail, None),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ObjectNotFound | InvalidKey):
+        # a service answers a missing object itself; one reaching here is a bug
+        return await _unexpected(request, exc)
+    log.warning(
+        "request.storage_unavailable", path=request.url.path, method=request.method, error=str(exc)
+    )
+    return _unavailable("storage_unavailable", STORAGE_UNAVAILABLE_DETAIL)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request.failed", path=request.url.path, method=request.method)
+    # Starlette raises the error again once this answer is sent, and uvicorn then closes the
+    # connection: saying so lets a keep-alive client open a new one instead of sending its
+    # next request into a connection that is about to be reset.
     return JSONResponse(
         error_body("internal_error", "The server could not complete the request.", None),
         status_code=500,
+        headers={"Connection": "close"},
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map service errors, validation errors and unexpected errors to JSON bodies.
 
-    A body the framework could not read (malformed JSON or multipart) is answered only after
-    the route's dependencies admitted the caller, so a caller without credentials gets 401
-    whatever it sends; a JSON body nested too deeply to decode answers 422. A database error
-    caused by a NUL character in a value (one the contracts did not see: a path or query
-    parameter, for example) answers 422 rather than 500; a database that is down or a lost
-    connection to it answers 503 with ``Retry-After`` (the pool replaces its connections by
-    itself, so the same request succeeds again shortly).
+    A body the framework could not read (malformed JSON or multipart) and an invalid parameter
+    or body are answered only after the route's dependencies admitted the caller, so a caller
+    without valid credentials gets 401 whatever it sends; a JSON body nested too deeply to
+    decode answers 422. A database error caused by a NUL character in a value (one the
+    contracts did not see: a path or query parameter, for example) answers 422 rather than
+    500; a database that is down or a lost connection to it answers 503 with ``Retry-After``
+    (the pool replaces its connections by itself, so the same request succeeds again shortly),
+    and so does a statement the database refused for its own state (a lock or statement
+    timeout, a serialization failure, a full disk); an object store (bucket) that cannot be
+    reached or refuses the request answers 503 ``storage_unavailable`` with ``Retry-After``.
+    An unexpected error answers 500 with ``Connection: close``, since the server closes that
+    connection after it.
     """
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -236,4 +294,5 @@ def install_error_handlers(app: FastAPI) -> None:
     # a new connection to a database that is down fails with the socket's own error
     for kind in _DATABASE_ERRORS:
         app.add_exception_handler(kind, _database_error)
+    app.add_exception_handler(ObjectStoreError, _storage_error)
     app.add_exception_handler(Exception, _unexpected)

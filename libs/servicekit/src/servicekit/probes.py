@@ -7,8 +7,24 @@ from collections.abc import Callable
 import redis.asyncio as redis_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class Liveness(BaseModel):
+    """The answer of ``/healthz``."""
+
+    status: str
+
+
+class Readiness(BaseModel):
+    """The answer of ``/readyz``, 200 or 503 alike: each dependency's check."""
+
+    status: str
+    """``ready`` or ``not_ready``."""
+    checks: dict[str, str]
+    """``ok`` or ``unreachable: <error>`` for the database and the broker."""
 
 
 def add_probes(
@@ -19,12 +35,14 @@ def add_probes(
 ) -> None:
     """Add ``GET /healthz`` (process up) and ``GET /readyz`` (database and broker answer)."""
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=Liveness)
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    not_ready = {"model": Readiness, "description": "The database or the broker does not answer."}
+
+    @app.get("/readyz", tags=["health"], response_model=Readiness, responses={503: not_ready})
     async def readyz(request: Request) -> JSONResponse:
         """The database and the broker answer."""
         checks: dict[str, str] = {}

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 
 from logconfig import configure_logging
+from servicekit import metrics
 from servicekit.migrations import DatabaseNotMigrated
 from servicekit.worker import queue_names
+from telemetry import configure_tracing
 
 
 class ProcessSettings(Protocol):
@@ -32,10 +36,17 @@ class ProcessSettings(Protocol):
         """JSON lines (or a console rendering)."""
         ...
 
+    @property
+    def otlp_endpoint(self) -> str | None:
+        """Where trace spans are exported (None: nowhere)."""
+        ...
+
 
 def configure_process_logging(settings: ProcessSettings, service: str) -> None:
-    """Configure the process's logging from ``settings``, naming ``service`` in each event."""
+    """Configure the process's logging and tracing from ``settings``, naming ``service`` in
+    each event and span (spans are exported only with ``otlp_endpoint``)."""
     configure_logging(level=settings.log_level, json=settings.log_json, service=service)
+    configure_tracing(service=service, endpoint=settings.otlp_endpoint)
 
 
 def serve_api(
@@ -53,6 +64,10 @@ def serve_api(
     """
     import uvicorn
 
+    if workers > 1:
+        # uvicorn starts each worker as a fresh interpreter, which inherits the variable and
+        # writes its samples where every worker's scrape reads them.
+        metrics.ensure_multiprocess_directory()
     try:
         asyncio.run(ensure_migrated())
     except DatabaseNotMigrated as exc:
@@ -89,15 +104,36 @@ def worker_arguments(
     ]
 
 
+def _forget_pool_process(pid: int | None = None, **_: object) -> None:
+    """Drop a pool process's live gauges from the multiprocess directory as it exits."""
+    metrics.mark_process_dead(pid or os.getpid())
+
+
 def run_worker(
     celery: Celery, *, log_level: str, concurrency: int, queues: Sequence[str] = ()
 ) -> None:
     """Run a Celery worker that leaves the logging configuration alone (see
     :func:`worker_arguments` for the queues it consumes)."""
     celery.conf.worker_hijack_root_logger = False
+    worker_process_shutdown.connect(_forget_pool_process, weak=False)
     celery.worker_main(
         worker_arguments(celery, log_level=log_level, concurrency=concurrency, queues=queues)
     )
+
+
+def serve_worker_metrics(port: int, *, concurrency: int) -> None:
+    """Serve the worker's ``/metrics`` on ``port`` from its main process.
+
+    Tasks run in the prefork pool's child processes (even with a concurrency of one), so
+    their samples must go through prometheus-client's multiprocess directory, chosen before
+    ``prometheus_client`` is first imported: the command starts itself again with the variable
+    set, once, with the interpreter's own arguments (``-m gcc.cli`` stays ``-m gcc.cli``).
+    """
+    del concurrency  # every pool size forks
+    if not metrics.is_multiprocess():
+        metrics.ensure_multiprocess_directory()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606
+    metrics.start_worker_metrics_server(port)
 
 
 def run_beat(celery: Celery, *, log_level: str) -> None:

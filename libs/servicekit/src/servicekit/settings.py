@@ -33,6 +33,31 @@ class ServiceSettings(BaseSettings):
             "is handed out twice; the work itself is found again from the database sooner."
         ),
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "Serve Prometheus's `/metrics` on this port of its own (every address) instead of "
+            "on the API listener, so it stays off the public one. Unset: on the API listener."
+        ),
+    )
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "Port on which a Celery worker serves `/metrics`; unset: the worker serves none."
+        ),
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description=(
+            "OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`) to which "
+            "the process sends its trace spans. Unset: spans are not exported, but trace ids "
+            "still travel with webhooks, tasks and reports and appear in every log line."
+        ),
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Log JSON lines (false: human-readable console).")
 

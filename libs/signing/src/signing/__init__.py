@@ -3,8 +3,26 @@
 Senders call :func:`build_headers` (or :func:`sign`) and send the three ``webhook-*`` headers
 with the exact body bytes; receivers call :func:`verify` with the headers and the raw body
 before parsing it.
+
+Release manifests are signed with Ed25519 (:mod:`signing.manifests`): GCC signs with
+:func:`sign_manifest`, the backend and the agent check with :func:`verify_manifest`.
 """
 
+from signing.manifests import (
+    PUBLIC_KEY_PREFIX,
+    ManifestRefused,
+    RefusalReason,
+    SigningKey,
+    TrustedKeys,
+    canonical_json,
+    decode_header,
+    encode_header,
+    key_id_of,
+    load_signing_keys,
+    parse_public_key,
+    sign_manifest,
+    verify_manifest,
+)
 from signing.webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
     HEADER_ID,
@@ -29,14 +47,27 @@ __all__ = [
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",
     "MINIMUM_SECRET_BYTES",
+    "PUBLIC_KEY_PREFIX",
     "SECRET_PREFIX",
     "SIGNATURE_VERSION",
+    "ManifestRefused",
+    "RefusalReason",
+    "SigningKey",
+    "TrustedKeys",
     "VerificationFailure",
     "WebhookVerificationError",
     "build_headers",
+    "canonical_json",
+    "decode_header",
     "decode_secret",
+    "encode_header",
     "generate_secret",
+    "key_id_of",
+    "load_signing_keys",
+    "parse_public_key",
     "sign",
+    "sign_manifest",
     "sign_with_all",
     "verify",
+    "verify_manifest",
 ]

@@ -22,7 +22,7 @@ from wrktalk_testing.redis_db import claim_redis_db, release_redis_db
 
 if TYPE_CHECKING:
     # moto and aiosmtpd are slow to import: only sessions that use them pay for it.
-    from wrktalk_testing.s3 import MotoS3Server
+    from wrktalk_testing.s3 import CredentialCheckingS3Server, MotoS3Server
     from wrktalk_testing.smtp import SmtpSink
 
 POSTGRES_ADMIN_DSN_ENV = "WRKTALK_TEST_POSTGRES_DSN"
@@ -75,6 +75,29 @@ def s3_server() -> Iterator[MotoS3Server]:
 def s3_endpoint(s3_server: MotoS3Server) -> str:
     """The S3 endpoint URL; credentials are set in the environment for it."""
     return s3_server.endpoint_url
+
+
+@pytest.fixture
+def s3_stoppable_server(s3_server: MotoS3Server) -> Iterator[MotoS3Server]:
+    """A second moto server onto the session's buckets, for one test to stop and start again
+    (a bucket out of reach, and back)."""
+    from wrktalk_testing.s3 import MotoS3Server
+
+    server = MotoS3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_refusing_server() -> Iterator[CredentialCheckingS3Server]:
+    """An S3 server that refuses every request's credentials (``403 InvalidAccessKeyId``)."""
+    from wrktalk_testing.s3 import CredentialCheckingS3Server
+
+    server = CredentialCheckingS3Server()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

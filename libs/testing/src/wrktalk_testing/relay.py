@@ -3,7 +3,9 @@
 Point one side at the relay's port instead of the other side's: while the relay is open it
 copies bytes both ways; :meth:`TcpRelay.cut` closes every relayed connection and stops
 listening (new connections are refused, as from a host that is down), and
-:meth:`TcpRelay.restore` listens again on the same port.
+:meth:`TcpRelay.restore` listens again on the same port. :meth:`TcpRelay.lose_answers` keeps
+passing requests on but loses what comes back: the client's connection is closed as the answer
+arrives, so the server acts on a request whose sender never learns it did.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class TcpRelay:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.answers_lost = 0
+        """Answers dropped while :meth:`lose_answers` was in force."""
+        self._is_losing_answers = False
 
     @property
     def is_open(self) -> bool:
@@ -50,6 +55,14 @@ class TcpRelay:
     def restore(self) -> None:
         """Listen again (a no-op while open)."""
         self._call(self._listen())
+
+    def lose_answers(self) -> None:
+        """Pass requests on and drop the answers; open connections are closed first."""
+        self._call(self._set_losing_answers(True))
+
+    def deliver_answers(self) -> None:
+        """Pass answers back again (connections that lost an answer are gone already)."""
+        self._call(self._set_losing_answers(False))
 
     def close(self) -> None:
         """Cut and stop the thread."""
@@ -79,6 +92,20 @@ class TcpRelay:
         if server is not None:
             await server.wait_closed()
 
+    async def _set_losing_answers(self, is_losing: bool) -> None:
+        self._is_losing_answers = is_losing
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _drop_answer(
+        self, upstream: asyncio.StreamReader, client: asyncio.StreamWriter
+    ) -> None:
+        with contextlib.suppress(OSError):
+            if await upstream.read(CHUNK):
+                self.answers_lost += 1
+        client.transport.abort()
+
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
@@ -90,7 +117,12 @@ class TcpRelay:
         self.relayed += 1
         self._writers.update((writer, upstream_writer))
         try:
-            await asyncio.gather(_copy(reader, upstream_writer), _copy(upstream_reader, writer))
+            answers = (
+                self._drop_answer(upstream_reader, writer)
+                if self._is_losing_answers
+                else _copy(upstream_reader, writer)
+            )
+            await asyncio.gather(_copy(reader, upstream_writer), answers)
         finally:
             for end in (writer, upstream_writer):
                 self._writers.discard(end)
