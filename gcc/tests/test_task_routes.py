@@ -12,15 +12,16 @@ def routed_queue(celery: Celery, task: str) -> str:
     return str(celery.amqp.router.route({}, task)["queue"].name)
 
 
-def test_beat_tasks_go_to_the_schedule_queue_and_delivery_batches_to_the_default_queue() -> None:
+def test_beat_tasks_go_to_the_schedule_queue_and_the_delivery_pump_to_the_default_queue() -> None:
     scheduled = {
         "delivery.dispatch_due",
         "health.classify",
         "escalations.notify_new",
         "releases.recheck_gates",
+        "releases.remove_orphan_artifacts",
     }
     assert set(BEAT_SCHEDULE) == scheduled
     for task in scheduled:
         assert routed_queue(celery_app, task) == SCHEDULE_QUEUE, task
-    assert routed_queue(celery_app, "delivery.deliver_batch") == DEFAULT_QUEUE
+    assert routed_queue(celery_app, "delivery.pump") == DEFAULT_QUEUE
     assert queue_names(celery_app) == [DEFAULT_QUEUE, SCHEDULE_QUEUE]

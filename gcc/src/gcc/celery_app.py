@@ -9,12 +9,17 @@ from celery import Celery
 
 from servicekit.worker import route_tasks
 
+ORPHAN_SWEEP_INTERVAL_SECONDS = 3600.0
+"""How often beat looks for orphan artifacts; their age is counted in hours."""
+
 BEAT_SCHEDULE: dict[str, str | float] = {
     "delivery.dispatch_due": "dispatch_interval_seconds",
     "health.classify": "health_interval_seconds",
     "escalations.notify_new": "health_interval_seconds",
     # Delivers a release held back by the license or version gate once it clears.
     "releases.recheck_gates": "health_interval_seconds",
+    # Deletes uploaded artifacts no release references once GCC_ORPHAN_ARTIFACT_AGE has passed.
+    "releases.remove_orphan_artifacts": ORPHAN_SWEEP_INTERVAL_SECONDS,
 }
 """Each periodic task, and the setting that holds its interval (or the interval in seconds)."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from gcc.celery_app import celery_app
 from gcc.health.heartbeats import HeartbeatRecorder
+from gcc.releases.manifests import ManifestSigner, load_signer
 from gcc.settings import Settings
 from objectstore import ObjectStore, build_object_store
 from servicekit.runtime import SendTask, ServiceRuntime, open_service_runtime
@@ -15,14 +16,17 @@ from timekeeping import Clock
 
 @dataclass
 class Runtime(ServiceRuntime[Settings]):
-    """Settings, clock, database, the artifact bucket, the heartbeat batch writer and the task
-    sender of one process."""
+    """Settings, clock, database, the artifact bucket, the heartbeat batch writer, the
+    manifest signer and the task sender of one process."""
 
     heartbeat_recorder: HeartbeatRecorder = field(init=False)
+    manifest_signer: ManifestSigner | None = field(init=False)
 
     def __post_init__(self) -> None:
         # one per process, built with the engine: it batches the heartbeats that arrive together
         self.heartbeat_recorder = HeartbeatRecorder(self.engine)
+        # read once: a key file that cannot be read stops the process as it starts
+        self.manifest_signer = load_signer(self.settings)
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -32,6 +36,7 @@ def build_store(settings: Settings) -> ObjectStore:
         bucket=settings.bucket_name,
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,
+        max_attempts=settings.s3_max_attempts,
     )
 
 

@@ -15,6 +15,7 @@ from sqlmodel import select
 from contracts import ArtifactType, ReleaseStatus, Version
 from gcc.app import create_app
 from gcc.artifacts.models import Artifact
+from gcc.artifacts.retention import remove_orphans
 from gcc.artifacts.service import store_artifact
 from gcc.artifacts.upload import ReceivedFile
 from gcc.releases.models import Release
@@ -430,20 +431,27 @@ async def test_download_of_a_version_removed_by_retention_is_410(
     received_file: Callable[[bytes], ReceivedFile],
     organization_factory: OrganizationFactory,
 ) -> None:
-    keep_one = gcc_settings.model_copy(update={"artifact_retention": 1})
-    for version in ("2.2.0", "2.3.0"):
-        async with session_scope(gcc_sessions) as session:
-            await store_artifact(
-                session,
-                clock=gcc_clock,
-                settings=keep_one,
-                object_store=object_store,
-                artifact_type=ArtifactType.HELM,
-                version=Version.parse(version),
-                upload=received_file(helm_chart(version)),
-                release_status=release_status,
-            )
-        gcc_clock.advance(timedelta(minutes=1))
+    async with session_scope(gcc_sessions) as session:
+        await store_artifact(
+            session,
+            clock=gcc_clock,
+            settings=gcc_settings,
+            object_store=object_store,
+            artifact_type=ArtifactType.HELM,
+            version=Version.parse("2.2.0"),
+            upload=received_file(helm_chart("2.2.0")),
+            release_status=release_status,
+        )
+    # no release for a day: removed as an orphan; then a release of that version appears
+    gcc_clock.advance(timedelta(hours=25))
+    async with session_scope(gcc_sessions) as session:
+        await remove_orphans(
+            session,
+            clock=gcc_clock,
+            object_store=object_store,
+            older_than=gcc_settings.orphan_artifact_age,
+            release_status=release_status,
+        )
     await publish_directly(gcc_sessions, gcc_clock, "2.2.0")
     customer = await organization_factory()
 

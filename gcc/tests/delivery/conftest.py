@@ -15,7 +15,8 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import h11
@@ -39,6 +40,11 @@ REJECT = "reject"
 FAIL = "fail"
 SLOW = "slow"
 CLOSE = "close"
+GONE = "gone"
+BUSY = "busy"
+"""429 with ``Retry-After: 120``."""
+UNAVAILABLE_UNTIL = "unavailable-until"
+"""503 with a ``Retry-After`` date two hours after the receiver's clock."""
 
 
 @dataclass(frozen=True)
@@ -221,10 +227,23 @@ class WebhookReceiver:
             FAIL: (500, b"backend exploded: database unavailable"),
             SLOW: (200, b'{"received":true}'),
             "bad-signature": (401, b'{"error":"unauthorized","detail":"bad signature"}'),
+            GONE: (410, b'{"error":"gone"}'),
+            BUSY: (429, b'{"error":"too many requests"}'),
+            UNAVAILABLE_UNTIL: (503, b'{"error":"maintenance"}'),
         }.get(answer, (404, b"no such endpoint"))
+        extra = []
+        if answer == BUSY:
+            extra = [("retry-after", "120")]
+        elif answer == UNAVAILABLE_UNTIL:
+            later = self.clock.now() + timedelta(hours=2)
+            extra = [("retry-after", format_datetime(later.astimezone(UTC), usegmt=True))]
         response = h11.Response(
             status_code=status,
-            headers=[("content-type", "application/json"), ("content-length", str(len(text)))],
+            headers=[
+                ("content-type", "application/json"),
+                ("content-length", str(len(text))),
+                *extra,
+            ],
         )
         writer.write(connection.send(response) + connection.send(h11.Data(data=text)))
         writer.write(connection.send(h11.EndOfMessage()))

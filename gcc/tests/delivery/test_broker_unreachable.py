@@ -21,6 +21,7 @@ from sqlmodel import select
 from structlog.testing import capture_logs
 
 from contracts import DeploymentStatus, ReleaseStatus
+from gcc.delivery.tasks import pump_thread
 from gcc.releases.models import DeploymentTarget, Release
 from gcc.settings import Settings
 from gcc.worker import celery_app, configure_celery, use_clock
@@ -64,9 +65,12 @@ def worker_on_the_real_broker(gcc_settings: Settings, gcc_clock: ManualClock) ->
     """A Celery worker in this process on the test's broker: the broker is back."""
     configure_celery(gcc_settings)
     use_clock(gcc_clock)
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-        yield
-    use_clock(None)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        pump_thread.stop()  # its runtime is on the test's database
+        use_clock(None)
 
 
 async def test_publish_while_the_broker_is_down_answers_200_and_a_later_dispatch_delivers(

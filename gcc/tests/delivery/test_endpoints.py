@@ -9,20 +9,11 @@ import httpx
 from sqlmodel import select
 
 from contracts import DeploymentStatus, ReleaseStatus
-from gcc.delivery import service
+from gcc.delivery.pump import deliver_due
 from gcc.releases.models import DeploymentTarget
 from gcc.runtime import Runtime
-from servicekit.db import SessionFactory, session_scope
+from servicekit.db import SessionFactory
 from timekeeping import ManualClock
-
-
-async def deliver_due(runtime: Runtime) -> None:
-    async with session_scope(runtime.session_factory) as session:
-        batches = await service.dispatch_due(
-            session, clock=runtime.clock, settings=runtime.settings
-        )
-    for batch in batches:
-        await service.deliver_batch(runtime, batch)
 
 
 async def fail_deliveries(sessions: SessionFactory, target_ids: list[uuid.UUID]) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus, UpdatesPollResponse
-from gcc.delivery import service
+from gcc.delivery.pump import deliver_due
 from gcc.escalations.models import Escalation
 from gcc.releases.gate_recheck import GateRecheck, recheck_gates
 from gcc.releases.models import DeploymentTarget, Release
@@ -115,13 +115,8 @@ class Gates:
             )
 
     async def deliver(self) -> None:
-        """What beat and the worker do together: lease the due targets, deliver every batch."""
-        async with session_scope(self.runtime.session_factory) as session:
-            batches = await service.dispatch_due(
-                session, clock=self.runtime.clock, settings=self.runtime.settings
-            )
-        for batch in batches:
-            await service.deliver_batch(self.runtime, batch)
+        """What a worker's pump does: deliver what is due."""
+        await deliver_due(self.runtime)
 
     async def poll(self, customer: CreatedOrganization) -> list[str]:
         """The versions the customer's updates poll offers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,9 +13,9 @@ import pytest
 from sqlmodel import select
 
 from contracts import EscalationType, ReleasePublishedWebhook, ReleaseStatus
-from gcc.delivery import service
-from gcc.delivery.outcomes import BatchReport
-from gcc.delivery.sender import open_client
+from gcc.delivery import claims, service
+from gcc.delivery.outcomes import DeliveryReport
+from gcc.delivery.pump import deliver_due
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
 from gcc.releases.models import DeploymentTarget, Release
@@ -82,15 +83,22 @@ class Delivery:
         created = await self.customer(name, *script, then=then)
         return created, await self.publish([created], **release_fields)
 
-    async def dispatch(self) -> list[list[uuid.UUID]]:
+    async def claim(
+        self, *, retries: bool = False, limit: int = 100, held: Sequence[uuid.UUID] = ()
+    ) -> list[uuid.UUID]:
+        """What a pump's lane claims: due targets nobody holds, leased to the claimer."""
+        now = self.runtime.clock.now()
+        lease = timedelta(seconds=self.runtime.settings.delivery_lease_seconds)
         async with session_scope(self.runtime.session_factory) as session:
-            return await service.dispatch_due(
-                session, clock=self.runtime.clock, settings=self.runtime.settings
+            taken = await claims.claim_targets(
+                session, retries=retries, limit=limit, held=held, now=now, lease_until=now + lease
             )
+        return [target.target_id for target in taken]
 
-    async def deliver(self) -> list[BatchReport]:
-        """What beat and the worker do together: lease the due targets, deliver every batch."""
-        return [await service.deliver_batch(self.runtime, batch) for batch in await self.dispatch()]
+    async def deliver(self) -> list[DeliveryReport]:
+        """What a worker's pump does: deliver what is due (nothing: no report)."""
+        report = await deliver_due(self.runtime)
+        return [report] if report.total else []
 
     async def only_target(self, release: Release) -> DeploymentTarget:
         """The release's one target, as stored now."""
@@ -123,7 +131,7 @@ async def rotated_customer(
     return old_secret, created
 
 
-async def test_batch_sends_each_target_its_signed_webhook_and_records_the_ack(
+async def test_the_pump_sends_each_target_its_signed_webhook_and_records_the_ack(
     delivery: Delivery, gcc_sessions: SessionFactory, gcc_clock: ManualClock
 ) -> None:
     customers = await delivery.customers("acme", 3)
@@ -165,36 +173,46 @@ async def test_every_target_of_a_release_receives_the_same_body_bytes(delivery: 
     assert len(delivery.receiver.received) == 4
 
 
-async def test_dispatch_leases_due_targets_in_batches_of_the_configured_size(
+async def test_a_claim_leases_at_most_its_limit_of_due_targets(
     delivery: Delivery, gcc_settings: Settings, gcc_clock: ManualClock
 ) -> None:
-    delivery.configure(delivery_batch_size=3)
     organizations = [await delivery.organization_factory() for _ in range(7)]
     release = await delivery.publish(organizations)
 
-    batches = await delivery.dispatch()
+    claims = [await delivery.claim(limit=3) for _ in range(4)]
 
-    assert sorted(len(batch) for batch in batches) == [1, 3, 3]
+    assert [len(claim) for claim in claims] == [3, 3, 1, 0]
     targets = await delivery.read_targets(release.id)
-    assert {target.id for target in targets} == {target for batch in batches for target in batch}
+    assert {target.id for target in targets} == {target for claim in claims for target in claim}
     lease = gcc_clock.now() + timedelta(seconds=gcc_settings.delivery_lease_seconds)
     assert all(target.lease_expires_at == lease for target in targets)
 
 
-async def test_leased_targets_are_handed_out_again_only_after_the_lease_runs_out(
+async def test_leased_targets_are_claimed_again_only_after_the_lease_runs_out(
     delivery: Delivery, gcc_settings: Settings, gcc_clock: ManualClock
 ) -> None:
     await delivery.publish([await delivery.organization_factory()])
-    (first,) = await delivery.dispatch()
+    first = await delivery.claim()
 
-    assert await delivery.dispatch() == []
+    assert await delivery.claim() == []
     gcc_clock.advance(timedelta(seconds=gcc_settings.delivery_lease_seconds))
-    assert await delivery.dispatch() == []
+    assert await delivery.claim() == []
     gcc_clock.advance(timedelta(seconds=1))
-    assert await delivery.dispatch() == [first]
+    assert await delivery.claim() == first
 
 
-async def test_dispatch_ignores_acknowledged_failed_and_future_targets(
+async def test_a_pump_never_claims_again_what_it_holds(
+    delivery: Delivery, gcc_settings: Settings, gcc_clock: ManualClock
+) -> None:
+    await delivery.publish([await delivery.organization_factory()])
+    held = await delivery.claim()
+    gcc_clock.advance(timedelta(seconds=gcc_settings.delivery_lease_seconds + 1))
+
+    assert await delivery.claim(held=held) == []
+    assert await delivery.claim() == held
+
+
+async def test_claims_ignore_acknowledged_failed_and_future_targets(
     delivery: Delivery, gcc_sessions: SessionFactory, gcc_clock: ManualClock
 ) -> None:
     organizations = [await delivery.organization_factory() for _ in range(4)]
@@ -211,21 +229,39 @@ async def test_dispatch_ignores_acknowledged_failed_and_future_targets(
         due = targets[3].id
         await session.commit()
 
-    assert await delivery.dispatch() == [[due]]
+    assert await delivery.claim() == [due]
 
 
-async def test_run_dispatch_enqueues_one_deliver_batch_task_per_batch(
+async def test_first_deliveries_and_retries_are_claimed_in_separate_lanes(
+    delivery: Delivery, gcc_sessions: SessionFactory
+) -> None:
+    release = await delivery.publish([await delivery.organization_factory() for _ in range(3)])
+    async with gcc_sessions() as session:
+        targets = (
+            await session.exec(
+                select(DeploymentTarget).where(DeploymentTarget.release_id == release.id)
+            )
+        ).all()
+        targets[0].webhook_attempts = 1
+        retry = targets[0].id
+        await session.commit()
+
+    assert await delivery.claim(retries=True) == [retry]
+    assert len(await delivery.claim(retries=False)) == 2
+
+
+async def test_run_dispatch_sends_the_pump_task_while_a_delivery_is_due_and_unheld(
     delivery: Delivery, task_recorder: Any
 ) -> None:
-    delivery.configure(delivery_batch_size=2)
+    assert await service.run_dispatch(delivery.runtime) is False
     await delivery.publish([await delivery.organization_factory() for _ in range(5)])
 
-    assert await service.run_dispatch(delivery.runtime) == 3
+    assert await service.run_dispatch(delivery.runtime) is True
+    assert task_recorder.names() == ["delivery.pump"]
 
-    assert task_recorder.names() == ["delivery.deliver_batch"] * 3
-    sent_ids = [target for _, (batch,), _ in task_recorder.sent for target in batch]
-    assert len(set(sent_ids)) == 5
-    assert all(isinstance(target, str) for target in sent_ids)
+    await delivery.claim()  # a pump holds them all
+    assert await service.run_dispatch(delivery.runtime) is False
+    assert task_recorder.names() == ["delivery.pump"]
 
 
 async def test_server_error_is_retried_after_the_retry_delay_and_not_before(
@@ -434,28 +470,26 @@ async def test_a_plain_http_endpoint_is_refused_unless_http_is_allowed(
     assert "https" in target.webhook_error
 
 
-async def test_delivering_a_batch_twice_sends_each_webhook_once(delivery: Delivery) -> None:
-    await delivery.publish(await delivery.customers("twice", 3))
-    (batch,) = await delivery.dispatch()
+async def test_two_pumps_at_once_send_each_webhook_once(delivery: Delivery) -> None:
+    delivery.configure(delivery_concurrency=2)
+    await delivery.publish(await delivery.customers("twice", 9))
 
-    first = await service.deliver_batch(delivery.runtime, batch)
-    again = await service.deliver_batch(delivery.runtime, [str(target) for target in batch])
+    first, second = await asyncio.gather(
+        deliver_due(delivery.runtime), deliver_due(delivery.runtime)
+    )
 
-    assert first.acknowledged == 3
-    assert again == BatchReport(skipped=3)
-    assert len(delivery.receiver.received) == 3
+    assert first.acknowledged + second.acknowledged == 9
+    assert len(delivery.receiver.received) == 9
+    assert len(set(delivery.receiver.acknowledged_ids())) == 9
 
 
-async def test_a_stale_batch_does_not_send_a_target_before_its_retry_is_due(
+async def test_a_rescheduled_target_is_not_sent_before_its_retry_is_due(
     delivery: Delivery,
 ) -> None:
     await delivery.publish_to("rescheduled", "fail")
-    (batch,) = await delivery.dispatch()
-    await service.deliver_batch(delivery.runtime, batch)
+    await delivery.deliver()
 
-    report = await service.deliver_batch(delivery.runtime, batch)
-
-    assert report == BatchReport(skipped=1)
+    assert await delivery.deliver() == []
     assert len(delivery.receiver.received_by("rescheduled")) == 1
 
 
@@ -487,7 +521,7 @@ async def test_an_ack_keeps_the_newer_heartbeat_as_last_seen(
     assert organization.last_seen_at == heartbeat
 
 
-async def test_a_broken_organization_fails_alone_and_its_batch_goes_out(
+async def test_a_broken_organization_fails_alone_and_the_others_go_out(
     delivery: Delivery, gcc_sessions: SessionFactory
 ) -> None:
     healthy = await delivery.customer("healthy")
@@ -515,17 +549,83 @@ async def test_a_broken_organization_fails_alone_and_its_batch_goes_out(
     assert by_organization[bad_host.organization.id].webhook_attempts == 1
 
 
-async def test_a_shared_session_keeps_the_connection_to_a_customer_between_batches(
+async def test_a_pump_keeps_the_connection_to_a_customer_from_one_webhook_to_the_next(
     delivery: Delivery,
 ) -> None:
-    delivery.configure(delivery_batch_size=2, delivery_concurrency=1)
+    delivery.configure(delivery_concurrency=1)
     await delivery.publish(await delivery.customers("pooled", 4))
-    batches = await delivery.dispatch()
 
-    async with open_client(concurrency=1, timeout_seconds=2) as client:
-        reports = [
-            await service.deliver_batch(delivery.runtime, batch, client=client) for batch in batches
-        ]
+    (report,) = await delivery.deliver()
 
-    assert [report.acknowledged for report in reports] == [2, 2]
+    assert report.acknowledged == 4
     assert delivery.receiver.connections == 1
+
+
+async def test_gone_is_not_retried_and_raises_a_webhook_gone_escalation(
+    delivery: Delivery, gcc_sessions: SessionFactory, gcc_clock: ManualClock
+) -> None:
+    created, release = await delivery.publish_to("moved-away", then="gone")
+
+    (report,) = await delivery.deliver()
+    gcc_clock.advance(RETRY_DELAY * 5)
+    assert await delivery.deliver() == []
+
+    assert report.gone == 1
+    assert len(delivery.receiver.received_by("moved-away")) == 1
+    target = await delivery.only_target(release)
+    assert target.webhook_failed
+    assert target.status == "webhookFailed"
+    assert target.webhook_error.startswith("HTTP 410: ")
+    async with gcc_sessions() as session:
+        (escalation,) = (await session.exec(select(Escalation))).all()
+    assert escalation.type == EscalationType.WEBHOOK_GONE
+    assert escalation.organization_id == created.organization.id
+    assert "410" in escalation.reason
+
+
+async def test_too_many_requests_is_retried_after_its_retry_after_seconds(
+    delivery: Delivery, gcc_clock: ManualClock
+) -> None:
+    _, release = await delivery.publish_to("throttled", "busy")
+
+    (report,) = await delivery.deliver()
+
+    assert report.retrying == 1
+    target = await delivery.only_target(release)
+    assert target.next_attempt_at == gcc_clock.now() + timedelta(seconds=120)
+    gcc_clock.advance(RETRY_DELAY)
+    assert await delivery.deliver() == []
+    gcc_clock.advance(timedelta(seconds=60))
+    (report,) = await delivery.deliver()
+    assert report.acknowledged == 1
+
+
+async def test_a_retry_after_date_beyond_an_hour_is_capped_at_an_hour(
+    delivery: Delivery, gcc_clock: ManualClock
+) -> None:
+    _, release = await delivery.publish_to("maintenance", "unavailable-until")
+
+    (report,) = await delivery.deliver()
+
+    assert report.retrying == 1
+    target = await delivery.only_target(release)
+    assert target.next_attempt_at == gcc_clock.now() + timedelta(hours=1)
+    assert target.webhook_error.startswith("HTTP 503: ")
+
+
+async def test_a_slow_receiver_holds_one_slot_and_the_others_are_answered_meanwhile(
+    delivery: Delivery, gcc_clock: ManualClock
+) -> None:
+    delivery.configure(delivery_concurrency=2, webhook_timeout_seconds=2.0)
+    delivery.receiver.slow_seconds = 1.5
+    slow = await delivery.customer("slow-one", "slow")
+    fast = await delivery.customers("fast", 10)
+    await delivery.publish([slow, *fast])
+
+    (report,) = await delivery.deliver()
+
+    assert report.acknowledged == 11
+    answers = [hook.organization for hook in delivery.receiver.received]
+    # the fast ones went through the other slot while the slow one was reading
+    assert set(answers[-10:]) <= {f"fast-{index}" for index in range(10)} | {"slow-one"}
+    assert answers.index("slow-one") < 2

@@ -162,7 +162,7 @@ async def test_without_account_manager_only_the_admins_are_emailed(desk: Escalat
 
     [message] = desk.smtp_sink.messages
     assert message.recipients == [ADMIN]
-    assert message.subject == "[GCC] Organization offline with a forced release pending: customer-x"
+    assert message.subject == "[GCC] Organization not seen for more than 24 hours: customer-x"
 
 
 async def test_escalation_with_nobody_to_tell_is_marked_without_email(

@@ -148,9 +148,36 @@ async def test_list_and_show_print_the_organization_without_secrets(
 
     assert listed.exit_code == 0, listed.output
     assert "acme" in listed.output
-    assert "1 organization(s)" in listed.output
+    assert "organizations 1-1 of 1" in listed.output
     assert shown.exit_code == 0, shown.output
     assert '"name": "acme"' in shown.output
     for output in (listed.output, shown.output):
         assert api_key not in output
         assert secret not in output
+
+
+async def test_update_rotate_secret_and_fleet_use_the_operator_services(
+    command_environment: None, gcc_sessions: SessionFactory
+) -> None:
+    from gcc.cli import app
+
+    assert (await run(*ADD_ACME)).exit_code == 0
+    before = (await stored(gcc_sessions, "acme")).webhook_secret
+
+    updated = await run("update", "acme", "--spoc-name", "Ada")
+    rotated = await run("rotate-secret", "acme", "--json")
+    fleet = await asyncio.to_thread(CliRunner().invoke, app, ["fleet", "--version", "1.0.0"])
+    unknown = await run("rotate-secret", "nobody")
+    nothing = await run("update", "acme")
+
+    assert updated.exit_code == 0, updated.output
+    assert '"spocName": "Ada"' in updated.output
+    assert rotated.exit_code == 0, rotated.output
+    assert (await stored(gcc_sessions, "acme")).previous_webhook_secret == before
+    assert fleet.exit_code == 0, fleet.output
+    assert "1 organizations" in fleet.output
+    assert "acme" in fleet.output
+    assert all(len(line) <= 100 for line in fleet.output.splitlines())
+    assert unknown.exit_code == 1
+    assert "error (name): There is no organization named 'nobody'." in unknown.stderr
+    assert nothing.exit_code == 2

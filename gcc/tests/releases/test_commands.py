@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -65,9 +66,30 @@ async def test_list_command_prints_each_release_with_its_status(
     result = await run("list")
 
     assert result.exit_code == 0, result.output
-    [header, line] = result.output.strip().splitlines()
+    [header, line, footer] = result.output.strip().splitlines()
     assert header.startswith("VERSION")
-    assert line.split()[:2] == ["2.3.0", "draft"]
+    assert line.split()[:3] == ["2.3.0", "draft", "no"]
+    assert footer == "releases 1-1 of 1"
+
+
+async def test_list_command_pages_and_prints_the_apis_json(
+    command_environment: None, ready_release: ReadyRelease
+) -> None:
+    for version in ("2.1.0", "2.2.0", "2.3.0"):
+        await ready_release(version)
+
+    page = await run("list", "--limit", "2", "--offset", "1")
+    as_json = await run("list", "--json")
+
+    assert page.exit_code == 0, page.output
+    lines = page.output.splitlines()
+    assert [line.split()[0] for line in lines[1:3]] == ["2.2.0", "2.1.0"]
+    assert lines[-1] == "releases 2-3 of 3"
+    assert [item["version"] for item in json.loads(as_json.output)["releases"]] == [
+        "2.3.0",
+        "2.2.0",
+        "2.1.0",
+    ]
 
 
 async def test_list_command_says_when_there_are_no_releases(
@@ -75,7 +97,7 @@ async def test_list_command_says_when_there_are_no_releases(
 ) -> None:
     result = await run("list")
 
-    assert (result.exit_code, result.output.strip()) == (0, "no releases")
+    assert (result.exit_code, result.output.splitlines()[-1]) == (0, "no releases")
 
 
 async def test_deprecate_command_deprecates_a_published_release(

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from contracts import ReleaseStatus
 from gcc.artifacts.models import Artifact
+from gcc.audit.service import Actor
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
 from gcc.releases.models import DeploymentTarget, Release
@@ -91,7 +92,11 @@ async def test_publish_to_ten_thousand_organizations_takes_under_five_seconds(
     started = time.perf_counter()
     async with session_scope(gcc_sessions) as session:
         outcome = await publish_release(
-            session, clock=gcc_clock, version_text="2.3.0", send_task=sent.append
+            session,
+            clock=gcc_clock,
+            actor=Actor.ci_token(),
+            version_text="2.3.0",
+            send_task=sent.append,
         )
     elapsed = time.perf_counter() - started
 
@@ -143,7 +148,11 @@ async def test_publish_outside_a_committed_transaction_enqueues_nothing(
     try:
         async with session_scope(gcc_sessions) as session:
             await publish_release(
-                session, clock=gcc_clock, version_text="2.3.0", send_task=sent.append
+                session,
+                clock=gcc_clock,
+                actor=Actor.ci_token(),
+                version_text="2.3.0",
+                send_task=sent.append,
             )
             raise Abort
     except Abort:
@@ -185,7 +194,11 @@ async def test_a_publication_of_the_same_precedence_waits_for_another_and_is_the
 
     async def publish(session: Any, version: str) -> Any:
         return await publish_release(
-            session, clock=gcc_clock, version_text=version, send_task=lambda *_: None
+            session,
+            clock=gcc_clock,
+            actor=Actor.ci_token(),
+            version_text=version,
+            send_task=lambda *_: None,
         )
 
     async def publish_second() -> Any:

@@ -5,22 +5,33 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from contracts import ArtifactType, ArtifactUploadResponse, ErrorResponse
+from contracts import (
+    MANIFEST_HEADER,
+    MAX_VERSION_LENGTH,
+    VERSION_PATTERN,
+    ArtifactType,
+    ArtifactUploadResponse,
+)
 from gcc.artifacts import service
 from gcc.artifacts.upload import FORM_OVERHEAD_BYTES, receive_form
 from gcc.deps import (
     CiCaller,
     ClockDep,
     CustomerDep,
+    CustomerReleaseStatusDep,
+    ManifestLookupDep,
     ReleaseStatusDep,
     RuntimeDep,
     SessionDep,
     SettingsDep,
+    VersionPath,
 )
 from servicekit.bodies import limited_body_chunks
+from servicekit.openapi import error_responses
+from signing import encode_header
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +47,8 @@ _UPLOAD_BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file", "type", "version"],
+                    # each field once; any other is ignored, so none is offered
+                    "additionalProperties": False,
                     "properties": {
                         "file": {
                             "type": "string",
@@ -43,7 +56,12 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "description": "The Helm chart (.tgz) or Compose bundle (.tar.gz).",
                         },
                         "type": {"type": "string", "enum": ["helm", "compose"]},
-                        "version": {"type": "string", "examples": ["2.3.0"]},
+                        "version": {
+                            "type": "string",
+                            "pattern": VERSION_PATTERN,
+                            "maxLength": MAX_VERSION_LENGTH,
+                            "examples": ["2.3.0"],
+                        },
                     },
                 }
             }
@@ -51,16 +69,12 @@ _UPLOAD_BODY: dict[str, Any] = {
     }
 }
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 409, 410, 413, 422)
-}
-
 
 @router.post(
     "/api/internal/artifacts",
     response_model=ArtifactUploadResponse,
     openapi_extra=_UPLOAD_BODY,
-    responses=_ERRORS,
+    responses=error_responses(409, 413),
     summary="Upload a Helm chart or Compose bundle (CI)",
 )
 async def upload_artifact(
@@ -102,21 +116,25 @@ async def upload_artifact(
     responses={
         200: {
             "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The artifact's bytes; `X-Sha256` carries their SHA256.",
+            "description": "The artifact's bytes; `X-Sha256` carries their SHA256 and "
+            f"`{MANIFEST_HEADER}` the release's signed manifest (JSON in unpadded URL-safe "
+            "base64), absent for a release published unsigned.",
         },
-        **_ERRORS,
+        **error_responses(404, 410),
     },
     summary="Download a release artifact (customer)",
 )
 async def download_artifact(
-    version: Annotated[str, Path(max_length=128)],
+    version: VersionPath,
     organization: CustomerDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    release_status: ReleaseStatusDep,
+    release_status: CustomerReleaseStatusDep,
+    manifest_lookup: ManifestLookupDep,
     artifact_type: Annotated[ArtifactType, Query(alias="type")] = ArtifactType.HELM,
 ) -> StreamingResponse:
-    """Stream a published release's Helm chart or Compose bundle from the bucket."""
+    """Stream a published release's Helm chart or Compose bundle from the bucket; a release
+    that names its targets only to those organizations (404 to every other)."""
     download = await service.find_download(
         session,
         object_store=runtime.object_store,
@@ -124,17 +142,22 @@ async def download_artifact(
         artifact_type=artifact_type,
         release_status=release_status,
     )
+    manifest = await manifest_lookup(session, version=download.version)
     log.info(
         "artifact.download.started",
         organization=organization.name,
         key=download.key,
+        is_signed=manifest is not None,
     )
+    headers = {
+        "X-Sha256": download.sha256,
+        "Content-Length": str(download.size_bytes),
+        "Content-Disposition": f'attachment; filename="{download.filename}"',
+    }
+    if manifest is not None:
+        headers[MANIFEST_HEADER] = encode_header(manifest)
     return StreamingResponse(
         runtime.object_store.iter_chunks(download.key),
         media_type="application/gzip",
-        headers={
-            "X-Sha256": download.sha256,
-            "Content-Length": str(download.size_bytes),
-            "Content-Disposition": f'attachment; filename="{download.filename}"',
-        },
+        headers=headers,
     )

@@ -69,16 +69,25 @@ async def upsert(
     return artifact
 
 
-async def beyond_retention(
-    session: AsyncSession, artifact_type: str, keep: int
-) -> Sequence[Artifact]:
-    """The stored (not yet removed) artifacts of a type past the ``keep`` newest uploads."""
+async def stored_of_type(session: AsyncSession, artifact_type: str) -> Sequence[Artifact]:
+    """The stored (not yet removed) artifacts of a type, newest upload first, locked."""
     result = await session.exec(
         select(Artifact)
         .where(Artifact.type == artifact_type, col(Artifact.removed_at).is_(None))
         .order_by(col(Artifact.created_at).desc(), col(Artifact.version).desc())
-        .offset(keep)
         .with_for_update()
+    )
+    return result.all()
+
+
+async def stored_before(session: AsyncSession, uploaded_before: datetime) -> Sequence[Artifact]:
+    """The stored artifacts uploaded before ``uploaded_before``, oldest first, locked; rows
+    another transaction holds (an upload replacing one) are skipped."""
+    result = await session.exec(
+        select(Artifact)
+        .where(col(Artifact.removed_at).is_(None), col(Artifact.created_at) < uploaded_before)
+        .order_by(col(Artifact.created_at))
+        .with_for_update(skip_locked=True)
     )
     return result.all()
 
@@ -101,4 +110,14 @@ async def for_versions(session: AsyncSession, versions: Iterable[str]) -> Sequen
     if not names:
         return []
     result = await session.exec(select(Artifact).where(col(Artifact.version).in_(names)))
+    return result.all()
+
+
+async def retained(session: AsyncSession) -> Sequence[Artifact]:
+    """Every stored (not removed) artifact, by type, newest upload first; read only."""
+    result = await session.exec(
+        select(Artifact)
+        .where(col(Artifact.removed_at).is_(None))
+        .order_by(col(Artifact.type), col(Artifact.created_at).desc(), col(Artifact.version))
+    )
     return result.all()

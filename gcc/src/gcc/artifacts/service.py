@@ -12,7 +12,6 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,9 +24,11 @@ from contracts import (
     Version,
     parse_version_text,
 )
+from gcc import metrics
 from gcc.artifacts import repository
 from gcc.artifacts.archive import ArchiveRejected, check_artifact
 from gcc.artifacts.models import Artifact
+from gcc.artifacts.retention import ReleaseStatusLookup, apply_retention
 from gcc.artifacts.upload import ReceivedFile, ReceivedForm
 from gcc.settings import Settings
 from objectstore import ObjectStore
@@ -44,18 +45,6 @@ def artifact_key(artifact_type: ArtifactType, version: str) -> str:
     if artifact_type is ArtifactType.HELM:
         return f"charts/helm/wrktalk-{version}.tgz"
     return f"charts/compose/wrktalk-{version}-compose.tar.gz"
-
-
-class ReleaseStatusLookup(Protocol):
-    """The status of the release of ``version``, None when no release has that version.
-
-    With ``lock`` the release row stays locked until the transaction ends, so that it cannot be
-    published while an upload replaces one of its artifacts.
-    """
-
-    async def __call__(
-        self, session: AsyncSession, *, version: str, lock: bool = False
-    ) -> ReleaseStatus | None: ...
 
 
 def _version_field(text: str) -> Version:
@@ -168,6 +157,7 @@ async def store_artifact(
         object_store=object_store,
         artifact_type=artifact_type,
         keep=settings.artifact_retention,
+        release_status=release_status,
     )
     return artifact
 
@@ -219,6 +209,8 @@ async def _put_and_record(
         if previous is None:
             await object_store.delete(key)
         raise
+    metrics.ARTIFACT_UPLOADS.labels(str(artifact_type)).inc()
+    metrics.ARTIFACT_UPLOAD_BYTES.labels(str(artifact_type)).inc(upload.size)
     log.info(
         "artifact.upload.stored",
         version=version_text,
@@ -230,31 +222,6 @@ async def _put_and_record(
     return artifact
 
 
-async def apply_retention(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    object_store: ObjectStore,
-    artifact_type: ArtifactType,
-    keep: int,
-) -> list[str]:
-    """Delete the objects of all but the ``keep`` newest uploads of a type; return versions.
-
-    Newest means most recently uploaded, so the upload that triggers the sweep is always kept.
-    The rows stay with ``removed_at`` set, so a download of a removed version answers 410.
-    """
-    expired = await repository.beyond_retention(session, artifact_type, keep)
-    if not expired:
-        return []
-    await repository.mark_removed(session, (artifact.id for artifact in expired), clock.now())
-    await session.flush()
-    for artifact in expired:
-        await object_store.delete(artifact.bucket_path)
-    versions = [artifact.version for artifact in expired]
-    log.info("artifact.retention.removed", type=str(artifact_type), versions=versions)
-    return versions
-
-
 @dataclass(frozen=True)
 class ArtifactDownload:
     """What a customer download streams: the object and the headers that describe it."""
@@ -263,6 +230,8 @@ class ArtifactDownload:
     sha256: str
     size_bytes: int
     filename: str
+    version: str
+    """The version's canonical text."""
 
 
 async def find_download(
@@ -275,7 +244,10 @@ async def find_download(
 ) -> ArtifactDownload:
     """The artifact a customer may download: of a published (or deprecated) release only.
 
-    404 for an unknown version or type and for drafts, 410 once retention removed it.
+    ``release_status`` answers as the calling organization may know the release, so a
+    release targeted at other organizations is unknown to it. 404 for an unknown version or
+    type, for drafts and for another organization's targeted release; 410 once retention
+    removed it.
     """
     version = str(_version_field(version_text))
     status = await release_status(session, version=version)
@@ -295,6 +267,7 @@ async def find_download(
         sha256=artifact.sha256,
         size_bytes=artifact.size_bytes,
         filename=artifact.bucket_path.rsplit("/", 1)[-1],
+        version=version,
     )
 
 
@@ -322,3 +295,11 @@ async def digests(
     """The SHA256 of each artifact of these versions, by (version, type)."""
     rows: Sequence[Artifact] = await repository.for_versions(session, versions)
     return {(artifact.version, ArtifactType(artifact.type)): artifact.sha256 for artifact in rows}
+
+
+async def retained_artifacts(session: AsyncSession) -> dict[ArtifactType, list[Artifact]]:
+    """The artifacts retention keeps, per type, newest upload first."""
+    kept: dict[ArtifactType, list[Artifact]] = {kind: [] for kind in ArtifactType}
+    for artifact in await repository.retained(session):
+        kept[ArtifactType(artifact.type)].append(artifact)
+    return kept

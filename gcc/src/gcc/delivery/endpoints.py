@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from contracts import ErrorResponse, RedeliveryResponse
+from contracts import RedeliveryResponse
 from gcc.delivery import service
-from gcc.deps import ClockDep, OperatorCaller, RuntimeDep, SessionDep
+from gcc.deps import ClockDep, OperatorCaller, RuntimeDep, SessionDep, VersionPath
+from servicekit.openapi import error_responses
 
 router = APIRouter(tags=["delivery"])
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 409, 422)
-}
 
 
 @router.post(
     "/api/operator/releases/{version}/redeliver",
     response_model=RedeliveryResponse,
-    responses=_ERRORS,
+    responses=error_responses(404, 409),
     summary="Send a release's failed webhooks again (operator)",
 )
 async def redeliver_release(
-    version: Annotated[str, Path(max_length=128, description="A release version, e.g. 2.3.0")],
-    _caller: OperatorCaller,
+    version: VersionPath,
+    caller: OperatorCaller,
     session: SessionDep,
     clock: ClockDep,
     runtime: RuntimeDep,
@@ -39,6 +36,7 @@ async def redeliver_release(
     return await service.redeliver_failed(
         session,
         clock=clock,
+        actor=caller,
         version_text=version,
         organization_name=organization,
         send_task=runtime.send_task,

@@ -1,4 +1,4 @@
-"""Writing a delivery batch's outcomes back: bulk updates, escalations, log events."""
+"""Writing a group of delivery outcomes back: bulk updates, escalations, log events."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import EscalationType
+from gcc import metrics
 from gcc.delivery import repository, sender
 from gcc.delivery.repository import FailedAttempt, ReleaseDigests, TakenTarget
 from gcc.delivery.sender import AttemptResult, Outcome
 from gcc.escalations.service import raise_escalation
 from gcc.runtime import Runtime
 from servicekit.db import session_scope
+from telemetry import trace_fields
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -34,23 +36,38 @@ class TargetState(enum.StrEnum):
     """No attempt is left (or the webhook was not sent at all): ``webhookFailed``."""
     REJECTED = "rejected"
     """The customer answered 401: escalated, not retried."""
+    GONE = "gone"
+    """The customer answered 410: escalated, not retried."""
 
 
 @dataclass(frozen=True)
-class BatchReport:
-    """What one batch delivery did."""
+class DeliveryReport:
+    """What a group of deliveries (or a whole pump run) did."""
 
     acknowledged: int = 0
     retrying: int = 0
     failed: int = 0
     rejected: int = 0
-    skipped: int = 0
-    """Targets of the batch no longer due (acknowledged, failed or rescheduled meanwhile)."""
+    gone: int = 0
+
+    @property
+    def total(self) -> int:
+        """Targets handled."""
+        return self.acknowledged + self.retrying + self.failed + self.rejected + self.gone
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            acknowledged=self.acknowledged + other.acknowledged,
+            retrying=self.retrying + other.retrying,
+            failed=self.failed + other.failed,
+            rejected=self.rejected + other.rejected,
+            gone=self.gone + other.gone,
+        )
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A target the batch did not send to, and why (not retried)."""
+    """A target the pump did not send to, and why (not retried)."""
 
     target: TakenTarget
     reason: str
@@ -62,11 +79,11 @@ async def record_outcomes(
     releases: dict[uuid.UUID, ReleaseDigests],
     results: Sequence[AttemptResult],
     refusals: Sequence[Refusal],
-) -> BatchReport:
-    """Record every attempt of a batch in a few bulk statements, escalate 401s, log.
+) -> DeliveryReport:
+    """Record a group of attempts in a few bulk statements, escalate 401s and 410s, log.
 
     Acknowledged webhooks are logged one by one only at DEBUG: a log line per success costs
-    about as much CPU as sending it; the batch summary counts them.
+    about as much CPU as sending it; the pump's summary counts them.
     """
     settings, clock = runtime.settings, runtime.clock
     acknowledged = [result for result in results if result.outcome is Outcome.ACKNOWLEDGED]
@@ -91,9 +108,14 @@ async def record_outcomes(
             session, failures=failures, max_attempts=settings.webhook_max_attempts, now=now
         )
         for result in unsuccessful:
-            if result.outcome is Outcome.REJECTED:
+            if result.outcome in (Outcome.REJECTED, Outcome.GONE):
                 target = targets[result.target_id]
-                await _escalate_rejection(session, clock, target, releases, result)
+                await _escalate(session, clock, target, releases, result)
+            elif states.get(result.target_id, (False, 0))[0]:
+                # the last attempt failed: the target is webhookFailed, a person should know
+                await _escalate_exhausted(
+                    session, clock, targets[result.target_id], releases, result
+                )
 
     if logging.getLogger(__name__).isEnabledFor(logging.DEBUG):
         for result in acknowledged:
@@ -103,11 +125,12 @@ async def record_outcomes(
     for refusal in refusals:
         counts[TargetState.FAILED] += 1
         _log_refusal(refusal, releases)
-    return BatchReport(
+    return DeliveryReport(
         acknowledged=len(acknowledged),
         retrying=counts[TargetState.RETRYING],
         failed=counts[TargetState.FAILED],
         rejected=counts[TargetState.REJECTED],
+        gone=counts[TargetState.GONE],
     )
 
 
@@ -118,14 +141,23 @@ def _failed_attempts(
     retry_delay: timedelta,
     now: datetime,
 ) -> list[FailedAttempt]:
-    """The attempts to count as failed: those answered without a 2xx, and those never sent."""
+    """The attempts to count as failed: those answered without a 2xx, and those never sent.
+
+    The next attempt waits ``retry_delay``, or as long as the receiver's ``Retry-After``
+    asked (already capped at an hour by the sender).
+    """
     return [
         FailedAttempt(
             target_id=result.target_id,
             error=result.error or f"HTTP {result.status_code}",
             sent=result.outcome is not Outcome.REFUSED,
-            permanent=result.outcome in (Outcome.REJECTED, Outcome.REFUSED),
-            retry_at=result.finished_at + retry_delay,
+            permanent=result.outcome in _PERMANENT,
+            retry_at=result.finished_at
+            + (
+                retry_delay
+                if result.retry_after_seconds is None
+                else timedelta(seconds=result.retry_after_seconds)
+            ),
         )
         for result in unsuccessful
     ] + [
@@ -138,6 +170,10 @@ def _failed_attempts(
         )
         for refusal in refusals
     ]
+
+
+_PERMANENT = frozenset({Outcome.REJECTED, Outcome.GONE, Outcome.REFUSED})
+"""Outcomes after which a target is not tried again."""
 
 
 def _log_unsuccessful(
@@ -154,6 +190,10 @@ def _log_unsuccessful(
         if result.outcome is Outcome.REJECTED:
             counts[TargetState.REJECTED] += 1
             _log_result("webhook.delivery.rejected", target, releases, result, attempts=attempts)
+            continue
+        if result.outcome is Outcome.GONE:
+            counts[TargetState.GONE] += 1
+            _log_result("webhook.delivery.gone", target, releases, result, attempts=attempts)
             continue
         counts[TargetState.FAILED if is_failed else TargetState.RETRYING] += 1
         _log_result(
@@ -180,26 +220,67 @@ def _log_refusal(refusal: Refusal, releases: dict[uuid.UUID, ReleaseDigests]) ->
     )
 
 
-async def _escalate_rejection(
+async def _escalate(
     session: AsyncSession,
     clock: Clock,
     target: TakenTarget,
     releases: dict[uuid.UUID, ReleaseDigests],
     result: AttemptResult,
 ) -> None:
+    """Escalate a 401 (``WEBHOOK_REJECTED``) or a 410 (``WEBHOOK_GONE``)."""
     version = _version(releases, target)
-    await raise_escalation(
-        session,
-        clock=clock,
-        escalation_type=EscalationType.WEBHOOK_REJECTED,
-        organization_id=target.organization_id,
-        release_id=target.release_id,
-        release_version=version,
-        reason=(
+    gone = result.outcome is Outcome.GONE
+    if gone:
+        reason = (
+            f"The webhook endpoint of {target.organization_name} answered 410 to release "
+            f"{version}: it asks GCC to stop sending to it. Check the organization's webhook "
+            "endpoint with the customer; the release is offered by the updates poll meanwhile."
+        )
+    else:
+        reason = (
             f"The webhook endpoint of {target.organization_name} answered 401 to release "
             f"{version}: it does not accept GCC's signature. Check that the customer backend "
             "holds the organization's current webhook secret; the release is offered by the "
             "updates poll meanwhile."
+        )
+    await raise_escalation(
+        session,
+        clock=clock,
+        escalation_type=EscalationType.WEBHOOK_GONE if gone else EscalationType.WEBHOOK_REJECTED,
+        organization_id=target.organization_id,
+        release_id=target.release_id,
+        release_version=version,
+        reason=reason,
+        details={
+            "version": version,
+            "webhookId": target.webhook_id,
+            "statusCode": result.status_code,
+            "endpointHost": sender.endpoint_host(target.webhook_endpoint),
+            "response": result.error,
+        },
+    )
+
+
+async def _escalate_exhausted(
+    session: AsyncSession,
+    clock: Clock,
+    target: TakenTarget,
+    releases: dict[uuid.UUID, ReleaseDigests],
+    result: AttemptResult,
+) -> None:
+    """Escalate a webhook whose every attempt failed (``WEBHOOK_FAILED``)."""
+    version = _version(releases, target)
+    await raise_escalation(
+        session,
+        clock=clock,
+        escalation_type=EscalationType.WEBHOOK_FAILED,
+        organization_id=target.organization_id,
+        release_id=target.release_id,
+        release_version=version,
+        reason=(
+            f"The webhook of release {version} to {target.organization_name} failed every "
+            f"attempt; the last answer: {result.error or 'none'}. The customer backend takes "
+            "the release from its next poll of GCC."
         ),
         details={
             "version": version,
@@ -234,5 +315,21 @@ def _log_result(
         status_code=result.status_code,
         duration_ms=result.duration_ms,
         error=result.error,
+        **trace_fields(result.trace_parent),
         **facts,
     )
+
+
+def count_deliveries(report: DeliveryReport, results: Sequence[AttemptResult]) -> None:
+    """Move the delivery counters by a group's outcomes and its answers' latencies."""
+    for outcome, count in (
+        ("acknowledged", report.acknowledged),
+        ("retrying", report.retrying),
+        ("failed", report.failed),
+        ("rejected", report.rejected),
+        ("gone", report.gone),
+    ):
+        if count:
+            metrics.WEBHOOK_DELIVERIES.labels(outcome).inc(count)
+    for result in results:
+        metrics.WEBHOOK_DELIVERY_DURATION.observe(result.duration_ms / 1000)

@@ -1,8 +1,8 @@
 """Queries of webhook delivery: claiming due targets and writing outcomes back in bulk.
 
-A fan-out touches thousands of rows, so every statement here works on a whole batch at once
-(``unnest`` of arrays: one round trip whatever the batch size) instead of flushing ORM objects
-row by row.
+A fan-out touches thousands of rows, so every statement here works on a whole group at once
+(``unnest`` of arrays: one round trip whatever the group's size) instead of flushing ORM
+objects row by row.
 """
 
 from __future__ import annotations
@@ -20,76 +20,10 @@ from contracts import ArtifactType, DeploymentStatus
 from gcc.artifacts.models import Artifact
 from gcc.releases.models import Release
 
-_CLAIM_DUE = sa.text(
-    """
-    UPDATE deployment_target AS target
-    SET lease_expires_at = :lease_until, updated_at = :now
-    WHERE target.id IN (
-        SELECT id FROM deployment_target
-        WHERE webhook_acked = false
-          AND webhook_failed = false
-          AND next_attempt_at <= :now
-          AND (lease_expires_at IS NULL OR lease_expires_at < :now)
-        ORDER BY next_attempt_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING target.id, target.release_id
-    """
-)
-
-
-async def claim_due_targets(
-    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
-) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Lease up to ``limit`` due targets in one statement; returns (target id, release id).
-
-    ``SKIP LOCKED`` lets two dispatchers run at once without waiting on, or taking, each
-    other's rows.
-    """
-    result = await session.exec(
-        _CLAIM_DUE,  # type: ignore[call-overload]
-        params={"now": now, "lease_until": lease_until, "limit": limit},
-    )
-    return [(row.id, row.release_id) for row in result]
-
-
-# The data-modifying CTE renews the lease of the targets this batch still has to send (a
-# redelivered task finds acknowledged or rescheduled ones and leaves them alone), and the outer
-# query reads everything a webhook needs in the same round trip. The outer query sees the rows
-# as they were before the update, which is all it reads from them.
-_TAKE_BATCH = sa.text(
-    """
-    WITH taken AS (
-        UPDATE deployment_target
-        SET lease_expires_at = :lease_until, updated_at = :now
-        WHERE id = ANY(:ids)
-          AND webhook_acked = false
-          AND webhook_failed = false
-          AND next_attempt_at <= :now
-        RETURNING id
-    )
-    SELECT target.id AS target_id,
-           target.webhook_id,
-           target.webhook_attempts,
-           target.release_id,
-           organization.id AS organization_id,
-           organization.name AS organization_name,
-           organization.webhook_endpoint,
-           organization.webhook_secret,
-           organization.previous_webhook_secret,
-           organization.previous_secret_expires_at,
-           organization.deleted_at AS organization_deleted_at
-    FROM taken
-    JOIN deployment_target AS target ON target.id = taken.id
-    JOIN organization ON organization.id = target.organization_id
-    """
-)
-
 
 @dataclass(frozen=True)
 class TakenTarget:
-    """A target this batch will send, with its organization's delivery settings."""
+    """A target a pump claimed, with its organization's delivery settings."""
 
     target_id: uuid.UUID
     webhook_id: str
@@ -113,22 +47,6 @@ class ReleaseDigests:
     compose_sha256: str | None
 
 
-async def take_batch(
-    session: AsyncSession,
-    *,
-    target_ids: Sequence[uuid.UUID],
-    now: datetime,
-    lease_until: datetime,
-) -> list[TakenTarget]:
-    """Renew the lease of the batch's targets that are still due and read them with their
-    organizations, in one statement."""
-    result = await session.exec(
-        _TAKE_BATCH,  # type: ignore[call-overload]
-        params={"ids": list(target_ids), "now": now, "lease_until": lease_until},
-    )
-    return [TakenTarget(**row._asdict()) for row in result]
-
-
 def _digest_of(artifact_type: ArtifactType) -> sa.ScalarSelect[str]:
     return (
         sa.select(col(Artifact.sha256))
@@ -142,7 +60,7 @@ def _digest_of(artifact_type: ArtifactType) -> sa.ScalarSelect[str]:
 async def releases_with_digests(
     session: AsyncSession, release_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, ReleaseDigests]:
-    """The releases of a batch (usually one) with their chart and Compose digests."""
+    """The releases of a group of targets (usually one) with their chart and Compose digests."""
     if not release_ids:
         return {}
     result = await session.exec(
@@ -202,7 +120,7 @@ async def record_acknowledged(
     """Mark targets acknowledged and move their organizations' ``lastWebhookAck``.
 
     ``acknowledgements`` holds (target id, organization id, acknowledged at). Two statements
-    for the whole batch.
+    for the whole group.
     """
     if not acknowledgements:
         return
@@ -342,3 +260,31 @@ async def requeue_failed(
         },
     )
     return sorted(row.name for row in result)
+
+
+# EXISTS stops at the first pending target of each release; the partial due index holds only
+# the pending ones.
+_RELEASES_WITH_PENDING = sa.text(
+    """
+    SELECT wanted.id FROM unnest(CAST(:release_ids AS uuid[])) AS wanted(id)
+    WHERE EXISTS (
+        SELECT 1 FROM deployment_target AS target
+        WHERE target.release_id = wanted.id
+          AND target.webhook_acked = false
+          AND target.webhook_failed = false
+    )
+    """
+)
+
+
+async def releases_with_pending_webhooks(
+    session: AsyncSession, release_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``release_ids`` that still have a webhook neither acknowledged nor failed."""
+    if not release_ids:
+        return set()
+    result = await session.exec(
+        _RELEASES_WITH_PENDING,  # type: ignore[call-overload]
+        params={"release_ids": list(release_ids)},
+    )
+    return {row[0] for row in result}

@@ -1,4 +1,4 @@
-"""Sending signed webhooks over HTTP, many at once, through one pooled session.
+"""Sending one signed webhook over HTTP through a pooled session, and reading its answer.
 
 Each request is signed right before it leaves, so its ``webhook-timestamp`` is the time of that
 attempt, over exactly the body bytes it carries; the ``webhook-id`` is the target's own and the
@@ -7,7 +7,6 @@ same on every retry, so a customer that already handled it can recognise a repea
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import functools
 import ssl
@@ -15,12 +14,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from signing import build_headers
+from telemetry import SpanKind, StatusCode, current_traceparent, inject_traceparent, span
 from timekeeping import Clock
 
 USER_AGENT = "wrktalk-gcc-webhooks/1"
@@ -30,6 +31,9 @@ _MAX_BODY_BYTES = 64 * 1024
 """A response body is read up to this size; customers answer with a few bytes."""
 KEEPALIVE_SECONDS = 4.0
 """How long an idle connection to a customer is kept for the next webhook."""
+MAX_RETRY_AFTER_SECONDS = 3600.0
+"""The longest ``Retry-After`` honoured; a receiver asking for more is tried after an hour."""
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 class Outcome(enum.StrEnum):
@@ -39,6 +43,8 @@ class Outcome(enum.StrEnum):
     """A 2xx answer."""
     REJECTED = "rejected"
     """401: the endpoint does not accept GCC's signature; not retried."""
+    GONE = "gone"
+    """410: the receiver says the endpoint is gone for good; escalated, not retried."""
     REFUSED = "refused"
     """Not sent at all: the organization cannot be sent to as configured (an unusable
     secret); not retried."""
@@ -55,6 +61,8 @@ class WebhookRequest:
     endpoint: str
     body: bytes
     secrets: Sequence[str]
+    trace_parent: str | None = None
+    """The release's publication span: the delivery's span continues its trace."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,10 @@ class AttemptResult:
     duration_ms: float
     status_code: int | None = None
     error: str | None = None
+    retry_after_seconds: float | None = None
+    """How long the receiver asked to be left alone (``Retry-After`` on a 429 or 503)."""
+    trace_parent: str | None = None
+    """The attempt's ``webhook.delivery`` span, for the outcome's log line written later."""
 
 
 def endpoint_problem(endpoint: str, *, allow_http: bool) -> str | None:
@@ -105,8 +117,14 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def open_client(*, concurrency: int, timeout_seconds: float) -> aiohttp.ClientSession:
-    """The HTTP session of one delivery batch: a keep-alive pool as wide as the concurrency.
+def open_client(
+    *, concurrency: int, timeout_seconds: float, connect_timeout_seconds: float
+) -> aiohttp.ClientSession:
+    """The HTTP session of one delivery pump: a keep-alive pool as wide as its concurrency.
+
+    ``timeout_seconds`` bounds each request from its first byte sent to its answer's last byte
+    read; ``connect_timeout_seconds`` bounds opening its connection. Waiting for a pooled
+    connection is not counted: the pump never starts more requests than the pool holds.
 
     aiohttp rather than httpx: on the benchmark machine httpx spends 1.3 to 5 ms of CPU per
     request (its pool inspects every connection, with a system call each, on every request),
@@ -122,7 +140,9 @@ def open_client(*, concurrency: int, timeout_seconds: float) -> aiohttp.ClientSe
     )
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        timeout=aiohttp.ClientTimeout(
+            total=timeout_seconds, sock_connect=min(connect_timeout_seconds, timeout_seconds)
+        ),
         headers={"user-agent": USER_AGENT},
         # No cookies from one customer's answer go along to the next request; no proxy or
         # netrc lookups from the environment (each costs a thread hop per request).
@@ -131,55 +151,34 @@ def open_client(*, concurrency: int, timeout_seconds: float) -> aiohttp.ClientSe
     )
 
 
-async def send_all(
-    requests: Sequence[WebhookRequest],
-    *,
-    client: aiohttp.ClientSession,
-    clock: Clock,
-    concurrency: int,
-    timeout_seconds: float,
-) -> list[AttemptResult]:
-    """Send every request, ``concurrency`` at a time; one result per request, in any order.
-
-    Requests are taken round-robin across origins (scheme, host and port): a host serving many
-    organizations gets a steady share of the concurrency rather than all of it at once, and
-    each origin's few keep-alive connections are reused instead of a new one per request.
-    """
-    pending = iter(interleave_by_origin(requests))
-    results: list[AttemptResult] = []
-
-    async def sender() -> None:
-        # The senders share one iterator; taking the next request never awaits, so no two
-        # senders take the same one.
-        for request in pending:
-            results.append(
-                await send_one(request, client=client, clock=clock, timeout_seconds=timeout_seconds)
-            )
-
-    await asyncio.gather(*(sender() for _ in range(min(concurrency, len(requests)))))
-    return results
-
-
-def interleave_by_origin(requests: Sequence[WebhookRequest]) -> list[WebhookRequest]:
-    """The requests reordered to take one per origin in turn."""
-    by_origin: dict[str, list[WebhookRequest]] = {}
-    for request in requests:
-        by_origin.setdefault(_origin(request.endpoint), []).append(request)
-    queues = list(by_origin.values())
-    return [
-        queue[index]
-        for index in range(max(map(len, queues), default=0))
-        for queue in queues
-        if index < len(queue)
-    ]
-
-
-def _origin(endpoint: str) -> str:
+def origin(endpoint: str) -> str:
+    """The scheme, host and port of an endpoint: what the per-receiver cap counts by."""
     try:
         parts = urlsplit(endpoint)
         return f"{parts.scheme}://{parts.netloc}"
     except ValueError:
         return endpoint
+
+
+def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
+    """A ``Retry-After`` header's delay in seconds (a number or an HTTP date), capped at
+    :data:`MAX_RETRY_AFTER_SECONDS`; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 async def send_one(
@@ -192,8 +191,35 @@ async def send_one(
     """Sign and POST one webhook; never raises for what the network or the receiver does.
 
     Nothing about one organization (its stored secret, its endpoint, its answer) may fail the
-    batch it is in: that would send the batch's other webhooks again on every retry.
+    deliveries around it: that would send their webhooks again on every retry. The attempt is
+    a ``webhook.delivery`` span under the release's publication, and its ``traceparent``
+    header hands the trace to the customer backend.
     """
+    with span(
+        "webhook.delivery",
+        parent=request.trace_parent,
+        kind=SpanKind.CLIENT,
+        attributes={"wrktalk.webhook_id": request.webhook_id},
+    ) as current:
+        result = await _attempt(
+            request, client=client, clock=clock, timeout_seconds=timeout_seconds
+        )
+        if current.is_recording():
+            current.set_attribute("wrktalk.webhook_outcome", str(result.outcome))
+            if result.status_code is not None:
+                current.set_attribute("http.response.status_code", result.status_code)
+            if result.outcome is not Outcome.ACKNOWLEDGED:
+                current.set_status(StatusCode.ERROR, result.error)
+        return result
+
+
+async def _attempt(
+    request: WebhookRequest,
+    *,
+    client: aiohttp.ClientSession,
+    clock: Clock,
+    timeout_seconds: float,
+) -> AttemptResult:
     started = time.perf_counter()
     try:
         headers = build_headers(request.secrets, request.webhook_id, clock.now(), request.body)
@@ -201,12 +227,18 @@ async def send_one(
         error = f"the organization's webhook secret is unusable: {exc}"
         return _result(request, clock, started, Outcome.REFUSED, None, error)
     headers["content-type"] = "application/json"
+    inject_traceparent(headers)
     status_code: int | None = None
+    retry_after: float | None = None
     try:
         async with client.post(
             request.endpoint, data=request.body, headers=headers, allow_redirects=False
         ) as response:
             status_code = response.status
+            if status_code in _RETRY_AFTER_STATUSES:
+                retry_after = retry_after_seconds(
+                    response.headers.get("retry-after"), now=clock.now()
+                )
             body = await _read_limited(response)
     except TimeoutError:
         error = f"no answer within {timeout_seconds:g} s"
@@ -220,8 +252,13 @@ async def send_one(
     if 200 <= status_code < 300:
         return _result(request, clock, started, Outcome.ACKNOWLEDGED, status_code, None)
     text = body.decode("utf-8", errors="replace")[:ERROR_BODY_CHARACTERS]
-    outcome = Outcome.REJECTED if status_code == 401 else Outcome.FAILED
-    return _result(request, clock, started, outcome, status_code, f"HTTP {status_code}: {text}")
+    outcome = _UNSUCCESSFUL.get(status_code, Outcome.FAILED)
+    error = f"HTTP {status_code}: {text}"
+    return _result(request, clock, started, outcome, status_code, error, retry_after)
+
+
+_UNSUCCESSFUL = {401: Outcome.REJECTED, 410: Outcome.GONE}
+"""Answers that end a target's deliveries at once; any other non-2xx is retried."""
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
@@ -243,6 +280,7 @@ def _result(
     outcome: Outcome,
     status_code: int | None,
     error: str | None,
+    retry_after: float | None = None,
 ) -> AttemptResult:
     return AttemptResult(
         target_id=request.target_id,
@@ -251,4 +289,6 @@ def _result(
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
         status_code=status_code,
         error=error,
+        retry_after_seconds=retry_after,
+        trace_parent=current_traceparent(),
     )

@@ -7,9 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from contracts import EscalationList, EscalationResolveRequest, EscalationType, EscalationView
+from contracts import (
+    MAX_STORED_INTEGER,
+    EscalationList,
+    EscalationResolveRequest,
+    EscalationType,
+    EscalationView,
+)
 from gcc.deps import ClockDep, OperatorCaller, SessionDep
 from gcc.escalations import service
+from servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/operator/escalations", tags=["operator: escalations"])
 
@@ -28,20 +35,24 @@ async def list_escalations(
         bool | None, Query(alias="open", description="true: unresolved only; false: resolved.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="At most this many.")] = 500,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_STORED_INTEGER, description="Skip this many (paging).")
+    ] = 0,
 ) -> EscalationList:
-    """Escalations, newest first."""
+    """Escalations, newest first; `total` counts every match, for paging with `offset`."""
     return await service.list_escalations(
         session,
         escalation_type=type_,
         organization_name=organization,
         is_open=is_open,
         limit=limit,
+        offset=offset,
     )
 
 
-@router.post("/{id}/resolve", response_model=EscalationView)
+@router.post("/{id}/resolve", response_model=EscalationView, responses=error_responses(404, 409))
 async def resolve_escalation(
-    _: OperatorCaller,
+    caller: OperatorCaller,
     escalation_id: Annotated[uuid.UUID, Path(alias="id", description="The escalation id.")],
     body: EscalationResolveRequest,
     session: SessionDep,
@@ -49,5 +60,9 @@ async def resolve_escalation(
 ) -> EscalationView:
     """Close an escalation with a resolution text (409 when it is resolved already)."""
     return await service.resolve_escalation(
-        session, clock=clock, escalation_id=escalation_id, resolution=body.resolution
+        session,
+        clock=clock,
+        actor=caller,
+        escalation_id=escalation_id,
+        resolution=body.resolution,
     )

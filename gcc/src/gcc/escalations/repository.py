@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import String, text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +38,18 @@ def _filtered(
     return statement
 
 
+async def ids_starting_with(session: AsyncSession, prefix: str, *, limit: int) -> list[uuid.UUID]:
+    """At most ``limit`` escalation ids whose text form starts with ``prefix`` (lowercase hex
+    and hyphens)."""
+    rows = await session.exec(
+        select(Escalation.id)
+        .where(func.cast(col(Escalation.id), String).startswith(prefix, autoescape=True))
+        .order_by(col(Escalation.id))
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def list_with_context(
     session: AsyncSession,
     *,
@@ -45,13 +57,16 @@ async def list_with_context(
     organization_name: str | None = None,
     is_open: bool | None = None,
     limit: int,
+    offset: int = 0,
 ) -> tuple[Sequence[EscalationRow], int]:
-    """Matching escalations, newest first, at most ``limit``; and how many match in all."""
+    """Matching escalations, newest first, at most ``limit`` after skipping ``offset``; and
+    how many match in all."""
     rows = await session.exec(
         _filtered(
             _with_context(), type_=type_, organization_name=organization_name, is_open=is_open
         )
         .order_by(col(Escalation.escalated_at).desc(), col(Escalation.id))
+        .offset(offset)
         .limit(limit)
     )
     count_statement = _filtered(

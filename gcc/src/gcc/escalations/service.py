@@ -14,14 +14,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import EscalationList, EscalationType, EscalationView, Version
+from contracts import AuditAction, EscalationList, EscalationType, EscalationView, Version
+from gcc.audit import service as audit_service
+from gcc.audit.service import Actor
 from gcc.escalations import repository
 from gcc.escalations.models import Escalation
 from gcc.escalations.repository import EscalationRow
 from gcc.notifications.email import OutgoingEmail, SmtpMailer, render_email
 from gcc.organizations.models import Organization
 from gcc.settings import Settings
-from servicekit.errors import Conflict, NotFound
+from servicekit.errors import Conflict, InvalidInput, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -110,20 +112,56 @@ async def list_escalations(
     organization_name: str | None = None,
     is_open: bool | None = None,
     limit: int = 500,
+    offset: int = 0,
 ) -> EscalationList:
-    """Escalations matching the filters, newest first."""
+    """Escalations matching the filters, newest first, a page of ``limit`` after ``offset``."""
     rows, total = await repository.list_with_context(
         session,
         type_=str(escalation_type) if escalation_type else None,
         organization_name=organization_name,
         is_open=is_open,
         limit=limit,
+        offset=offset,
     )
     return EscalationList(escalations=[escalation_view(row) for row in rows], total=total)
 
 
+SHORTEST_ID_PREFIX = 8
+"""The fewest leading characters of an escalation id that name it (as lists show them)."""
+
+
+async def find_escalation_id(session: AsyncSession, *, id_text: str) -> uuid.UUID:
+    """The escalation a whole id or its first characters (at least eight, as a list shows
+    them) name; 404 when none does, 422 when the text is no id or more than one starts so."""
+    text_form = id_text.strip().lower()
+    try:
+        return uuid.UUID(text_form)
+    except ValueError:
+        pass
+    if len(text_form) < SHORTEST_ID_PREFIX or text_form.strip("0123456789abcdef-"):
+        raise InvalidInput(
+            f"{id_text!r} is not an escalation id nor its first {SHORTEST_ID_PREFIX} or more "
+            "characters.",
+            field="id",
+        )
+    found = await repository.ids_starting_with(session, text_form, limit=2)
+    if not found:
+        raise NotFound(f"There is no escalation whose id starts with {text_form}.", field="id")
+    if len(found) > 1:
+        raise InvalidInput(
+            f"More than one escalation id starts with {text_form}: give more characters.",
+            field="id",
+        )
+    return found[0]
+
+
 async def resolve_escalation(
-    session: AsyncSession, *, clock: Clock, escalation_id: uuid.UUID, resolution: str
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Actor,
+    escalation_id: uuid.UUID,
+    resolution: str,
 ) -> EscalationView:
     """Close an escalation with what was done about it; resolving twice is a conflict."""
     row = await repository.get_with_context(session, escalation_id, for_update=True)
@@ -139,6 +177,16 @@ async def resolve_escalation(
     escalation.resolution = resolution
     session.add(escalation)
     await session.flush()
+    await audit_service.record(
+        session,
+        clock=clock,
+        actor=actor,
+        action=AuditAction.ESCALATION_RESOLVE,
+        organization_name=row[1].name,
+        release_version=escalation.release_version,
+        escalation_id=escalation.id,
+        details={"type": escalation.type, "reason": resolution},
+    )
     log.info(
         "escalations.resolve.succeeded",
         escalation_id=str(escalation.id),
@@ -162,8 +210,11 @@ TITLES = {
     EscalationType.MIN_VERSION_BLOCKED: "Release blocked by minimum version",
     EscalationType.LICENSE_EXPIRED: "License expired, release withheld",
     EscalationType.DEPLOYMENT_FAILED: "Deployment failed",
-    EscalationType.CLIENT_OFFLINE: "Organization offline with a forced release pending",
+    EscalationType.CLIENT_OFFLINE: "Organization not seen for more than 24 hours",
+    EscalationType.DOWNLOAD_FAILED: "Customer could not download the release",
     EscalationType.WEBHOOK_REJECTED: "Webhook rejected by the customer (401)",
+    EscalationType.WEBHOOK_GONE: "Webhook endpoint gone (410)",
+    EscalationType.WEBHOOK_FAILED: "Webhook not delivered after every attempt",
 }
 ADVICE = {
     EscalationType.FORCED_24H_EXCEEDED: "Contact the customer to schedule the deployment now.",
@@ -180,12 +231,29 @@ ADVICE = {
         "Look at the error above with the customer; they can retry or roll back."
     ),
     EscalationType.CLIENT_OFFLINE: (
-        "The customer backend has not reported for over 24 hours; check it is running."
+        "The customer backend has not reported for over 24 hours; check it is running. "
+        "GCC closes this escalation when its heartbeats return."
+    ),
+    EscalationType.DOWNLOAD_FAILED: (
+        "The customer backend could not download or verify the artifact from GCC after its "
+        "tries and keeps trying in the background; check the artifact is still in GCC's bucket "
+        "and that the customer can reach GCC."
     ),
     EscalationType.WEBHOOK_REJECTED: (
         "The customer backend refuses GCC's signature: check it holds the organization's "
         "current webhook secret (rotate it if needed), then "
         "POST /api/operator/releases/{version}/redeliver."
+    ),
+    EscalationType.WEBHOOK_GONE: (
+        "The customer's webhook endpoint answered 410 and GCC stopped sending to it. Ask the "
+        "customer for its current endpoint (PATCH /api/operator/organizations/{name} with "
+        "webhookEndpoint), then POST /api/operator/releases/{version}/redeliver."
+    ),
+    EscalationType.WEBHOOK_FAILED: (
+        "The customer's webhook endpoint failed every attempt (its last answer is above). The "
+        "release is not lost: the customer backend takes it from its next poll of GCC. If the "
+        "backend is down or unreachable, check with the customer; once it answers again, "
+        "POST /api/operator/releases/{version}/redeliver sends the webhook again."
     ),
 }
 

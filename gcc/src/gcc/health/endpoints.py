@@ -19,12 +19,15 @@ from gcc.deps import (
     CustomerDep,
     OrganizationNamePath,
     SessionDep,
+    organization_of_api_key,
 )
 from gcc.health import reports, service
 from gcc.health.heartbeats import HeartbeatRecorder
 from gcc.runtime import Runtime
 from servicekit.auth import bearer_token
+from servicekit.db import SessionFactory, session_scope
 from servicekit.errors import Unauthorized
+from servicekit.openapi import error_responses
 from timekeeping import Clock
 
 router = APIRouter(prefix="/api/v1", tags=["customer: reports"])
@@ -37,19 +40,32 @@ class HeartbeatContext:
     api_key: str
     clock: Clock
     recorder: HeartbeatRecorder
+    sessions: SessionFactory
+
+    async def check_credentials(self) -> None:
+        """401 for a key no organization has: the error handlers call this when they refuse
+        the request before the recording statement checked the key (a malformed body)."""
+        async with session_scope(self.sessions) as session:
+            await organization_of_api_key(session, self.api_key)
 
 
 async def heartbeat_context(
     request: Request, authorization: AuthorizationHeader = None
 ) -> HeartbeatContext:
-    """The bearer token (unchecked: the statement that records the heartbeat checks it), the
-    clock, and the process's heartbeat recorder. One dependency rather than four: FastAPI's
+    """The bearer token (unchecked: the statement that records the heartbeat checks it, or the
+    error handlers before they refuse the body), the clock, and the process's heartbeat
+    recorder. One dependency rather than four: FastAPI's
     work per dependency is a fair share of a heartbeat's cost."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("An 'Authorization: Bearer <token>' header is required.")
     runtime: Runtime = request.app.state.runtime
-    return HeartbeatContext(api_key=token, clock=runtime.clock, recorder=runtime.heartbeat_recorder)
+    return HeartbeatContext(
+        api_key=token,
+        clock=runtime.clock,
+        recorder=runtime.heartbeat_recorder,
+        sessions=runtime.session_factory,
+    )
 
 
 HeartbeatContextDep = Annotated[HeartbeatContext, Depends(heartbeat_context)]
@@ -63,7 +79,9 @@ def received() -> Response:
     return Response(RECEIVED_BODY, media_type="application/json")
 
 
-@router.post("/organizations/{name}/heartbeat", response_model=ReceivedAck)
+@router.post(
+    "/organizations/{name}/heartbeat", response_model=ReceivedAck, responses=error_responses(403)
+)
 async def heartbeat(
     context: HeartbeatContextDep,
     name: OrganizationNamePath,
@@ -85,7 +103,9 @@ async def heartbeat(
     return received()
 
 
-@router.post("/deployments/scheduled", response_model=ReceivedAck)
+@router.post(
+    "/deployments/scheduled", response_model=ReceivedAck, responses=error_responses(403, 404)
+)
 async def deployment_scheduled(
     organization: CustomerDep,
     body: DeploymentScheduledReport,
@@ -99,7 +119,7 @@ async def deployment_scheduled(
     return received()
 
 
-@router.post("/deployments/status", response_model=ReceivedAck)
+@router.post("/deployments/status", response_model=ReceivedAck, responses=error_responses(403, 404))
 async def deployment_status(
     organization: CustomerDep,
     body: DeploymentStatusReport,

@@ -18,7 +18,7 @@ from contracts import (
     EscalationType,
 )
 from gcc.escalations.service import raise_escalation
-from gcc.organizations import service as organization_service
+from gcc.organizations import history as organization_history
 from gcc.organizations.models import Organization
 from gcc.releases import service as release_service
 from gcc.releases import targets
@@ -91,7 +91,7 @@ async def record_deployment_status(
         target_required=not (report.is_rollback or report.status in VERSION_CHANGING),
     )
     if report.status in VERSION_CHANGING:
-        await organization_service.record_deployed_version(
+        await organization_history.record_deployed_version(
             session,
             organization=organization,
             release_id=release.id,
@@ -118,7 +118,7 @@ async def _escalate(
     release: Release,
     report: DeploymentStatusReport,
 ) -> None:
-    """Raise the escalation a failed or overdue deployment calls for."""
+    """Raise the escalation a failed, undownloadable or overdue deployment calls for."""
     if report.status is DeploymentStatus.FAILED:
         error = (report.error_message or "no error message")[-ERROR_DETAIL_LIMIT:]
         await raise_escalation(
@@ -129,6 +129,18 @@ async def _escalate(
             release_id=release.id,
             release_version=release.version,
             reason=f"Deployment of {release.version} at {organization.name} failed: {error}",
+            details={"version": release.version, "errorMessage": error},
+        )
+    elif report.status is DeploymentStatus.DOWNLOAD_FAILED:
+        error = (report.error_message or "no error message")[-ERROR_DETAIL_LIMIT:]
+        await raise_escalation(
+            session,
+            clock=clock,
+            escalation_type=EscalationType.DOWNLOAD_FAILED,
+            organization_id=organization.id,
+            release_id=release.id,
+            release_version=release.version,
+            reason=f"{organization.name} could not download {release.version}: {error}",
             details={"version": release.version, "errorMessage": error},
         )
     elif report.status is DeploymentStatus.DEADLINE_EXCEEDED:

@@ -39,7 +39,8 @@ _RECORD_HEARTBEATS = """
         reported_status = b.reported_status,
         agent_last_poll_at = b.agent_last_poll_at,
         health_status = 'online',
-        is_online = true
+        is_online = true,
+        heartbeat_enabled = true
     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
                 $6::timestamptz[])
          AS b(api_key_hash, name, at, current_version, reported_status, agent_last_poll_at),
@@ -101,13 +102,13 @@ async def names_of_keys(
 # rather than joined from a CTE: a single pass over the table is faster than a self-join.
 _SEEN_AT = "greatest(last_heartbeat_at, last_webhook_ack_at)"
 _STATUS = f"""CASE
-        WHEN {_SEEN_AT} IS NULL THEN 'unknown'
+        WHEN NOT heartbeat_enabled OR {_SEEN_AT} IS NULL THEN 'unknown'
         WHEN {_SEEN_AT} > :online_since THEN 'online'
         WHEN {_SEEN_AT} > :degraded_since THEN 'degraded'
         WHEN {_SEEN_AT} > :offline_since THEN 'offline'
         ELSE 'critical'
     END"""
-_IS_ONLINE = f"coalesce({_SEEN_AT} > :online_since, false)"
+_IS_ONLINE = f"(heartbeat_enabled AND coalesce({_SEEN_AT} > :online_since, false))"
 _CLASSIFY = sa.text(
     f"""
     UPDATE organization
@@ -136,13 +137,13 @@ async def classify_all(session: AsyncSession, *, now: datetime) -> int:
     return result.rowcount
 
 
-# Both escalation statements first materialize the targets of published forced releases that
-# are not deployed and not escalated yet: in a steady fleet that set is empty, so the cost
+# The forced-deadline statement first materializes the targets of published forced releases
+# that are not deployed and not escalated yet: in a steady fleet that set is empty, so the cost
 # follows the new work, not the fleet's size. Each of those targets then looks its
 # organization up by primary key ("OFFSET 0" keeps the lateral subquery from being flattened
 # into a join): right after many organizations change state the planner's statistics of
-# health_status are stale, and a join it plans from them can be quadratic. They
-# build the dedupe key exactly as escalations.service.dedupe_key does ("TYPE:<organization
+# health_status are stale, and a join it plans from them can be quadratic. It
+# builds the dedupe key exactly as escalations.service.dedupe_key does ("TYPE:<organization
 # id>:<release id>"), so an escalation raised here and one raised by a request never duplicate
 # each other. The anti-join skips known keys; ON CONFLICT covers a concurrent raise.
 _PENDING_FORCED = """
@@ -181,17 +182,6 @@ _PENDING_FORCED = """
     ON CONFLICT (dedupe_key) DO NOTHING
 """
 
-_RAISE_CLIENT_OFFLINE = sa.text(
-    _PENDING_FORCED.format(
-        excluded=":success, :rolled_back",
-        release_condition="",
-        organization_condition="AND o.health_status = :critical",
-        reason="'Organization ' || o.name || ' has not been seen for more than 24 hours'"
-        " || ' while the forced release ' || p.version || ' is pending.'",
-        details="jsonb_build_object('version', p.version, 'lastSeenAt', o.last_seen_at)",
-    )
-)
-
 _RAISE_FORCED_DEADLINE = sa.text(
     _PENDING_FORCED.format(
         excluded=":success",
@@ -205,8 +195,66 @@ _RAISE_FORCED_DEADLINE = sa.text(
 )
 
 
+# CLIENT_OFFLINE is raised once per offline period of a critical organization (spec error 2.1):
+# the period is named by the last time the organization was seen, which stays the same while
+# it is silent and moves when it is seen again. The dedupe key carries that time, so neither
+# the next run nor an operator's resolution during the same silence raises it again; a new
+# silence after the organization came back raises a new one. Critical organizations are few,
+# so listing the forced releases pending at each costs nothing in a steady fleet.
+_RAISE_CLIENT_OFFLINE = sa.text(
+    """
+    INSERT INTO escalation
+        (id, organization_id, type, dedupe_key, reason, details, escalated_at)
+    SELECT gen_random_uuid(), o.id, CAST(:type AS text),
+           CAST(:type AS text) || ':' || o.id::text || ':'
+               || to_char(o.last_seen_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.US'),
+           'Organization ' || o.name || ' has not been seen for more than 24 hours'
+               || CASE WHEN forced.versions IS NULL THEN '.'
+                       ELSE ' while the forced release '
+                            || array_to_string(forced.versions, ', ') || ' is pending.'
+                  END,
+           jsonb_build_object(
+               'lastSeenAt', o.last_seen_at,
+               'pendingForcedVersions', to_jsonb(coalesce(forced.versions, ARRAY[]::text[]))
+           ),
+           :now
+    FROM organization AS o
+    CROSS JOIN LATERAL (
+        SELECT array_agg(r.version::text ORDER BY r.published_at) AS versions
+        FROM deployment_target AS t
+        JOIN release AS r ON r.id = t.release_id
+        WHERE t.organization_id = o.id
+          AND r.status = :published
+          AND r.is_forced
+          AND t.status NOT IN (:success, :rolled_back)
+    ) AS forced
+    WHERE o.deleted_at IS NULL
+      AND o.health_status = :critical
+      AND o.last_seen_at IS NOT NULL
+    ON CONFLICT (dedupe_key) DO NOTHING
+    """
+)
+
+# A heartbeat marks its organization online at once, so the classification after the
+# heartbeats return closes the escalation; an acknowledged webhook counts as being seen too.
+_RESOLVE_CLIENT_OFFLINE = sa.text(
+    """
+    UPDATE escalation AS e
+    SET resolved_at = :now,
+        resolution = 'Seen again at '
+            || to_char(o.last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            || ': the organization is ' || o.health_status || '.'
+    FROM organization AS o
+    WHERE e.organization_id = o.id
+      AND e.type = :type
+      AND e.resolved_at IS NULL
+      AND o.health_status IN (:online, :degraded, :offline)
+    """
+)
+
+
 async def raise_client_offline(session: AsyncSession, *, now: datetime) -> int:
-    """CLIENT_OFFLINE for each critical organization and forced release pending there."""
+    """CLIENT_OFFLINE for each critical organization, once per offline period."""
     result = await (await session.connection()).execute(
         _RAISE_CLIENT_OFFLINE,
         {
@@ -216,6 +264,22 @@ async def raise_client_offline(session: AsyncSession, *, now: datetime) -> int:
             "published": str(ReleaseStatus.PUBLISHED),
             "success": str(DeploymentStatus.SUCCESS),
             "rolled_back": str(DeploymentStatus.ROLLED_BACK),
+        },
+    )
+    return result.rowcount
+
+
+async def resolve_client_offline(session: AsyncSession, *, now: datetime) -> int:
+    """Resolve the open CLIENT_OFFLINE escalations of organizations seen again within 24
+    hours; how many were resolved."""
+    result = await (await session.connection()).execute(
+        _RESOLVE_CLIENT_OFFLINE,
+        {
+            "type": str(EscalationType.CLIENT_OFFLINE),
+            "now": now,
+            "online": str(HealthStatus.ONLINE),
+            "degraded": str(HealthStatus.DEGRADED),
+            "offline": str(HealthStatus.OFFLINE),
         },
     )
     return result.rowcount

@@ -8,6 +8,7 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import OrganizationHeartbeat
+from gcc import metrics
 from gcc.health import repository
 from gcc.health.heartbeats import HeartbeatOutcome, HeartbeatRecorder
 from gcc.security import hash_api_key
@@ -46,6 +47,7 @@ async def record_heartbeat(
         raise Unauthorized("The API key is not valid.")
     if outcome is HeartbeatOutcome.OTHER_ORGANIZATION:
         raise Forbidden("This API key does not open that organization.", field="name")
+    metrics.HEARTBEATS.inc()
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Classification:
     organizations_changed: int
     client_offline_raised: int
     forced_deadline_raised: int
+    client_offline_resolved: int = 0
 
 
 async def classify_health(
@@ -63,13 +66,15 @@ async def classify_health(
     """Classify every organization from ``lastSeen`` and raise the escalations that follow.
 
     Online under 10 minutes, degraded under 1 hour, offline under 24 hours, critical beyond,
-    unknown when never seen. Then, set-based and once per organization and release:
-    CLIENT_OFFLINE for a critical organization with a pending forced release, and
-    FORCED_24H_EXCEEDED for a forced release not deployed ``settings.forced_deadline`` after
-    it was published. New escalations are emailed by ``escalations.notify_new``.
+    unknown when never seen or when the backend sends no heartbeats (``heartbeatEnabled``
+    off). Then, set-based: CLIENT_OFFLINE once per offline period of a critical organization
+    (resolved once it is seen again), and FORCED_24H_EXCEEDED once per organization and
+    forced release not deployed ``settings.forced_deadline`` after it was published. New
+    escalations are emailed by ``escalations.notify_new``.
     """
     now = clock.now()
     changed = await repository.classify_all(session, now=now)
+    resolved = await repository.resolve_client_offline(session, now=now)
     offline = await repository.raise_client_offline(session, now=now)
     overdue = await repository.raise_forced_deadline_exceeded(
         session, now=now, deadline=settings.forced_deadline
@@ -78,6 +83,7 @@ async def classify_health(
         "health.classify.succeeded",
         organizations_changed=changed,
         client_offline_raised=offline,
+        client_offline_resolved=resolved,
         forced_deadline_raised=overdue,
     )
-    return Classification(changed, offline, overdue)
+    return Classification(changed, offline, overdue, resolved)

@@ -20,5 +20,6 @@ def classify() -> dict[str, int]:
     return {
         "organizationsChanged": result.organizations_changed,
         "clientOfflineRaised": result.client_offline_raised,
+        "clientOfflineResolved": result.client_offline_resolved,
         "forcedDeadlineRaised": result.forced_deadline_raised,
     }

@@ -19,17 +19,37 @@ from contracts import (
     VersionHistoryList,
 )
 from gcc.deps import ClockDep, OperatorCaller, OrganizationNamePath, SessionDep, SettingsDep
-from gcc.organizations import service
+from gcc.organizations import fleet as fleet_queries
+from gcc.organizations import history, service
 from gcc.organizations.service import organization_view
+from servicekit.openapi import error_responses, links_to
+
+ORGANIZATION_OPERATIONS = [
+    ("GET", "/api/operator/organizations/{name}"),
+    ("PATCH", "/api/operator/organizations/{name}"),
+    ("GET", "/api/operator/organizations/{name}/versions"),
+    ("POST", "/api/operator/organizations/{name}/rotate-secret"),
+    ("DELETE", "/api/operator/organizations/{name}"),
+]
+"""What can follow the creation of an organization, by its name."""
 
 router = APIRouter(prefix="/api/operator", tags=["operator: organizations"])
 
 
 @router.post(
-    "/organizations", status_code=status.HTTP_201_CREATED, response_model=OrganizationCreated
+    "/organizations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrganizationCreated,
+    responses={
+        **error_responses(409),
+        201: {
+            "description": "The organization, with its credentials shown this once.",
+            "links": links_to(ORGANIZATION_OPERATIONS, name="$response.body#/organization/name"),
+        },
+    },
 )
 async def create_organization(
-    _: OperatorCaller,
+    caller: OperatorCaller,
     body: OrganizationCreateRequest,
     session: SessionDep,
     clock: ClockDep,
@@ -37,7 +57,7 @@ async def create_organization(
 ) -> OrganizationCreated:
     """Add an organization; its API key and webhook secret are shown only in this answer."""
     created = await service.create_organization(
-        session, clock=clock, settings=settings, request=body
+        session, clock=clock, settings=settings, actor=caller, request=body
     )
     return OrganizationCreated(
         organization=organization_view(created.organization),
@@ -65,7 +85,9 @@ async def list_organizations(
     )
 
 
-@router.get("/organizations/{name}", response_model=OrganizationView)
+@router.get(
+    "/organizations/{name}", response_model=OrganizationView, responses=error_responses(404)
+)
 async def get_organization(
     _: OperatorCaller, name: OrganizationNamePath, session: SessionDep
 ) -> OrganizationView:
@@ -73,17 +95,23 @@ async def get_organization(
     return organization_view(await service.get_organization(session, name=name))
 
 
-@router.get("/organizations/{name}/versions", response_model=VersionHistoryList)
+@router.get(
+    "/organizations/{name}/versions",
+    response_model=VersionHistoryList,
+    responses=error_responses(404),
+)
 async def get_version_history(
     _: OperatorCaller, name: OrganizationNamePath, session: SessionDep
 ) -> VersionHistoryList:
     """The versions an organization reported running, newest first."""
-    return await service.version_history(session, name=name)
+    return await history.version_history(session, name=name)
 
 
-@router.patch("/organizations/{name}", response_model=OrganizationView)
+@router.patch(
+    "/organizations/{name}", response_model=OrganizationView, responses=error_responses(404)
+)
 async def update_organization(
-    _: OperatorCaller,
+    caller: OperatorCaller,
     name: OrganizationNamePath,
     body: OrganizationUpdateRequest,
     session: SessionDep,
@@ -92,23 +120,31 @@ async def update_organization(
 ) -> OrganizationView:
     """Change the fields present in the body."""
     organization = await service.update_organization(
-        session, clock=clock, settings=settings, name=name, request=body
+        session, clock=clock, settings=settings, actor=caller, name=name, request=body
     )
     return organization_view(organization)
 
 
-@router.delete("/organizations/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/organizations/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
+)
 async def delete_organization(
-    _: OperatorCaller, name: OrganizationNamePath, session: SessionDep, clock: ClockDep
+    caller: OperatorCaller, name: OrganizationNamePath, session: SessionDep, clock: ClockDep
 ) -> Response:
     """Soft-delete the organization; its API key stops working at once."""
-    await service.delete_organization(session, clock=clock, name=name)
+    await service.delete_organization(session, clock=clock, actor=caller, name=name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/organizations/{name}/rotate-secret", response_model=SecretRotated)
+@router.post(
+    "/organizations/{name}/rotate-secret",
+    response_model=SecretRotated,
+    responses=error_responses(404),
+)
 async def rotate_secret(
-    _: OperatorCaller,
+    caller: OperatorCaller,
     name: OrganizationNamePath,
     session: SessionDep,
     clock: ClockDep,
@@ -116,7 +152,7 @@ async def rotate_secret(
 ) -> SecretRotated:
     """Issue a new webhook secret; webhooks carry both signatures during the grace period."""
     rotated = await service.rotate_webhook_secret(
-        session, clock=clock, settings=settings, name=name
+        session, clock=clock, settings=settings, actor=caller, name=name
     )
     return SecretRotated(
         webhook_secret=rotated.webhook_secret,
@@ -127,4 +163,4 @@ async def rotate_secret(
 @router.get("/fleet", response_model=FleetSummary)
 async def fleet(_: OperatorCaller, session: SessionDep) -> FleetSummary:
     """Active organizations per health state and per current version."""
-    return await service.fleet_summary(session)
+    return await fleet_queries.fleet_summary(session)

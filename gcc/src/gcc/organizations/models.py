@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from contracts import (
+    MAX_APP_VERSION_LENGTH,
     MAX_CONTACT_NAME_LENGTH,
     MAX_EMAIL_LENGTH,
     MAX_ORGANIZATION_NAME_LENGTH,
@@ -38,6 +39,12 @@ class Organization(TableBase, table=True):
     api_key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     license_expires_at: datetime | None = timestamp_field()
     current_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
+    app_version: str | None = Field(default=None, max_length=MAX_APP_VERSION_LENGTH)
+    """The application version the agent last reported running (spec 5.6 ``appVer``)."""
+    heartbeat_enabled: bool = Field(
+        default=True, sa_column_kwargs={"server_default": sa.true()}, nullable=False
+    )
+    """False while the customer backend says it sends no heartbeats: health is ``unknown``."""
     reported_status: str | None = Field(default=None, max_length=32)
     health_status: str = enum_field(default=str(HealthStatus.UNKNOWN))
     is_online: bool = False
@@ -60,6 +67,13 @@ class Organization(TableBase, table=True):
     # a classification that changes the whole fleet at once stays in place (migration 0002).
     __table_args__ = (
         sa.Index("ix_organization_active_type", "deployment_type", "deleted_at"),
+        # the console's search: a name containing what was typed (migration 0009)
+        sa.Index(
+            "ix_organization_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
         {"postgresql_with": {"fillfactor": 50}},
     )
 
@@ -75,5 +89,6 @@ class VersionHistory(TableBase, table=True):
     release_version: str = Field(max_length=MAX_VERSION_LENGTH)
     status: str = Field(max_length=32)
     helm_revision: int | None = None
+    app_version: str | None = Field(default=None, max_length=MAX_APP_VERSION_LENGTH)
     is_rollback: bool = False
     deployed_at: datetime = timestamp_field(nullable=False)

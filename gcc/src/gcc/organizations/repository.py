@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import case
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,35 +57,52 @@ async def list_filtered(
     *,
     health_status: str | None = None,
     deployment_type: str | None = None,
+    current_version: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> Sequence[Organization]:
-    """Active organizations by name, optionally of one health state and deployment type."""
-    statement = select(Organization).where(col(Organization.deleted_at).is_(None))
+    """Active organizations by name, optionally of one health state, deployment type and
+    current version, a page of ``limit`` after ``offset``."""
+    statement = _active_filtered(
+        select(Organization), health_status, deployment_type, current_version
+    )
+    statement = statement.order_by(col(Organization.name)).offset(offset)
+    result = await session.exec(statement if limit is None else statement.limit(limit))
+    organizations: Sequence[Organization] = result.all()
+    return organizations
+
+
+async def count_filtered(
+    session: AsyncSession,
+    *,
+    health_status: str | None = None,
+    deployment_type: str | None = None,
+    current_version: str | None = None,
+) -> int:
+    """How many organizations :func:`list_filtered` finds without a page."""
+    statement = _active_filtered(
+        select(func.count()).select_from(Organization),
+        health_status,
+        deployment_type,
+        current_version,
+    )
+    return int((await session.exec(statement)).one())
+
+
+def _active_filtered(
+    statement: Any,
+    health_status: str | None,
+    deployment_type: str | None,
+    current_version: str | None,
+) -> Any:
+    statement = statement.where(col(Organization.deleted_at).is_(None))
     if health_status is not None:
         statement = statement.where(Organization.health_status == health_status)
     if deployment_type is not None:
         statement = statement.where(Organization.deployment_type == deployment_type)
-    result = await session.exec(statement.order_by(col(Organization.name)))
-    return result.all()
-
-
-async def count_by_health(session: AsyncSession) -> dict[str, int]:
-    """Active organizations per health state."""
-    result = await session.exec(
-        select(Organization.health_status, func.count())
-        .where(col(Organization.deleted_at).is_(None))
-        .group_by(col(Organization.health_status))
-    )
-    return dict(result.all())
-
-
-async def count_by_version(session: AsyncSession) -> dict[str | None, int]:
-    """Active organizations per current version (None: never reported)."""
-    result = await session.exec(
-        select(Organization.current_version, func.count())
-        .where(col(Organization.deleted_at).is_(None))
-        .group_by(col(Organization.current_version))
-    )
-    return dict(result.all())
+    if current_version is not None:
+        statement = statement.where(Organization.current_version == current_version)
+    return statement
 
 
 async def version_history(
@@ -156,3 +175,133 @@ async def publish_candidates(session: AsyncSession, names: Sequence[str] | None)
         statement = statement.where(col(Organization.name).in_(list(names)))
     result = await session.exec(statement.order_by(col(Organization.name)))
     return [Candidate(*row) for row in result.all()]
+
+
+async def count_by_health_and_version(session: AsyncSession) -> list[tuple[str, str | None, int]]:
+    """Active organizations per (health state, current version), in one pass over the table."""
+    result = await session.exec(
+        select(Organization.health_status, Organization.current_version, func.count())
+        .where(col(Organization.deleted_at).is_(None))
+        .group_by(col(Organization.health_status), col(Organization.current_version))
+    )
+    return [(health, version, int(count)) for health, version, count in result.all()]
+
+
+@dataclass(frozen=True)
+class FleetFilter:
+    """What the console's organization list is narrowed to; None is any."""
+
+    search: str | None = None
+    """Part of the name, any case."""
+    health_status: str | None = None
+    current_version: str | None = None
+    """A version, or the empty string for organizations that never reported one."""
+    deployment_type: str | None = None
+    license_state: str | None = None
+    """``expired``, ``expiring`` (within ``expiring_within``), ``valid`` or ``perpetual``."""
+    now: datetime | None = None
+    expiring_within: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """The columns the fleet list shows of one organization."""
+
+    name: str
+    deployment_type: str
+    health_status: str
+    current_version: str | None
+    app_version: str | None
+    license_expires_at: datetime | None
+    last_seen_at: datetime | None
+
+
+def _escaped_like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _version_sort_key() -> Any:
+    """A text key that orders semantic versions numerically (2.10.0 after 2.9.0): each part
+    of major.minor.patch left-padded; prerelease and build text follow."""
+    core = func.split_part(func.split_part(col(Organization.current_version), "+", 1), "-", 1)
+    parts = [func.lpad(func.split_part(core, ".", index), 10, "0") for index in (1, 2, 3)]
+    key = func.concat(
+        parts[0], ".", parts[1], ".", parts[2], "-", col(Organization.current_version)
+    )
+    return case((col(Organization.current_version).is_(None), None), else_=key)
+
+
+FLEET_SORTS: dict[str, Any] = {
+    "name": col(Organization.name),
+    "health": col(Organization.health_status),
+    "version": _version_sort_key(),
+    "license": col(Organization.license_expires_at),
+    "lastSeen": col(Organization.last_seen_at),
+    "type": col(Organization.deployment_type),
+}
+"""The columns the fleet list can be sorted by; the name breaks every tie."""
+
+
+def _fleet_where(statement: Any, where: FleetFilter) -> Any:
+    statement = statement.where(col(Organization.deleted_at).is_(None))
+    if where.search:
+        statement = statement.where(col(Organization.name).ilike(_escaped_like(where.search)))
+    if where.health_status is not None:
+        statement = statement.where(Organization.health_status == where.health_status)
+    if where.current_version == "":
+        statement = statement.where(col(Organization.current_version).is_(None))
+    elif where.current_version is not None:
+        statement = statement.where(Organization.current_version == where.current_version)
+    if where.deployment_type is not None:
+        statement = statement.where(Organization.deployment_type == where.deployment_type)
+    if where.license_state is not None and where.now is not None:
+        expires = col(Organization.license_expires_at)
+        soon = where.now + where.expiring_within
+        statement = statement.where(
+            {
+                "expired": expires < where.now,
+                "expiring": (expires >= where.now) & (expires < soon),
+                "valid": expires >= soon,
+                "perpetual": expires.is_(None),
+            }[where.license_state]
+        )
+    return statement
+
+
+async def fleet_count(session: AsyncSession, where: FleetFilter) -> int:
+    """How many active organizations match."""
+    statement = _fleet_where(select(func.count()).select_from(Organization), where)
+    return int((await session.exec(statement)).one())
+
+
+async def fleet_rows(
+    session: AsyncSession,
+    where: FleetFilter,
+    *,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> list[FleetRow]:
+    """One page of matching organizations, sorted by ``sort`` (a key of :data:`FLEET_SORTS`),
+    never-seen and unlicensed ones last whichever the direction."""
+    key = FLEET_SORTS[sort]
+    ordered = key.desc().nulls_last() if descending else key.asc().nulls_last()
+    statement = _fleet_where(
+        select(  # type: ignore[call-overload]
+            Organization.name,
+            Organization.deployment_type,
+            Organization.health_status,
+            Organization.current_version,
+            Organization.app_version,
+            Organization.license_expires_at,
+            Organization.last_seen_at,
+        ),
+        where,
+    )
+    if sort != "name":
+        statement = statement.order_by(ordered, col(Organization.name))
+    else:
+        statement = statement.order_by(ordered)
+    result = await session.exec(statement.limit(limit).offset(offset))
+    return [FleetRow(*row) for row in result.all()]

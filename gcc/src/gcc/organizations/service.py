@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,11 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
-    DeploymentStatus,
-    DeploymentStatusReport,
+    AuditAction,
     DeploymentType,
-    FleetSummary,
-    FleetVersionCount,
     HealthStatus,
     HeartbeatStatus,
     InvalidVersionError,
@@ -26,11 +22,11 @@ from contracts import (
     OrganizationUpdateRequest,
     OrganizationView,
     Version,
-    VersionHistoryEntry,
-    VersionHistoryList,
 )
+from gcc.audit import service as audit_service
+from gcc.audit.service import Actor
 from gcc.organizations import repository
-from gcc.organizations.models import Organization, VersionHistory
+from gcc.organizations.models import Organization
 from gcc.organizations.repository import Candidate
 from gcc.security import generate_api_key, hash_api_key
 from gcc.settings import Settings
@@ -69,6 +65,7 @@ async def create_organization(
     *,
     clock: Clock,
     settings: Settings,
+    actor: Actor,
     request: OrganizationCreateRequest,
 ) -> CreatedOrganization:
     """Add an organization with a fresh API key (stored as a hash) and webhook secret."""
@@ -101,6 +98,14 @@ async def create_organization(
         raise Conflict(
             f"An organization named {request.name!r} exists already.", field="name"
         ) from exc
+    await audit_service.record(
+        session,
+        clock=clock,
+        actor=actor,
+        action=AuditAction.ORGANIZATION_CREATE,
+        organization_name=organization.name,
+        details={"deploymentType": organization.deployment_type},
+    )
     log.info(
         "organizations.create.succeeded",
         organization=organization.name,
@@ -122,12 +127,35 @@ async def list_organizations(
     *,
     health_status: HealthStatus | None = None,
     deployment_type: DeploymentType | None = None,
+    current_version: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> Sequence[Organization]:
-    """Active organizations by name, optionally filtered."""
+    """Active organizations by name, optionally filtered, a page of ``limit`` after
+    ``offset``."""
     return await repository.list_filtered(
         session,
         health_status=str(health_status) if health_status else None,
         deployment_type=str(deployment_type) if deployment_type else None,
+        current_version=current_version,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def count_organizations(
+    session: AsyncSession,
+    *,
+    health_status: HealthStatus | None = None,
+    deployment_type: DeploymentType | None = None,
+    current_version: str | None = None,
+) -> int:
+    """How many active organizations match the filters of :func:`list_organizations`."""
+    return await repository.count_filtered(
+        session,
+        health_status=str(health_status) if health_status else None,
+        deployment_type=str(deployment_type) if deployment_type else None,
+        current_version=current_version,
     )
 
 
@@ -136,6 +164,7 @@ async def update_organization(
     *,
     clock: Clock,
     settings: Settings,
+    actor: Actor,
     name: str,
     request: OrganizationUpdateRequest,
 ) -> Organization:
@@ -151,6 +180,7 @@ async def update_organization(
             raise InvalidInput("The webhook endpoint cannot be empty.", field="webhookEndpoint")
         check_webhook_endpoint(request.webhook_endpoint, settings=settings)
         organization.webhook_endpoint = request.webhook_endpoint
+    previous_license = organization.license_expires_at
     if "license_expires_at" in given:
         organization.license_expires_at = request.license_expires_at
     if "account_manager_email" in given:
@@ -165,11 +195,61 @@ async def update_organization(
     organization.updated_at = clock.now()
     session.add(organization)
     await session.flush()
+    await _record_update(
+        session,
+        clock=clock,
+        actor=actor,
+        organization=organization,
+        request=request,
+        previous_license=previous_license,
+    )
     log.info("organizations.update.succeeded", organization=name, fields=sorted(given))
     return organization
 
 
-async def delete_organization(session: AsyncSession, *, clock: Clock, name: str) -> None:
+async def _record_update(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Actor,
+    organization: Organization,
+    request: OrganizationUpdateRequest,
+    previous_license: datetime | None,
+) -> None:
+    """A license change is an entry of its own (the trail is searched for them); any other
+    field changed is one ``organization.update`` entry naming the fields."""
+    given = request.model_dump(by_alias=True, exclude_unset=True)
+    if "licenseExpiresAt" in given:
+        given.pop("licenseExpiresAt")
+        await audit_service.record(
+            session,
+            clock=clock,
+            actor=actor,
+            action=AuditAction.ORGANIZATION_LICENSE,
+            organization_name=organization.name,
+            details={
+                "from": previous_license.isoformat() if previous_license else None,
+                "to": (
+                    organization.license_expires_at.isoformat()
+                    if organization.license_expires_at
+                    else None
+                ),
+            },
+        )
+    if given:
+        await audit_service.record(
+            session,
+            clock=clock,
+            actor=actor,
+            action=AuditAction.ORGANIZATION_UPDATE,
+            organization_name=organization.name,
+            details={"fields": sorted(given)},
+        )
+
+
+async def delete_organization(
+    session: AsyncSession, *, clock: Clock, actor: Actor, name: str
+) -> None:
     """Soft-delete: the row stays for history, its API key stops working at once."""
     organization = await get_organization(session, name=name)
     now = clock.now()
@@ -177,11 +257,18 @@ async def delete_organization(session: AsyncSession, *, clock: Clock, name: str)
     organization.updated_at = now
     session.add(organization)
     await session.flush()
+    await audit_service.record(
+        session,
+        clock=clock,
+        actor=actor,
+        action=AuditAction.ORGANIZATION_DELETE,
+        organization_name=name,
+    )
     log.info("organizations.delete.succeeded", organization=name)
 
 
 async def rotate_webhook_secret(
-    session: AsyncSession, *, clock: Clock, settings: Settings, name: str
+    session: AsyncSession, *, clock: Clock, settings: Settings, actor: Actor, name: str
 ) -> RotatedSecret:
     """Issue a new webhook secret; the previous one keeps signing for the grace period, so a
     customer can switch over without missing a webhook."""
@@ -195,34 +282,20 @@ async def rotate_webhook_secret(
     organization.updated_at = now
     session.add(organization)
     await session.flush()
+    await audit_service.record(
+        session,
+        clock=clock,
+        actor=actor,
+        action=AuditAction.ORGANIZATION_ROTATE_SECRET,
+        organization_name=name,
+        details={"previousSecretExpiresAt": expires_at.isoformat()},
+    )
     log.info(
         "organizations.rotate_secret.succeeded",
         organization=name,
         previous_secret_expires_at=expires_at.isoformat(),
     )
     return RotatedSecret(new_secret, expires_at)
-
-
-async def fleet_summary(session: AsyncSession) -> FleetSummary:
-    """Active organizations per health state and per current version."""
-    by_health = await repository.count_by_health(session)
-    by_version = await repository.count_by_version(session)
-    versions: list[tuple[Version | None, int]] = []
-    unparsable = 0
-    for text, count in by_version.items():
-        version = _parse_version_or_none(text)
-        if version is None:
-            unparsable += count
-        else:
-            versions.append((version, count))
-    versions.sort(key=lambda item: item[0], reverse=True)  # type: ignore[arg-type,return-value]
-    if unparsable:
-        versions.append((None, unparsable))
-    return FleetSummary(
-        total=sum(by_health.values()),
-        health={status: by_health.get(str(status), 0) for status in HealthStatus},
-        versions=[FleetVersionCount(version=version, count=count) for version, count in versions],
-    )
 
 
 def _parse_version_or_none(text: str | None) -> Version | None:
@@ -243,6 +316,8 @@ def organization_view(organization: Organization) -> OrganizationView:
         webhook_endpoint=organization.webhook_endpoint,
         license_expires_at=organization.license_expires_at,
         current_version=_parse_version_or_none(organization.current_version),
+        app_version=organization.app_version,
+        heartbeat_enabled=organization.heartbeat_enabled,
         reported_status=(
             HeartbeatStatus(organization.reported_status) if organization.reported_status else None
         ),
@@ -264,64 +339,25 @@ def organization_view(organization: Organization) -> OrganizationView:
     )
 
 
-async def version_history(
-    session: AsyncSession, *, name: str, limit: int = 100
-) -> VersionHistoryList:
-    """What an active organization reported running, newest first."""
-    organization = await get_organization(session, name=name)
-    entries = await repository.version_history(session, organization.id, limit=limit)
-    return VersionHistoryList(
-        versions=[
-            VersionHistoryEntry(
-                release_version=Version.parse(entry.release_version),
-                status=entry.status,
-                helm_revision=entry.helm_revision,
-                is_rollback=entry.is_rollback,
-                deployed_at=entry.deployed_at,
-            )
-            for entry in entries
-        ]
-    )
-
-
-async def record_deployed_version(
-    session: AsyncSession,
-    *,
-    organization: Organization,
-    release_id: uuid.UUID,
-    release_version: str,
-    report: DeploymentStatusReport,
-    now: datetime,
+async def record_heartbeat_enabled(
+    session: AsyncSession, *, organization: Organization, enabled: bool, now: datetime
 ) -> None:
-    """Move the organization's current version after a finished deployment or rollback, and
-    add it to the version history once (a retried report adds nothing)."""
-    deployed_at = report.deployed_at or now
-    if report.current_version is not None:
-        organization.current_version = str(report.current_version)
-    elif report.status is DeploymentStatus.SUCCESS:
-        organization.current_version = release_version
-    # rolledBack without currentVersion: the previous version is running again, but which
-    # one is not said, so the recorded version stays as it was.
-    organization.updated_at = now
-    session.add(organization)
-    if await repository.history_exists(
-        session,
-        organization_id=organization.id,
-        release_id=release_id,
-        status=str(report.status),
-        deployed_at=deployed_at,
-    ):
+    """Record whether the organization's backend sends heartbeats (spec 13
+    ``heartbeatEnabled``); while it does not, the classification keeps it ``unknown``."""
+    if organization.heartbeat_enabled == enabled:
         return
-    session.add(
-        VersionHistory(
-            organization_id=organization.id,
-            release_id=release_id,
-            release_version=release_version,
-            status=str(report.status),
-            helm_revision=report.helm_revision,
-            is_rollback=report.is_rollback or report.status is DeploymentStatus.ROLLED_BACK,
-            deployed_at=deployed_at,
-        )
+    organization.heartbeat_enabled = enabled
+    organization.updated_at = now
+    if not enabled:
+        # it is unknown from now on, not at the next classification
+        organization.health_status = str(HealthStatus.UNKNOWN)
+        organization.is_online = False
+    session.add(organization)
+    await session.flush()
+    log.info(
+        "organizations.heartbeat_setting.changed",
+        organization=organization.name,
+        heartbeat_enabled=enabled,
     )
 
 

@@ -1,4 +1,4 @@
-"""Operator commands: gcc release list|publish|deprecate.
+"""Operator commands: gcc release list|show|publish|deprecate.
 
 Each command runs the same service function as the HTTP API, in one transaction on the
 configured database; publishing enqueues webhook delivery on the configured broker.
@@ -8,82 +8,136 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contracts import OperatorReleaseList, TargetDeliveryView
+from gcc.audit.service import Actor
+from gcc.command_runtime import run_with_runtime
 from gcc.releases import service
-from gcc.runtime import Runtime, open_runtime
-from gcc.settings import Settings, get_settings
-from servicekit.commands import run_command
-from servicekit.db import session_scope
+from gcc.runtime import Runtime
+from servicekit.failures import command_group
+from servicekit.output import Column, minute, print_json, print_page_footer, print_table
 
 T = TypeVar("T")
 
-releases_app = typer.Typer(help="Releases: list, publish, deprecate.", no_args_is_help=True)
-
-
-def _task_sender(settings: Settings) -> Callable[..., None]:
-    """Send Celery tasks to the configured broker, without configuring the worker's app,
-    routed like every other sender (beat's tasks to their own queue)."""
-    from celery import Celery
-
-    from gcc.celery_app import BEAT_SCHEDULE
-    from servicekit.worker import route_tasks
-
-    sender = route_tasks(Celery("gcc-cli", broker=settings.redis_url), scheduled=BEAT_SCHEDULE)
-
-    def send_task(name: str, *args: Any, **kwargs: Any) -> None:
-        try:
-            sender.send_task(name, args=args, kwargs=kwargs)
-        except Exception as exc:  # the change is committed; beat catches up
-            typer.echo(
-                f"warning: could not enqueue {name} ({exc}); "
-                "beat will pick the work up on its next run",
-                err=True,
-            )
-
-    return send_task
+releases_app = command_group("Releases: list, show, publish, deprecate, redeliver.")
 
 
 def _run(work: Callable[[AsyncSession, Runtime], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction; exit 1 with the reason when it fails."""
-    settings = get_settings()
-
-    async def main() -> T:
-        async with (
-            open_runtime(settings, send_task=_task_sender(settings)) as runtime,
-            session_scope(runtime.session_factory) as session,
-        ):
-            return await work(session, runtime)
-
-    return run_command(main)
+    return run_with_runtime(work)
 
 
 def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else "-"
 
 
+RELEASE_COLUMNS = [
+    Column("VERSION", 20),
+    Column("STATUS", 10),
+    Column("FORCED", 6),
+    Column("PUBLISHED (UTC)", 16),
+    Column("TARGETS", 7),
+    Column("ACKED", 7),
+    Column("FAILED", 7),
+]
+
+
 @releases_app.command("list")
-def list_releases() -> None:
-    """List releases, newest first, with their status and how their targets stand."""
+def list_releases(
+    limit: int = typer.Option(50, min=1, max=5000, help="At most this many."),
+    offset: int = typer.Option(0, min=0, help="Skip this many (the next page)."),
+    json_output: bool = typer.Option(
+        False, "--json", help="JSON, as GET /api/operator/releases answers (every release)."
+    ),
+) -> None:
+    """Releases, newest first, with their status and how their targets stand, a page at a time."""
+
+    async def work(session: AsyncSession, _: Runtime) -> OperatorReleaseList:
+        return await service.list_releases(session)
+
+    listing = _run(work)
+    if json_output:
+        print_json(listing)
+        return
+    page = listing.releases[offset : offset + limit]
+    print_table(
+        RELEASE_COLUMNS,
+        [
+            (
+                release.version,
+                release.status,
+                release.is_forced,
+                minute(release.published_at),
+                release.targets.total,
+                release.targets.acknowledged,
+                release.targets.webhook_failed,
+            )
+            for release in page
+        ],
+    )
+    print_page_footer(shown=len(page), offset=offset, total=len(listing.releases), noun="releases")
+
+
+@releases_app.command()
+def show(
+    version: str = typer.Argument(..., help="The release's version."),
+    json_output: bool = typer.Option(False, "--json", help="The API's JSON answer."),
+) -> None:
+    """One release: its artifacts and every target's delivery and deployment."""
 
     async def work(session: AsyncSession, _: Runtime) -> None:
-        listing = await service.list_releases(session)
-        if not listing.releases:
-            typer.echo("no releases")
+        detail = await service.release_detail(session, version_text=version)
+        if json_output:
+            print_json(detail)
             return
-        typer.echo(f"{'VERSION':<20} {'STATUS':<11} {'PUBLISHED':<26} TARGETS (acked/failed)")
-        for release in listing.releases:
-            counts = release.targets
+        typer.echo(
+            f"{detail.version} {detail.status}, published {_when(detail.published_at)}, "
+            f"forced: {'yes' if detail.is_forced else 'no'}"
+        )
+        for artifact in detail.artifacts:
             typer.echo(
-                f"{release.version!s:<20} {release.status!s:<11} "
-                f"{_when(release.published_at):<26} "
-                f"{counts.total} ({counts.acknowledged}/{counts.webhook_failed})"
+                f"  artifact {artifact.type}: {artifact.bucket_path} ({artifact.size_bytes} bytes)"
             )
+        counts = detail.targets
+        typer.echo(
+            f"targets: {counts.total}, acknowledged {counts.acknowledged}, "
+            f"webhook failed {counts.webhook_failed}"
+        )
+        print_table(
+            TARGET_COLUMNS,
+            [
+                (
+                    target.organization_name,
+                    _delivery_state(target.delivery),
+                    target.delivery.attempts,
+                    target.deployment.status,
+                    target.delivery.error or target.deployment.error_message,
+                )
+                for target in detail.deployment_targets
+            ],
+        )
 
     _run(work)
+
+
+TARGET_COLUMNS = [
+    Column("ORGANIZATION", 28),
+    Column("DELIVERY", 9),
+    Column("TRIES", 5),
+    Column("DEPLOYMENT", 16),
+    Column("LAST ERROR", 32),
+]
+
+
+def _delivery_state(delivery: TargetDeliveryView) -> str:
+    if delivery.acked:
+        return "acked"
+    if delivery.failed:
+        return "failed"
+    return "sent" if delivery.sent else "due"
 
 
 @releases_app.command()
@@ -92,7 +146,13 @@ def publish(version: str = typer.Argument(..., help="The draft release to publis
 
     async def work(session: AsyncSession, runtime: Runtime) -> None:
         view = await service.publish_release(
-            session, clock=runtime.clock, version_text=version, send_task=runtime.send_task
+            session,
+            clock=runtime.clock,
+            actor=Actor.command_line(),
+            version_text=version,
+            send_task=runtime.send_task,
+            signer=runtime.manifest_signer,
+            forced_deadline=runtime.settings.forced_deadline,
         )
         typer.echo(
             f"published {view.version}: {view.targets} organizations targeted, "
@@ -110,7 +170,7 @@ def deprecate(version: str = typer.Argument(..., help="The published release."))
 
     async def work(session: AsyncSession, runtime: Runtime) -> None:
         release = await service.deprecate_release(
-            session, clock=runtime.clock, version_text=version
+            session, clock=runtime.clock, actor=Actor.command_line(), version_text=version
         )
         typer.echo(f"deprecated {release.version}")
 

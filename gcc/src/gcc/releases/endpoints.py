@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Query
 
 from contracts import (
-    ErrorResponse,
     OperatorReleaseDetail,
     OperatorReleaseList,
     OperatorReleaseSummary,
@@ -24,22 +23,32 @@ from gcc.deps import (
     OwnOrganization,
     RuntimeDep,
     SessionDep,
+    VersionPath,
 )
 from gcc.releases import service
+from servicekit.openapi import error_responses, links_to
 
 router = APIRouter(tags=["releases"])
 
-VersionPath = Annotated[str, Path(max_length=128, description="A release version, e.g. 2.3.0")]
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse} for code in (400, 401, 422, *codes)}
+RELEASE_OPERATIONS = [
+    ("GET", "/api/operator/releases/{version}"),
+    ("POST", "/api/internal/releases/{version}/publish"),
+    ("POST", "/api/internal/releases/{version}/deprecate"),
+    ("POST", "/api/operator/releases/{version}/redeliver"),
+]
+"""What can follow the creation of a draft release, by its version."""
 
 
 @router.post(
     "/api/internal/releases",
     response_model=ReleaseCreateResponse,
-    responses=_errors(409),
+    responses={
+        **error_responses(409),
+        200: {
+            "description": "The draft release.",
+            "links": links_to(RELEASE_OPERATIONS, version="$response.body#/version"),
+        },
+    },
     summary="Create (or overwrite) a draft release (CI)",
 )
 async def create_release(
@@ -52,39 +61,44 @@ async def create_release(
 @router.post(
     "/api/internal/releases/{version}/publish",
     response_model=ReleasePublishResponse,
-    responses=_errors(404, 409),
+    responses=error_responses(404, 409),
     summary="Publish a draft release to the fleet (CI or operator)",
 )
 async def publish_release(
     version: VersionPath,
-    _caller: CiOrOperatorCaller,
+    caller: CiOrOperatorCaller,
     session: SessionDep,
     clock: ClockDep,
     runtime: RuntimeDep,
 ) -> ReleasePublishResponse:
     """Create the deployment targets and enqueue the webhooks."""
     return await service.publish_release(
-        session, clock=clock, version_text=version, send_task=runtime.send_task
+        session,
+        clock=clock,
+        actor=caller,
+        version_text=version,
+        send_task=runtime.send_task,
+        signer=runtime.manifest_signer,
+        forced_deadline=runtime.settings.forced_deadline,
     )
 
 
 @router.post(
     "/api/internal/releases/{version}/deprecate",
     response_model=OperatorReleaseSummary,
-    responses=_errors(404, 409),
+    responses=error_responses(404, 409),
     summary="Deprecate a published release (CI or operator)",
 )
 async def deprecate_release(
-    version: VersionPath, _caller: CiOrOperatorCaller, session: SessionDep, clock: ClockDep
+    version: VersionPath, caller: CiOrOperatorCaller, session: SessionDep, clock: ClockDep
 ) -> OperatorReleaseSummary:
     """Stop offering the release through the updates poll."""
-    return await service.deprecate_release(session, clock=clock, version_text=version)
+    return await service.deprecate_release(session, clock=clock, actor=caller, version_text=version)
 
 
 @router.get(
     "/api/operator/releases",
     response_model=OperatorReleaseList,
-    responses=_errors(),
     summary="List releases, newest first (operator)",
 )
 async def list_releases(_caller: OperatorCaller, session: SessionDep) -> OperatorReleaseList:
@@ -95,7 +109,7 @@ async def list_releases(_caller: OperatorCaller, session: SessionDep) -> Operato
 @router.get(
     "/api/operator/releases/{version}",
     response_model=OperatorReleaseDetail,
-    responses=_errors(404),
+    responses=error_responses(404),
     summary="One release with every target's delivery and deployment (operator)",
 )
 async def get_release(
@@ -108,9 +122,28 @@ async def get_release(
 @router.get(
     "/api/v1/organizations/{name}/updates",
     response_model=UpdatesPollResponse,
-    responses=_errors(403),
+    responses=error_responses(403),
     summary="Published releases this organization has not taken up (customer poll)",
 )
-async def poll_updates(organization: OwnOrganization, session: SessionDep) -> UpdatesPollResponse:
+async def poll_updates(
+    organization: OwnOrganization,
+    session: SessionDep,
+    clock: ClockDep,
+    runtime: RuntimeDep,
+    heartbeat_enabled: Annotated[
+        bool | None,
+        Query(
+            alias="heartbeatEnabled",
+            description="false: this backend sends no heartbeats (its health is then "
+            "`unknown`); true: it does again; absent: unchanged.",
+        ),
+    ] = None,
+) -> UpdatesPollResponse:
     """The webhook bodies of releases whose webhook was missed, oldest first."""
-    return await service.pending_updates(session, organization=organization)
+    return await service.pending_updates(
+        session,
+        clock=clock,
+        organization=organization,
+        heartbeat_enabled=heartbeat_enabled,
+        signer=runtime.manifest_signer,
+    )

@@ -44,6 +44,15 @@ class FanOut:
     below_min_version: int = 0
     without_artifact: int = 0
 
+    def counts(self) -> dict[str, int]:
+        """How many organizations were reached and held back, by reason."""
+        return {
+            "targets": len(self.organization_ids),
+            "licenseExpired": self.license_expired,
+            "belowMinVersion": self.below_min_version,
+            "withoutArtifact": self.without_artifact,
+        }
+
 
 @dataclass(frozen=True)
 class Hold:
@@ -179,8 +188,10 @@ async def plan_fan_out(
     release: Release,
     available: set[ArtifactType],
     now: datetime,
+    raise_holds: bool = True,
 ) -> FanOut:
-    """Decide each organization's fate and raise the escalations of those held back.
+    """Decide each organization's fate and raise the escalations of those held back
+    (``raise_holds=False``: only count them, for the console's confirmation).
 
     An organization is targeted when its deployment type has an artifact in the release and
     no gate holds the release back (see :func:`gate_hold`).
@@ -204,5 +215,6 @@ async def plan_fan_out(
             fan_out.license_expired += 1
         else:
             fan_out.below_min_version += 1
-        await raise_hold(session, clock=clock, release=release, candidate=candidate, hold=hold)
+        if raise_holds:
+            await raise_hold(session, clock=clock, release=release, candidate=candidate, hold=hold)
     return fan_out

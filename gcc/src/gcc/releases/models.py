@@ -12,6 +12,7 @@ from sqlmodel import Field
 from contracts import (
     MAX_ESTIMATED_DOWNTIME_LENGTH,
     MAX_VERSION_LENGTH,
+    TRACEPARENT_LENGTH,
     DeploymentStatus,
     ReleaseStatus,
 )
@@ -40,6 +41,11 @@ class Release(TableBase, table=True):
     updated_at: datetime = timestamp_field(nullable=False)
     published_at: datetime | None = timestamp_field()
     deprecated_at: datetime | None = timestamp_field()
+    signed_manifest: dict[str, Any] | None = json_field()
+    """The ``SignedManifest`` signed at publish; null for a release published unsigned."""
+    # The publication's span: each webhook delivery, and all that follows it at the customer,
+    # continues this trace.
+    trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_LENGTH)
 
 
 class DeploymentTarget(TableBase, table=True):
@@ -52,6 +58,14 @@ class DeploymentTarget(TableBase, table=True):
             "ix_target_due",
             "next_attempt_at",
             postgresql_where=sa.text("webhook_acked = false AND webhook_failed = false"),
+        ),
+        # the pump's retry lane (migration 0007)
+        sa.Index(
+            "ix_target_retry_due",
+            "next_attempt_at",
+            postgresql_where=sa.text(
+                "webhook_acked = false AND webhook_failed = false AND webhook_attempts > 0"
+            ),
         ),
     )
 

@@ -276,3 +276,111 @@ async def get_target(
         .with_for_update()
     )
     return result.first()
+
+
+@dataclass(frozen=True)
+class DeliveryCounts:
+    """Where the targets of one release stand, each counted once."""
+
+    acknowledged: int = 0
+    retrying: int = 0
+    pending: int = 0
+    failed: int = 0
+    withheld: int = 0
+    """Organizations a gate held back (an open license or minimum-version escalation)."""
+    scheduled: int = 0
+    in_progress: int = 0
+    succeeded: int = 0
+    deployment_failed: int = 0
+    rolled_back: int = 0
+
+
+async def delivery_counts(session: AsyncSession, release_id: uuid.UUID) -> DeliveryCounts:
+    """A release's deliveries (acknowledged, retrying, pending, failed), the organizations
+    its gates hold back, and the deployments customers reported, in two queries."""
+    target = DeploymentTarget
+    acked, failed = col(target.webhook_acked), col(target.webhook_failed)
+    unsettled = acked.is_(False) & failed.is_(False)
+    status = col(target.status)
+    row = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                func.count().filter(acked.is_(True)),
+                func.count().filter(unsettled & (col(target.webhook_attempts) > 0)),
+                func.count().filter(unsettled & (col(target.webhook_attempts) == 0)),
+                func.count().filter(failed.is_(True)),
+                func.count().filter(status == DeploymentStatus.SCHEDULED),
+                func.count().filter(status == DeploymentStatus.IN_PROGRESS),
+                func.count().filter(status == DeploymentStatus.SUCCESS),
+                func.count().filter(
+                    status.in_([DeploymentStatus.FAILED, DeploymentStatus.DEADLINE_EXCEEDED])
+                ),
+                func.count().filter(status == DeploymentStatus.ROLLED_BACK),
+            ).where(target.release_id == release_id)
+        )
+    ).one()
+    withheld = (
+        await session.exec(
+            select(func.count()).where(
+                col(Escalation.release_id) == release_id,
+                col(Escalation.resolved_at).is_(None),
+                col(Escalation.type).in_(["LICENSE_EXPIRED", "MIN_VERSION_BLOCKED"]),
+            )
+        )
+    ).one()
+    return DeliveryCounts(
+        acknowledged=row[0],
+        retrying=row[1],
+        pending=row[2],
+        failed=row[3],
+        withheld=int(withheld),
+        scheduled=row[4],
+        in_progress=row[5],
+        succeeded=row[6],
+        deployment_failed=row[7],
+        rolled_back=row[8],
+    )
+
+
+async def targets_of_organization(
+    session: AsyncSession, organization_id: uuid.UUID, *, limit: int
+) -> Sequence[tuple[DeploymentTarget, str]]:
+    """The organization's deployment targets with their release's version, newest first."""
+    result = await session.exec(
+        select(DeploymentTarget, Release.version)
+        .join(Release, col(Release.id) == col(DeploymentTarget.release_id))
+        .where(DeploymentTarget.organization_id == organization_id)
+        .order_by(col(DeploymentTarget.created_at).desc())
+        .limit(limit)
+    )
+    return result.all()
+
+
+async def unacknowledged_targets(
+    session: AsyncSession, release_id: uuid.UUID, *, limit: int
+) -> Sequence[tuple[DeploymentTarget, str]]:
+    """Targets of a release whose webhook was tried and not acknowledged (retrying or failed),
+    with their organization's name, failed first, then by name."""
+    result = await session.exec(
+        select(DeploymentTarget, Organization.name)
+        .join(Organization, col(Organization.id) == col(DeploymentTarget.organization_id))
+        .where(
+            DeploymentTarget.release_id == release_id,
+            col(DeploymentTarget.webhook_acked).is_(False),
+            col(DeploymentTarget.webhook_attempts) > 0,
+        )
+        .order_by(col(DeploymentTarget.webhook_failed).desc(), col(Organization.name))
+        .limit(limit)
+    )
+    return result.all()
+
+
+async def statuses_of_versions(session: AsyncSession, versions: Iterable[str]) -> dict[str, str]:
+    """Release status by version, for the versions that have a release."""
+    wanted = list(set(versions))
+    if not wanted:
+        return {}
+    result = await session.exec(
+        select(Release.version, Release.status).where(col(Release.version).in_(wanted))
+    )
+    return dict(result.all())

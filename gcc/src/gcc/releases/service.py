@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -17,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
     ArtifactType,
+    AuditAction,
     InvalidVersionError,
     OperatorReleaseDetail,
     OperatorReleaseList,
@@ -25,17 +27,22 @@ from contracts import (
     ReleaseCreateResponse,
     ReleasePublishResponse,
     ReleaseStatus,
+    SignedManifest,
     UpdatesPollResponse,
     parse_version_text,
 )
 from gcc.artifacts import service as artifact_service
+from gcc.audit import service as audit_service
+from gcc.audit.service import Actor
 from gcc.organizations import service as organization_service
 from gcc.organizations.models import Organization
-from gcc.releases import repository, views
+from gcc.releases import manifests, repository, views
 from gcc.releases.fanout import plan_fan_out
+from gcc.releases.manifests import ManifestSigner
 from gcc.releases.models import Release
 from servicekit.db import after_commit
 from servicekit.errors import Conflict, InvalidInput, NotFound
+from telemetry import current_traceparent, span
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -88,6 +95,33 @@ async def release_status(
     """
     release = await repository.get_by_version(session, version, for_update=lock)
     return None if release is None else ReleaseStatus(release.status)
+
+
+async def manifest_of_version(
+    session: AsyncSession, *, version: str, signer: ManifestSigner | None, now: datetime
+) -> SignedManifest | None:
+    """The manifest of the release of ``version`` (canonical text) as sent now; None when
+    there is no such release or it was published unsigned."""
+    release = await repository.get_by_version(session, version)
+    if release is None:
+        return None
+    return manifests.current_manifest(release, signer=signer, now=now)
+
+
+async def release_status_seen_by(
+    session: AsyncSession, *, version: str, organization_name: str
+) -> ReleaseStatus | None:
+    """The status of the release of ``version`` as one organization may know it: None when
+    there is none, and when the release names its targets and the organization is not among
+    them (its artifacts are then another customer's business, so not even their existence is
+    told)."""
+    release = await repository.get_by_version(session, version)
+    if release is None:
+        return None
+    targets = release.target_organizations
+    if targets is not None and organization_name not in targets:
+        return None
+    return ReleaseStatus(release.status)
 
 
 async def _require_known_targets(session: AsyncSession, names: list[str] | None) -> None:
@@ -182,16 +216,63 @@ async def publish_release(
     session: AsyncSession,
     *,
     clock: Clock,
+    actor: Actor,
     version_text: str,
     send_task: Callable[..., Any],
+    signer: ManifestSigner | None = None,
+    forced_deadline: timedelta = timedelta(hours=24),
 ) -> ReleasePublishResponse:
     """Publish a draft: create a deployment target per eligible organization.
 
     The Helm chart must have been uploaded (422); a published release that differs only in
     build metadata is a 409. Organizations with an expired license or a
-    version below ``minCurrentVersion`` get no target but an escalation. Webhook delivery is
-    enqueued once the transaction commits.
+    version below ``minCurrentVersion`` get no target but an escalation. With ``signer`` the
+    release's manifest is signed and stored with it (``forced_deadline`` after now is the
+    deadline a forced one states). Webhook delivery is enqueued once the transaction commits.
+    The publication is the ``release.publish`` span, which the release keeps: its trace
+    follows the release to every customer.
     """
+    with span("release.publish", attributes={"release.version": version_text}):
+        return await _publish_release(
+            session,
+            clock=clock,
+            actor=actor,
+            version_text=version_text,
+            send_task=send_task,
+            signer=signer,
+            forced_deadline=forced_deadline,
+        )
+
+
+async def _sign_manifest(
+    session: AsyncSession,
+    *,
+    release: Release,
+    signer: ManifestSigner | None,
+    forced_deadline: timedelta,
+    now: datetime,
+) -> None:
+    """Sign the manifest of a release being published and store it with the release."""
+    if signer is None:
+        log.warning("release.manifest.unsigned", version=release.version, reason="no_signing_key")
+        return
+    artifacts = await artifact_service.artifacts_of_version(session, release.version)
+    manifest = manifests.build_manifest(
+        release, artifacts, forced_deadline=forced_deadline, now=now
+    )
+    release.signed_manifest = signer.sign(manifest, now=now).model_dump(mode="json")
+
+
+async def _publish_release(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Actor,
+    version_text: str,
+    send_task: Callable[..., Any],
+    signer: ManifestSigner | None,
+    forced_deadline: timedelta,
+) -> ReleasePublishResponse:
     release = await get_release(session, version_text=version_text, for_update=True)
     version = release.version
     if release.status != ReleaseStatus.DRAFT:
@@ -214,9 +295,21 @@ async def publish_release(
     release.status = ReleaseStatus.PUBLISHED
     release.published_at = now
     release.updated_at = now
+    release.trace_parent = current_traceparent()
+    await _sign_manifest(
+        session, release=release, signer=signer, forced_deadline=forced_deadline, now=now
+    )
     await session.flush()
     if fan_out.organization_ids:
         after_commit(session, lambda: send_task(DISPATCH_TASK))
+    await audit_service.record(
+        session,
+        clock=clock,
+        actor=actor,
+        action=AuditAction.RELEASE_PUBLISH,
+        release_version=version,
+        details=fan_out.counts(),
+    )
     log.info(
         "release.publish.completed",
         version=version,
@@ -224,12 +317,13 @@ async def publish_release(
         license_expired=fan_out.license_expired,
         below_min_version=fan_out.below_min_version,
         without_artifact=fan_out.without_artifact,
+        is_signed=release.signed_manifest is not None,
     )
     return views.published_view(release, fan_out)
 
 
 async def deprecate_release(
-    session: AsyncSession, *, clock: Clock, version_text: str
+    session: AsyncSession, *, clock: Clock, actor: Actor, version_text: str
 ) -> OperatorReleaseSummary:
     """Deprecate a published release: it is no longer offered by the updates poll."""
     release = await get_release(session, version_text=version_text, for_update=True)
@@ -246,6 +340,13 @@ async def deprecate_release(
     release.deprecated_at = now
     release.updated_at = now
     await session.flush()
+    await audit_service.record(
+        session,
+        clock=clock,
+        actor=actor,
+        action=AuditAction.RELEASE_DEPRECATE,
+        release_version=version,
+    )
     log.info("release.deprecate.completed", version=version)
     return views.summary_view(release)
 
@@ -267,9 +368,33 @@ async def release_detail(session: AsyncSession, *, version_text: str) -> Operato
 
 
 async def pending_updates(
-    session: AsyncSession, *, organization: Organization
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    organization: Organization,
+    heartbeat_enabled: bool | None = None,
+    signer: ManifestSigner | None = None,
 ) -> UpdatesPollResponse:
-    """The webhook bodies of the published releases the organization has not taken up yet."""
+    """The webhook bodies of the published releases the organization has not taken up yet.
+
+    The poll also carries whether the backend sends heartbeats (``heartbeat_enabled``; None
+    leaves it as it was), which the organization records. Each body carries its release's
+    manifest, signed afresh by ``signer`` when needed.
+    """
+    if heartbeat_enabled is not None:
+        await organization_service.record_heartbeat_enabled(
+            session, organization=organization, enabled=heartbeat_enabled, now=clock.now()
+        )
     releases = await repository.releases_awaiting(session, organization.id)
     digests = await artifact_service.digests(session, (release.version for release in releases))
-    return views.updates_view(releases, digests)
+    now = clock.now()
+    signed = {
+        release.id: manifests.current_manifest(release, signer=signer, now=now)
+        for release in releases
+    }
+    return views.updates_view(releases, digests, signed)
+
+
+async def statuses_of_versions(session: AsyncSession, versions: Iterable[str]) -> dict[str, str]:
+    """The status of the release of each of ``versions`` that has one."""
+    return await repository.statuses_of_versions(session, versions)

@@ -19,6 +19,7 @@ from contracts import (
     ReleasePublishResponse,
     ReleaseStatus,
     ReleaseTargetCounts,
+    SignedManifest,
     TargetDeliveryView,
     TargetDeploymentView,
     UpdatesPollResponse,
@@ -153,9 +154,11 @@ def detail_view(
 
 
 def updates_view(
-    releases: Sequence[Release], digests: dict[tuple[str, ArtifactType], str]
+    releases: Sequence[Release],
+    digests: dict[tuple[str, ArtifactType], str],
+    manifests: dict[uuid.UUID, SignedManifest | None],
 ) -> UpdatesPollResponse:
-    """The webhook bodies of ``releases``, each with its artifacts' digests."""
+    """The webhook bodies of ``releases``, each with its artifacts' digests and manifest."""
     bodies = []
     for release in releases:
         chart_sha256 = digests.get((release.version, ArtifactType.HELM))
@@ -166,6 +169,7 @@ def updates_view(
                 release,
                 chart_sha256=chart_sha256,
                 compose_sha256=digests.get((release.version, ArtifactType.COMPOSE)),
+                manifest=manifests.get(release.id),
             )
         )
     return UpdatesPollResponse(releases=bodies)

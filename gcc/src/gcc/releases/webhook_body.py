@@ -7,15 +7,21 @@ from contracts import (
     PublishedRelease,
     ReleasePublishedWebhook,
     ReleaseRuleset,
+    SignedManifest,
     Version,
 )
 from gcc.releases.models import Release
 
 
 def build_webhook_body(
-    release: Release, *, chart_sha256: str, compose_sha256: str | None
+    release: Release,
+    *,
+    chart_sha256: str,
+    compose_sha256: str | None,
+    manifest: SignedManifest | None = None,
 ) -> ReleasePublishedWebhook:
-    """The webhook body of a release, given the digests of its stored artifacts."""
+    """The webhook body of a release, given the digests of its stored artifacts and its
+    signed manifest (None for a release published unsigned)."""
     version = Version.parse(release.version)
     return ReleasePublishedWebhook(
         release=PublishedRelease(
@@ -38,4 +44,5 @@ def build_webhook_body(
                 Version.parse(release.min_current_version) if release.min_current_version else None
             ),
         ),
+        manifest=manifest,
     )

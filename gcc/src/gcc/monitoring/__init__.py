@@ -1,0 +1,1 @@
+"""What a Prometheus scrape reads from the database: backlogs, states and their ages."""

@@ -1,0 +1,1 @@
+"""Operators: the vendor's people who sign in to the operator console."""
