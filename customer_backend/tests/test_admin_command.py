@@ -4,6 +4,7 @@ settings read from a secrets directory."""
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +54,9 @@ async def test_admin_add_prints_a_token_that_opens_the_control_tower(
     token = result.output.strip().splitlines()[-1]
     assert await releases_as(backend_client, token) == 200
     listed = await run("admin", "list")
-    assert "ops@acme.example\tOps\tadmin\tactive" in listed.output
+    [header, row] = listed.output.splitlines()
+    assert header.split() == ["EMAIL", "NAME", "ROLE", "STATE"]
+    assert row.split() == ["ops@acme.example", "Ops", "admin", "active"]
     assert token not in listed.output
 
 
@@ -114,7 +117,13 @@ async def test_admin_add_with_the_support_role_may_change_the_essential_configur
         statuses.append(response.status_code)
     assert statuses == [200, 403]
     listed = await run("admin", "list")
-    assert "ops@acme.example\tOps\tsupport\tactive" in listed.output
+    assert ["ops@acme.example", "Ops", "support", "active"] in [
+        line.split() for line in listed.output.splitlines()
+    ]
+    as_json = await run("admin", "list", "--json")
+    assert {"email": "ops@acme.example", "name": "Ops", "role": "support", "isActive": True} in (
+        json.loads(as_json.output)["admins"]
+    )
 
 
 async def test_admin_add_with_an_unknown_role_is_refused(command_environment: None) -> None:

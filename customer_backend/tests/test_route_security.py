@@ -14,13 +14,14 @@ import pytest
 from signing import build_headers, generate_secret
 from timekeeping import ManualClock
 
-PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/static"}
 WEBHOOK = "/api/deployment/webhook"
 APPLICATION = "/api/app/config"
 SAMPLE_PATH_VALUES = {
     "deployment_id": str(uuid.uuid4()),
     "key": "LOG_LEVEL",
     "taskId": str(uuid.uuid4()),
+    "task_id": str(uuid.uuid4()),
 }
 
 

@@ -18,6 +18,7 @@ def test_beat_tasks_go_to_the_schedule_queue_and_downloads_to_the_default_queue(
         "reporting.send_heartbeat",
         "intake.retry_downloads",
         "deployments.run_timelines",
+        "intake.apply_retention",
         "notifications.send_pending",
         "reporting.flush_outbox",
     }

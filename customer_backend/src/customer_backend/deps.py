@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from customer_backend.admins.models import Admin
+from customer_backend.admins.models import ACTING_ROLES, Admin
 from customer_backend.runtime import Runtime
 from customer_backend.settings import Settings
 from servicekit.auth import bearer_token, hash_token, tokens_match
 from servicekit.deps import request_clock, request_runtime, request_session, request_settings
-from servicekit.errors import Unauthorized
+from servicekit.errors import Forbidden, Unauthorized
 from timekeeping import Clock
 
 RuntimeDep = Annotated[Runtime, Depends(request_runtime)]
@@ -22,11 +22,23 @@ ClockDep = Annotated[Clock, Depends(request_clock)]
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def require_admin(
+    request: Request,
     session: SessionDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Admin:
-    """The active admin whose Control Tower token is presented."""
+    """The active admin whose Control Tower token is presented; a viewer only reads."""
+    admin = await admin_of_token(session, authorization)
+    if request.method not in READ_METHODS and admin.role not in ACTING_ROLES:
+        raise Forbidden(f"{admin.email} is a {admin.role}: a viewer can read, not change.")
+    return admin
+
+
+async def admin_of_token(session: AsyncSession, authorization: str | None) -> Admin:
+    """The active admin whose Control Tower token is in ``authorization``."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("An 'Authorization: Bearer <admin token>' header is required.")

@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from customer_backend.agent_tasks.completion import TaskEndHandler
+from contracts import AgentTaskType
+from customer_backend.agent_tasks.completion import TaskEnd, TaskEndHandler
 from customer_backend.celery_app import celery_app
-from customer_backend.deployments.outcomes import record_task_end
+from customer_backend.deployments import outcomes
+from customer_backend.maintenance import service as maintenance
 from customer_backend.settings import Settings
 from objectstore import ObjectStore, build_object_store
 from servicekit.runtime import SendTask, ServiceRuntime, open_service_runtime
@@ -27,6 +30,24 @@ class Runtime(ServiceRuntime[Settings]):
     on_task_end: TaskEndHandler
 
 
+async def record_task_end(
+    session: AsyncSession,
+    *,
+    end: TaskEnd,
+    clock: Clock,
+    settings: Settings,
+    send_task: SendTask | None,
+) -> None:
+    """What a task's end means, by the task's type: a maintenance switch is the maintenance
+    domain's; a deploy or a rollback the deployments domain's."""
+    handler: TaskEndHandler = (
+        maintenance.record_task_end
+        if end.task.type == AgentTaskType.MAINTENANCE
+        else outcomes.record_task_end
+    )
+    await handler(session, end=end, clock=clock, settings=settings, send_task=send_task)
+
+
 def build_store(settings: Settings) -> ObjectStore:
     """The installation's bucket, as the settings describe it (not yet open)."""
     return build_object_store(
@@ -35,6 +56,7 @@ def build_store(settings: Settings) -> ObjectStore:
         endpoint_url=settings.bucket_endpoint,
         region=settings.bucket_region,
         root=settings.bucket_root,
+        max_attempts=settings.bucket_max_attempts,
     )
 
 
@@ -67,7 +89,8 @@ async def open_runtime(
             clock,
             send_task,
             gcc=gcc,
-            # the deployments domain sits above the task queue: the queue is handed its rule
+            # the deployments and maintenance domains sit above the task queue: the queue is
+            # handed their rules
             on_task_end=record_task_end,
         )
         async with opening as runtime:

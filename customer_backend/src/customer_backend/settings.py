@@ -12,7 +12,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from contracts import DeploymentType
 from servicekit.settings import ServiceSettings, SmtpSettings
-from signing import decode_secret
+from signing import decode_secret, parse_public_key
 
 DEVELOPMENT_AGENT_SECRET = "dev-agent-secret"  # noqa: S105 - refused outside development
 
@@ -41,6 +41,12 @@ class Settings(ServiceSettings, SmtpSettings):
     gcc_poll_interval: float = Field(
         300.0, gt=0, description="Seconds between two polls of GCC's updates endpoint."
     )
+    heartbeat_enabled: bool = Field(
+        True,
+        description="Send GCC a heartbeat every `WRKTALK_GCC_POLL_INTERVAL` (spec 13 "
+        "`heartbeatEnabled`). Off: no heartbeats; each poll of GCC says so, and GCC shows this "
+        "installation's health as `unknown` instead of raising it as offline.",
+    )
     webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Webhook secret(s) GCC signs with; several comma-separated during rotation.",
@@ -64,6 +70,19 @@ class Settings(ServiceSettings, SmtpSettings):
     )
     bucket_root: str = Field(
         "var/bucket", description="Directory of the bucket when the provider is `filesystem`."
+    )
+    bucket_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Tries of each bucket request, the first included, before it fails.",
+    )
+    staging_directory: str = Field(
+        "var/staging",
+        description="Directory where a downloaded and verified artifact waits until the bucket "
+        "stores it; while the bucket refuses it, beat tries again every "
+        "`WRKTALK_DOWNLOAD_RETRY_INTERVAL_SECONDS`. Keep it on a persistent volume: a worker "
+        "that does not find the file downloads it from GCC again.",
     )
     artifact_retention: int = Field(10, ge=1, description="Artifact versions kept per type.")
     schedule_grace_minutes: int = Field(
@@ -101,7 +120,34 @@ class Settings(ServiceSettings, SmtpSettings):
         description="When this installation's license expires (ISO 8601 with a time zone); "
         "after it, release webhooks are refused with 403. Unset: the license does not expire.",
     )
+    manifest_trusted_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Public keys whose signed release manifests are accepted, comma-separated, "
+        "each `ed25519:<base64>` as `gcc keys generate` prints it; two during a key rotation.",
+    )
+    allow_unsigned_releases: bool = Field(
+        False,
+        description="Accept a release that comes without a signed manifest (one published "
+        "before GCC signed manifests). Off: such a release is refused, logged and reported to "
+        "the admins. A manifest that is present is always verified.",
+    )
     smtp_from: str = Field("deployments@wrktalk.local", description="Sender of admin emails.")
+    console_url: str = Field(
+        "http://127.0.0.1:3000/console",
+        description="Public address of the Control Tower console, as admins reach it; the links "
+        "in sign-in emails start with it (never taken from a request's Host header).",
+    )
+    console_plain_http: bool = Field(
+        False,
+        description="Set the console's cookies without `Secure`, for a console reached over "
+        "plain HTTP in development. Leave off in production: the console belongs behind HTTPS.",
+    )
+    console_idle_hours: float = Field(
+        8.0, gt=0, description="Hours a console session may go unused before it ends."
+    )
+    console_link_minutes: float = Field(
+        15.0, gt=0, description="Minutes a one-time sign-in link stays valid."
+    )
 
     @field_validator("webhook_secret", mode="before")
     @classmethod
@@ -124,6 +170,25 @@ class Settings(ServiceSettings, SmtpSettings):
                     "(expected whsec_ followed by base64)"
                 ) from None
         return secrets
+
+    @field_validator("manifest_trusted_keys", mode="before")
+    @classmethod
+    def _split_trusted_keys(cls, value: str | list[str]) -> list[str]:
+        """A comma-separated text or a list, without blanks."""
+        if isinstance(value, str):
+            value = value.split(",")
+        return [text.strip() for text in value if text.strip()]
+
+    @field_validator("manifest_trusted_keys", mode="after")
+    @classmethod
+    def _parse_trusted_keys(cls, keys: list[str]) -> list[str]:
+        """Refuse at start a key no manifest could be verified with."""
+        for position, text in enumerate(keys, start=1):
+            try:
+                parse_public_key(text)
+            except ValueError as exc:
+                raise ValueError(f"trusted key {position} of {len(keys)}: {exc}") from None
+        return keys
 
     def secrets_left_at_development_values(self) -> list[str]:
         """The agent secret while it is the built-in one; the webhook secret and the GCC API

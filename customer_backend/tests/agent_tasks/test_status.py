@@ -103,6 +103,7 @@ async def test_successful_deployment_updates_deployment_history_flags_report_and
         "helmRevision": 7,
         "commitId": None,
         "rolledBackTo": None,
+        "appVersion": None,
         "message": None,
     }
     deployment = await fetch(ScheduledDeployment, release.deployment.id)
@@ -140,6 +141,21 @@ async def test_successful_deployment_updates_deployment_history_flags_report_and
     ).model_dump(mode="json")
     emails = [(n.event, n.context.get("previous_version")) for n in await fetch_all(Notification)]
     assert ("deployment_succeeded", "2.2.0") in emails
+
+
+async def test_the_app_version_the_agent_reports_is_passed_on_to_gcc(
+    backend_client, agent_headers, release_factory, task_factory, fetch_all
+):
+    release = await release_factory("2.3.0")
+    await task_factory(release)
+    task_id = await claim(backend_client, agent_headers)
+    update = {"status": "completed", "result": {"status": "success", "appVersion": "2.3.0-b17"}}
+
+    response = await report(backend_client, agent_headers, task_id, update)
+
+    assert response.status_code == 200, response.text
+    [outbox] = await fetch_all(GccOutboxMessage)
+    assert (outbox.payload["status"], outbox.payload["appVersion"]) == ("success", "2.3.0-b17")
 
 
 async def test_failed_deployment_records_the_error_and_reports_failure(

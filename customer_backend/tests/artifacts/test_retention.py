@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,10 +18,10 @@ from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.artifacts.service import (
     ArtifactFetchError,
     artifact_key,
-    fetch_verified_artifact,
     record_artifact,
     set_current_artifact,
 )
+from customer_backend.artifacts.staging import download_to_staging
 from customer_backend.config.models import EssentialConfigVersion
 from customer_backend.config.service import config_kind, essential_config_key
 from customer_backend.deployments.bundles import release_bundle
@@ -245,18 +246,22 @@ async def test_a_new_current_version_makes_the_old_one_previous(
     assert flags == {"2.1.0": (False, False), "2.2.0": (False, True), "2.3.0": (True, False)}
 
 
-async def test_fetching_a_version_gcc_does_not_have_stores_nothing(
-    store: ObjectStore, backend_settings: Settings, backend_client: httpx.AsyncClient
+async def test_fetching_a_version_gcc_does_not_have_stages_nothing(
+    store: ObjectStore,
+    backend_settings: Settings,
+    backend_client: httpx.AsyncClient,
+    tmp_path: Path,
 ) -> None:
     async with gcc_client(backend_settings) as gcc:
         with pytest.raises(ArtifactFetchError, match="GCC answered 404"):
-            await fetch_verified_artifact(
+            await download_to_staging(
                 gcc=gcc,
-                object_store=store,
+                staging=tmp_path,
                 version="9.9.9",
                 artifact_type=ArtifactType.HELM,
                 expected_sha256=hashlib.sha256(b"x").hexdigest(),
             )
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
     assert await store.list() == []
 
 

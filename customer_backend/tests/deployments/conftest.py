@@ -271,8 +271,8 @@ def record_history(
     async def record(release: Release, **fields: Any) -> DeploymentHistory:
         deployment = release.deployment
         row = DeploymentHistory(
-            deployment_id=deployment.id,
-            gcc_release_id=deployment.gcc_release_id,
+            deployment_id=fields.pop("deployment_id", deployment.id),
+            gcc_release_id=fields.pop("gcc_release_id", deployment.gcc_release_id),
             release_name=deployment.release_name,
             version=deployment.version,
             deployed_at=fields.pop("deployed_at", gcc_clock.now()),

@@ -87,7 +87,12 @@ async def test_rollback_to_a_helm_revision_queues_a_rollback_task(
     assert response.json()["rollbackInitiated"] is True
     task = await rows.get(AgentTask, uuid.UUID(response.json()["taskId"]))
     assert (task.type, task.status) == ("rollback", AgentTaskStatus.PENDING)
-    assert task.payload == {"targetRevision": 5, "targetVersion": None, "release": None}
+    assert task.payload == {
+        "targetRevision": 5,
+        "targetVersion": None,
+        "release": None,
+        "toPrevious": False,
+    }
     assert task.execute_after == gcc_clock.now()
     RollbackPayload.model_validate(task.payload)
     [email] = await rows.notifications("rollback_started")
@@ -129,7 +134,7 @@ async def test_rollback_with_both_targets_is_422(
     )
 
     assert response.status_code == 422
-    assert "exactly one" in response.json()["detail"]
+    assert "at most one" in response.json()["detail"]
 
 
 async def test_rollback_to_a_version_uses_its_artifact_and_the_configuration_it_ran_with(

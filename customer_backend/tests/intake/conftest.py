@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -165,9 +166,13 @@ async def backend_runtime(
     backend_settings: Settings,
     gcc_clock: ManualClock,
     backend_task_recorder: TaskRecorder,
+    tmp_path: Path,
 ) -> AsyncIterator[Runtime]:
-    """The worker side: a runtime on the test's clock, with millisecond download backoff."""
-    settings = backend_settings.model_copy(update={"download_retry_base_seconds": 0.01})
+    """The worker side: a runtime on the test's clock, with millisecond download backoff and
+    a staging directory of the test's own."""
+    settings = backend_settings.model_copy(
+        update={"download_retry_base_seconds": 0.01, "staging_directory": str(tmp_path / "staging")}
+    )
     async with open_runtime(settings, clock=gcc_clock, send_task=backend_task_recorder) as runtime:
         yield runtime
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
 from contracts import DeploymentStatus, DeploymentType
@@ -20,7 +21,9 @@ from customer_backend.intake.service import record_release
 from customer_backend.notifications.models import Notification
 from customer_backend.reporting.models import GccOutboxMessage
 from customer_backend.runtime import Runtime
+from gcc.artifacts.models import Artifact
 from gcc.delivery import service as delivery
+from gcc.delivery.pump import deliver_due
 from gcc.releases.models import DeploymentTarget
 from gcc.runtime import open_runtime as open_gcc_runtime
 from gcc.settings import Settings as GccSettings
@@ -64,9 +67,9 @@ async def test_whole_intake_from_a_gcc_publish_stores_the_verified_chart(
     # GCC's own delivery signs the webhook and sends it to the served backend.
     gcc_tasks = TaskRecorder()
     async with open_gcc_runtime(gcc_settings, clock=gcc_clock, send_task=gcc_tasks) as gcc:
-        assert await delivery.run_dispatch(gcc) == 1
-        [(_, (target_ids,), _)] = gcc_tasks.sent
-        assert (await delivery.deliver_batch(gcc, target_ids)).acknowledged == 1
+        assert await delivery.run_dispatch(gcc) is True
+        assert gcc_tasks.names() == ["delivery.pump"]
+        assert (await deliver_due(gcc)).acknowledged == 1
     async with gcc_sessions() as session:
         target = (await session.exec(select(DeploymentTarget))).one()
     assert target.webhook_acked is True
@@ -218,7 +221,32 @@ async def test_corrupted_artifact_is_never_stored_and_fails_after_three_tries(
     assert _stored_keys(customer_bucket) == ["artifacts/helm/wrktalk-2.5.0.tgz"]
 
 
-async def test_release_digest_that_differs_from_gccs_header_is_refused(
+async def test_gccs_header_that_differs_from_the_signed_digest_is_refused(
+    publish_release: Publisher,
+    send_webhook: WebhookSender,
+    backend_runtime: Runtime,
+    backend_sessions: SessionFactory,
+    gcc_sessions: SessionFactory,
+    customer_bucket: tuple[Any, str],
+) -> None:
+    release = await publish_release("2.6.0")
+    await send_webhook(release.body)
+    async with gcc_sessions() as session:
+        artifact = (await session.exec(select(Artifact).where(Artifact.version == "2.6.0"))).one()
+        artifact.sha256 = "0" * 64
+        session.add(artifact)
+        await session.commit()
+    deployment = await _deployment(backend_sessions, release.release_id)
+
+    outcome = await download.download_release(runtime=backend_runtime, deployment_id=deployment.id)
+
+    assert outcome is DownloadOutcome.FAILED
+    assert _stored_keys(customer_bucket) == []
+    failed = await _deployment(backend_sessions, release.release_id)
+    assert "X-Sha256" in (failed.download_error or "")
+
+
+async def test_a_changed_expected_digest_row_is_ignored_for_the_signed_one(
     publish_release: Publisher,
     send_webhook: WebhookSender,
     backend_runtime: Runtime,
@@ -235,10 +263,34 @@ async def test_release_digest_that_differs_from_gccs_header_is_refused(
 
     outcome = await download.download_release(runtime=backend_runtime, deployment_id=deployment.id)
 
+    assert outcome is DownloadOutcome.DOWNLOADED
+    assert _stored_keys(customer_bucket) == ["artifacts/helm/wrktalk-2.6.0.tgz"]
+
+
+async def test_a_changed_stored_manifest_fails_the_download(
+    publish_release: Publisher,
+    send_webhook: WebhookSender,
+    backend_runtime: Runtime,
+    backend_sessions: SessionFactory,
+    customer_bucket: tuple[Any, str],
+) -> None:
+    release = await publish_release("2.6.0")
+    await send_webhook(release.body)
+    async with backend_sessions() as session:
+        deployment = (await session.exec(select(ScheduledDeployment))).one()
+        data = dict(deployment.release_data)
+        data["manifest"]["manifest"]["artifacts"][0]["sha256"] = "0" * 64
+        deployment.release_data = data
+        flag_modified(deployment, "release_data")
+        session.add(deployment)
+        await session.commit()
+
+    outcome = await download.download_release(runtime=backend_runtime, deployment_id=deployment.id)
+
     assert outcome is DownloadOutcome.FAILED
     assert _stored_keys(customer_bucket) == []
     failed = await _deployment(backend_sessions, release.release_id)
-    assert "X-Sha256" in (failed.download_error or "")
+    assert "signed manifest is refused" in (failed.download_error or "")
 
 
 async def test_unreachable_gcc_fails_the_round_and_beat_retries(

@@ -43,6 +43,19 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "last_poll_at": "2026-06-01T11:48:00+00:00",
     "minutes_since_last_poll": 12,
     "organization_name": "acme",
+    "to_previous": False,
+    "enabled": True,
+    "state": "on",
+    "changed_by": "ada@acme.example",
+    "changed_at": "2026-06-01T21:30:00+00:00",
+    "reason": "Database maintenance",
+    "release_id": "5d0c7e1a-3b2f-4c6d-8e9f-0a1b2c3d4e5f",
+    "source": "webhook",
+    "link": "https://deploy.acme.example/console/sign-in/link?token=abc",
+    "expires_at": "2026-06-01T12:15:00+00:00",
+    "name": "Ada",
+    "is_new_admin": True,
+    "bucket": "customer-wrktalk",
 }
 
 EVENTS = sorted(EMAIL_EVENTS)
@@ -62,9 +75,12 @@ def test_the_events_of_spec_1_4_and_the_issue_all_exist():
         "rollback_started",
         "rollback_completed",
         "download_failed",
+        "bucket_store_failed",
         "task_timeout",
         "missed_schedule",
         "agent_offline",
+        "maintenance_changed",
+        "maintenance_failed",
     }
 
 
@@ -173,6 +189,21 @@ def test_a_retryable_failure_says_the_release_can_be_scheduled_again():
     for text in (final_text, final_html, unknown_text, unknown_html):
         assert "fix the cause first" in text
         assert "could succeed" not in text
+
+
+def test_a_maintenance_change_says_who_switched_it_and_which_way():
+    subject, text, html = render("maintenance_changed", SAMPLE_CONTEXT)
+
+    assert subject.endswith("Maintenance mode switched on by ada@acme.example")
+    assert "2026-06-01 21:30 UTC" in text
+    assert "Reason: Database maintenance" in text
+    assert "maintenance mode <strong>on</strong>" in html
+
+
+def test_a_rollback_to_the_previous_revision_says_so():
+    subject, _, _ = render("rollback_started", {"requested_by": "ada@acme.example"})
+
+    assert subject.endswith("Rollback to the previous revision requested")
 
 
 def test_camel_case_keys_render_like_snake_case():

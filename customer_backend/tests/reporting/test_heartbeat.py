@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import httpx
 from sqlmodel import select
 
 from customer_backend.installation.models import InstallationState
+from customer_backend.intake.polling import poll_gcc
 from customer_backend.reporting.service import heartbeat_status, send_heartbeat
 from customer_backend.runtime import Runtime
+from customer_backend.settings import Settings as BackendSettings
+from gcc.health.service import classify_health
 from gcc.organizations.models import Organization
-from servicekit.db import SessionFactory
+from gcc.settings import Settings
+from servicekit.db import SessionFactory, session_scope
 from testsupport.backend_fixtures import BACKEND_ORGANIZATION
 from timekeeping import ManualClock
 
@@ -101,3 +106,39 @@ async def test_heartbeat_gcc_does_not_receive_is_not_recorded(
     assert await send_heartbeat(runtime=backend_runtime) is None
     async with backend_sessions() as session:
         assert await session.get(InstallationState, 1) is None
+
+
+async def test_with_heartbeats_switched_off_gcc_hears_none_and_shows_the_customer_unknown(
+    backend_runtime: Runtime,
+    gcc_sessions: SessionFactory,
+    gcc_clock: ManualClock,
+    gcc_settings: Settings,
+) -> None:
+    quiet = dataclasses.replace(
+        backend_runtime,
+        settings=backend_runtime.settings.model_copy(update={"heartbeat_enabled": False}),
+    )
+    before = await _gcc_organization(gcc_sessions)
+
+    heartbeat = await send_heartbeat(runtime=quiet)
+    polled = await poll_gcc(runtime=quiet)
+    gcc_clock.advance(timedelta(hours=30))
+    async with session_scope(gcc_sessions) as session:
+        classification = await classify_health(session, clock=gcc_clock, settings=gcc_settings)
+
+    assert heartbeat is None
+    assert polled is not None
+    organization = await _gcc_organization(gcc_sessions)
+    assert organization.last_heartbeat_at == before.last_heartbeat_at
+    assert (organization.heartbeat_enabled, organization.health_status) == (False, "unknown")
+    assert classification.client_offline_raised == 0
+
+    # switched on again: the next poll says so and the next heartbeat counts at once
+    await poll_gcc(runtime=backend_runtime)
+    assert await send_heartbeat(runtime=backend_runtime) is not None
+    organization = await _gcc_organization(gcc_sessions)
+    assert (organization.heartbeat_enabled, organization.health_status) == (True, "online")
+
+
+def test_heartbeats_are_on_by_default() -> None:
+    assert BackendSettings.model_fields["heartbeat_enabled"].default is True

@@ -14,12 +14,14 @@ from servicekit.columns import id_field, timestamp_field
 
 
 class AdminRole(StrEnum):
-    """What a Control Tower token may do."""
+    """What an admin may do, with a Control Tower token or in the console."""
 
     ADMIN = "admin"
     """The customer's admin: everything but changing the essential configuration."""
     SUPPORT = "support"
     """The vendor's support team: what an admin may, and changing the essential configuration."""
+    VIEWER = "viewer"
+    """Sees everything an admin sees, in the console and through the API, and changes nothing."""
 
 
 class Admin(TableBase, table=True):
@@ -27,7 +29,7 @@ class Admin(TableBase, table=True):
 
     __tablename__ = "admin"
     __table_args__ = (
-        sa.CheckConstraint("role IN ('admin', 'support')", name="ck_admin_role_known"),
+        sa.CheckConstraint("role IN ('admin', 'support', 'viewer')", name="ck_admin_role_known"),
     )
 
     id: uuid.UUID = id_field()
@@ -38,3 +40,7 @@ class Admin(TableBase, table=True):
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     created_at: datetime = timestamp_field(nullable=False)
     deactivated_at: datetime | None = timestamp_field()
+
+
+ACTING_ROLES = frozenset({AdminRole.ADMIN.value, AdminRole.SUPPORT.value})
+"""Roles that may change something; a viewer only looks."""

@@ -58,6 +58,16 @@ async def find_admin(session: AsyncSession, *, email: str) -> Admin | None:
     return result.first()
 
 
+async def active_admin(session: AsyncSession, *, email: str) -> Admin:
+    """The active admin with this email, on whose behalf a command acts; 404 otherwise, so
+    that every change made at the command line names an admin who could have made it in the
+    Control Tower."""
+    admin = await find_admin(session, email=email)
+    if admin is None or not admin.is_active:
+        raise NotFound(f"No active admin has the email {email}.", field="by")
+    return admin
+
+
 async def list_admins(session: AsyncSession) -> Sequence[Admin]:
     """Every admin, active first, then by email."""
     result = await session.exec(

@@ -37,6 +37,8 @@ class TaskEnd:
     error: str | None
     rolled_back_to: str | None
     reported_version: str | None
+    app_version: str | None = None
+    """The application version the agent reported running afterwards (spec 5.6 ``appVer``)."""
 
 
 class TaskEndHandler(Protocol):
@@ -85,6 +87,7 @@ def record_end(task: AgentTask, *, update: TaskStatusUpdate, now: datetime) -> T
         error=error if outcome is not LocalDeploymentStatus.SUCCESS else None,
         rolled_back_to=str(result.rolled_back_to) if result and result.rolled_back_to else None,
         reported_version=str(result.release_version) if result and result.release_version else None,
+        app_version=result.app_version if result else None,
     )
 
 

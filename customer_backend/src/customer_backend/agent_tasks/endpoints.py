@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +14,6 @@ from contracts import (
     AgentPollResponse,
     ConfigInsertRequest,
     ConfigInsertResponse,
-    ErrorResponse,
     LicenseStatus,
     LogBatch,
     ReceivedAck,
@@ -32,8 +31,15 @@ from customer_backend.runtime import Runtime
 from servicekit.bodies import read_limited_body
 from servicekit.db import session_scope
 from servicekit.deps import request_session
+from servicekit.openapi import Credentials, error_responses, json_request_body
 
 router = APIRouter(tags=["agent"])
+
+AGENT_SECRET = Credentials(
+    scheme={"type": "apiKey", "in": "header", "name": "X-Agent-Secret"},
+    path_prefixes=("/internal/",),
+)
+"""The agent's credentials: the shared agent secret in its own header, on every agent route."""
 
 NO_TASK_BODY = AgentPollResponse(task=None).model_dump_json().encode()
 """The answer to a poll that claims nothing (nearly every poll), encoded once."""
@@ -47,17 +53,12 @@ AgentSession = Annotated[AsyncSession, Depends(request_session, scope="function"
 TaskIdPath = Annotated[uuid.UUID, Path(alias="taskId", description="The task's id")]
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse} for code in (401, *codes)}
-
-
 POLL_PATH = "/internal/agent/tasks"
 
 
 @router.get(
     POLL_PATH,
     response_model=AgentPollResponse,
-    responses=_errors(),
     summary="Claim the next due task",
 )
 async def poll_for_task(_agent: AgentCaller, runtime: RuntimeDep) -> Response:
@@ -91,7 +92,7 @@ async def _poll_answer(runtime: Runtime) -> bytes:
 @router.post(
     "/internal/agent/tasks/{taskId}/status",
     response_model=TaskHeartbeatAck,
-    responses=_errors(404, 409, 422),
+    responses=error_responses(404, 409),
     summary="Report a task's status",
 )
 async def report_task_status(
@@ -117,7 +118,7 @@ async def report_task_status(
 @router.post(
     "/internal/agent/tasks/{taskId}/heartbeat",
     response_model=TaskHeartbeatAck,
-    responses=_errors(404, 422),
+    responses=error_responses(404),
     summary="Keep a running task alive",
 )
 async def task_heartbeat(
@@ -131,14 +132,9 @@ async def task_heartbeat(
 @router.post(
     "/internal/agent/tasks/{taskId}/logs",
     response_model=ReceivedAck,
-    responses=_errors(400, 404, 413, 422),
+    responses=error_responses(404, 413),
     summary="Store a batch of a task's log lines",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": LogBatch.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_request_body(LogBatch, description="A batch of the task's log lines."),
 )
 async def append_task_logs(
     _agent: AgentCaller, task_id: TaskIdPath, request: Request, session: AgentSession
@@ -156,7 +152,6 @@ async def append_task_logs(
 @router.post(
     "/internal/config",
     response_model=ConfigInsertResponse,
-    responses=_errors(422),
     summary="Add a non-essential variable unless it exists",
 )
 async def insert_config(
@@ -169,7 +164,6 @@ async def insert_config(
 @router.get(
     "/internal/license/status",
     response_model=LicenseStatus,
-    responses=_errors(),
     summary="Whether the license allows deploying",
 )
 async def license_status(

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from contracts import TRACEPARENT_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
@@ -35,9 +36,14 @@ class AgentTask(TableBase, table=True):
     # Whether running a task that did not succeed again could succeed, as the agent reported;
     # None until it ends, after a success, and for a task cancelled or timed out.
     retryable: bool | None = None
+    # How many times a poll claimed it. A failed task is not claimed again on its own: an
+    # admin schedules the deployment again (or asks for the rollback again), which queues a
+    # new task.
     attempts: int = 0
-    max_attempts: int = 3
     created_by: str | None = Field(default=None, max_length=320)
+    # The trace the task continues (its release's, or the request that queued it); the poll
+    # hands it to the agent.
+    trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_LENGTH)
     created_at: datetime = timestamp_field(nullable=False)
     updated_at: datetime = timestamp_field(nullable=False)
 

@@ -7,7 +7,7 @@ deployment; this module owns the task rows themselves.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import AgentTaskStatus, AgentTaskType
 from customer_backend.agent_tasks import repository
 from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
+from telemetry import current_traceparent
 
 TERMINAL_TASK_STATUSES = frozenset(
     {AgentTaskStatus.COMPLETED, AgentTaskStatus.FAILED, AgentTaskStatus.CANCELLED}
@@ -32,8 +33,13 @@ async def queue_task(
     created_by: str,
     now: datetime,
     deployment_id: uuid.UUID | None = None,
+    trace_parent: str | None = None,
 ) -> AgentTask:
-    """Add a pending task the agent claims from ``execute_after`` on."""
+    """Add a pending task the agent claims from ``execute_after`` on.
+
+    The task continues the trace ``trace_parent`` names (its release's), else the current
+    span's (the request that queued it); the agent receives it with the task.
+    """
     task = AgentTask(
         type=task_type,
         status=AgentTaskStatus.PENDING,
@@ -41,6 +47,7 @@ async def queue_task(
         payload=payload,
         execute_after=execute_after,
         created_by=created_by,
+        trace_parent=trace_parent or current_traceparent(),
         created_at=now,
         updated_at=now,
     )
@@ -57,6 +64,20 @@ async def active_task(session: AsyncSession) -> AgentTask | None:
 async def get_task(session: AsyncSession, task_id: uuid.UUID) -> AgentTask | None:
     """The task, or None."""
     return await repository.get_task(session, task_id)
+
+
+async def existing_task_ids(
+    session: AsyncSession, task_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``task_ids`` that are agent tasks."""
+    return await repository.existing_task_ids(session, task_ids)
+
+
+async def run_times(
+    session: AsyncSession, task_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[datetime, datetime]]:
+    """When each of ``task_ids`` that ended was picked up and completed."""
+    return await repository.run_times(session, task_ids)
 
 
 async def tasks_of_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> list[AgentTask]:
@@ -137,14 +158,57 @@ async def time_out_stalled_tasks(
 async def cancel_overdue_tasks(
     session: AsyncSession, *, now: datetime, due_before: datetime, reason: str
 ) -> list[AgentTask]:
-    """Cancel pending tasks whose start window closed before ``due_before``."""
-    tasks = await repository.overdue_pending_tasks(session, due_before=due_before)
+    """Cancel deploy and rollback tasks whose start window closed before ``due_before``.
+
+    A maintenance switch is never missed: it waits for the agent however long the agent is
+    away, so its start moves up to ``now`` instead (the claim takes only tasks in their window).
+    """
+    waiting = await repository.overdue_pending_tasks(
+        session, due_before=due_before, task_types=[AgentTaskType.MAINTENANCE]
+    )
+    for task in waiting:
+        task.execute_after = now
+        task.updated_at = now
+        session.add(task)
+    tasks = await repository.overdue_pending_tasks(
+        session,
+        due_before=due_before,
+        task_types=[AgentTaskType.DEPLOY, AgentTaskType.ROLLBACK],
+    )
     for task in tasks:
         task.status = AgentTaskStatus.CANCELLED
         task.error_message = reason
         task.updated_at = now
         session.add(task)
     return tasks
+
+
+async def cancel_pending_task(
+    session: AsyncSession, task_id: uuid.UUID, *, now: datetime, reason: str
+) -> bool:
+    """Cancel the task if it is still pending; False when the agent got to it first."""
+    return await repository.cancel_pending_task(session, task_id, now=now, reason=reason)
+
+
+async def cancel_pending_tasks_of_type(
+    session: AsyncSession, task_type: AgentTaskType, *, now: datetime, reason: str
+) -> list[AgentTask]:
+    """Cancel every pending task of a type (a newer one supersedes them); those cancelled."""
+    tasks = await repository.pending_tasks_of_type(session, task_type)
+    for task in tasks:
+        task.status = AgentTaskStatus.CANCELLED
+        task.error_message = reason
+        task.updated_at = now
+        session.add(task)
+    await session.flush()
+    return tasks
+
+
+async def latest_log_lines(
+    session: AsyncSession, task_id: uuid.UUID, *, limit: int
+) -> list[TaskLogLine]:
+    """The task's last ``limit`` log lines, oldest first."""
+    return await repository.latest_log_lines(session, task_id, limit=limit)
 
 
 async def log_lines_after(

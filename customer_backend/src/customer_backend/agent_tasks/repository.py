@@ -40,7 +40,7 @@ WITH claimed AS (
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, type, payload, execute_after, deployment_id
+    RETURNING id, type, payload, execute_after, deployment_id, trace_parent
 ), started AS (
     UPDATE scheduled_deployment
     SET status = :deployment_in_progress, started_at = :now, updated_at = :now
@@ -63,7 +63,7 @@ WITH claimed AS (
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 )
-SELECT id, type, payload, execute_after, deployment_id FROM claimed
+SELECT id, type, payload, execute_after, deployment_id, trace_parent FROM claimed
 """
     )
     .bindparams(
@@ -81,6 +81,7 @@ SELECT id, type, payload, execute_after, deployment_id FROM claimed
         sa.column("payload", JSONB()),
         sa.column("execute_after", sa.DateTime(timezone=True)),
         sa.column("deployment_id", sa.Uuid()),
+        sa.column("trace_parent", sa.String()),
     )
 )
 """Every agent poll in one statement: ``now``, ``oldest`` (the oldest ``executeAfter`` still in
@@ -103,6 +104,7 @@ class ClaimedTask:
     payload: dict[str, Any]
     execute_after: datetime
     deployment_id: uuid.UUID | None
+    trace_parent: str | None = None
 
 
 async def claim_next_task(
@@ -127,6 +129,7 @@ async def claim_next_task(
         payload=row["payload"],
         execute_after=row["execute_after"],
         deployment_id=row["deployment_id"],
+        trace_parent=row["trace_parent"],
     )
 
 
@@ -140,6 +143,36 @@ async def get_task(session: AsyncSession, task_id: uuid.UUID) -> AgentTask | Non
     """The agent task."""
     result = await session.exec(select(AgentTask).where(AgentTask.id == task_id))
     return result.first()
+
+
+async def existing_task_ids(
+    session: AsyncSession, task_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``task_ids`` that are agent tasks."""
+    if not task_ids:
+        return set()
+    result = await session.exec(select(AgentTask.id).where(col(AgentTask.id).in_(list(task_ids))))
+    return set(result.all())
+
+
+async def run_times(
+    session: AsyncSession, task_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[datetime, datetime]]:
+    """When each of ``task_ids`` that ran to its end was picked up and completed."""
+    if not task_ids:
+        return {}
+    result = await session.exec(
+        select(AgentTask.id, AgentTask.picked_up_at, AgentTask.completed_at).where(
+            col(AgentTask.id).in_(list(task_ids)),
+            col(AgentTask.picked_up_at).is_not(None),
+            col(AgentTask.completed_at).is_not(None),
+        )
+    )
+    return {
+        task_id: (picked, completed)
+        for task_id, picked, completed in result.all()
+        if picked is not None and completed is not None
+    }
 
 
 async def record_heartbeat(
@@ -175,10 +208,14 @@ async def insert_log_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]
 
 
 async def active_task(session: AsyncSession) -> AgentTask | None:
-    """An agent task that is pending or in progress, if any."""
+    """A deploy or rollback task that is pending or in progress, if any (a maintenance switch
+    takes seconds and never blocks a deployment)."""
     result = await session.exec(
         select(AgentTask)
-        .where(col(AgentTask.status).in_(ACTIVE_TASK_STATUSES))
+        .where(
+            col(AgentTask.status).in_(ACTIVE_TASK_STATUSES),
+            AgentTask.type != AgentTaskType.MAINTENANCE,
+        )
         .order_by(col(AgentTask.created_at).desc())
         .limit(1)
     )
@@ -263,17 +300,61 @@ async def stalled_tasks(session: AsyncSession, *, idle_since: datetime) -> list[
     return list(result.all())
 
 
-async def overdue_pending_tasks(session: AsyncSession, *, due_before: datetime) -> list[AgentTask]:
-    """Pending tasks whose start window closed before ``due_before``, locked."""
+async def overdue_pending_tasks(
+    session: AsyncSession, *, due_before: datetime, task_types: Collection[str]
+) -> list[AgentTask]:
+    """Pending tasks of ``task_types`` whose start window closed before ``due_before``, locked."""
     result = await session.exec(
         select(AgentTask)
         .where(
-            AgentTask.status == AgentTaskStatus.PENDING, col(AgentTask.execute_after) < due_before
+            AgentTask.status == AgentTaskStatus.PENDING,
+            col(AgentTask.execute_after) < due_before,
+            col(AgentTask.type).in_(list(task_types)),
         )
         .order_by(col(AgentTask.execute_after))
         .with_for_update(skip_locked=True)
     )
     return list(result.all())
+
+
+async def is_maintenance_held(session: AsyncSession) -> bool:
+    """Whether the admins' latest maintenance switch, the newest maintenance task not
+    cancelled, turned maintenance mode on (a superseded switch is cancelled)."""
+    result = await session.exec(
+        select(AgentTask.payload)
+        .where(
+            AgentTask.type == AgentTaskType.MAINTENANCE,
+            AgentTask.status != AgentTaskStatus.CANCELLED,
+        )
+        .order_by(col(AgentTask.created_at).desc())
+        .limit(1)
+    )
+    payload = result.first()
+    return isinstance(payload, dict) and payload.get("enabled") is True
+
+
+async def pending_tasks_of_type(session: AsyncSession, task_type: str) -> list[AgentTask]:
+    """Pending tasks of a type, oldest first, locked."""
+    result = await session.exec(
+        select(AgentTask)
+        .where(AgentTask.type == task_type, AgentTask.status == AgentTaskStatus.PENDING)
+        .order_by(col(AgentTask.created_at))
+        .with_for_update()
+    )
+    return list(result.all())
+
+
+async def latest_log_lines(
+    session: AsyncSession, task_id: uuid.UUID, *, limit: int
+) -> list[TaskLogLine]:
+    """The task's last ``limit`` log lines, oldest first."""
+    result = await session.exec(
+        select(TaskLogLine)
+        .where(TaskLogLine.task_id == task_id)
+        .order_by(col(TaskLogLine.id).desc())
+        .limit(limit)
+    )
+    return list(reversed(result.all()))
 
 
 async def log_lines_after(

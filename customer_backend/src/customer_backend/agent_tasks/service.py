@@ -14,16 +14,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import (
     AGENT_TASK_ADAPTER,
     AgentTaskStatus,
+    AgentTaskType,
     ConfigInsertRequest,
     ConfigInsertResponse,
     DeployTask,
     LicenseStatus,
     LogBatch,
+    MaintenanceTask,
     ReceivedAck,
     RollbackTask,
     TaskHeartbeatAck,
     TaskStatusUpdate,
 )
+from customer_backend import metrics
 from customer_backend.agent_tasks import repository
 from customer_backend.agent_tasks.completion import TaskEndHandler, complete_task
 from customer_backend.config import service as config_service
@@ -33,6 +36,7 @@ from customer_backend.settings import Settings
 from objectstore import ObjectStore, ObjectStoreError
 from servicekit.errors import Conflict, NotFound
 from servicekit.runtime import SendTask
+from telemetry import current_traceparent, span
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -71,24 +75,53 @@ async def hand_out_task(
     settings: Settings,
     object_store: ObjectStore,
     on_task_end: TaskEndHandler,
-) -> DeployTask | RollbackTask | None:
-    """The claimed task as the agent receives it, with fresh presigned download URLs.
+) -> DeployTask | RollbackTask | MaintenanceTask | None:
+    """The claimed task as the agent receives it, with fresh presigned download URLs, and
+    whether an admin holds maintenance mode on (so a deployment leaves it on).
 
     Queues the "deployment started" email (sent by the beat; the poll path does not touch the
     broker). A stored payload that does not make a valid task fails the task (admins are
-    told) and returns None, instead of blocking the queue.
+    told) and returns None, instead of blocking the queue. This is the ``task.hand_out`` span,
+    in the task's own trace (its release's).
     """
+    with span(
+        "task.hand_out",
+        parent=claimed.trace_parent,
+        attributes={"wrktalk.task_id": str(claimed.id), "wrktalk.task_type": claimed.type},
+    ):
+        return await _hand_out_task(
+            session,
+            claimed=claimed,
+            clock=clock,
+            settings=settings,
+            object_store=object_store,
+            on_task_end=on_task_end,
+        )
+
+
+async def _hand_out_task(
+    session: AsyncSession,
+    *,
+    claimed: repository.ClaimedTask,
+    clock: Clock,
+    settings: Settings,
+    object_store: ObjectStore,
+    on_task_end: TaskEndHandler,
+) -> DeployTask | RollbackTask | MaintenanceTask | None:
     try:
         payload = await with_download_urls(claimed.payload, object_store)
-        task = AGENT_TASK_ADAPTER.validate_python(
-            {
-                "id": claimed.id,
-                "type": claimed.type,
-                "payload": payload,
-                "executeAfter": claimed.execute_after,
-                "deploymentId": claimed.deployment_id,
-            }
-        )
+        fields = {
+            "id": claimed.id,
+            "type": claimed.type,
+            "payload": payload,
+            "executeAfter": claimed.execute_after,
+            "deploymentId": claimed.deployment_id,
+            # the agent's span of the task continues this hand-out's
+            "traceparent": current_traceparent(),
+        }
+        if claimed.type != AgentTaskType.MAINTENANCE:
+            fields["maintenanceHeld"] = await repository.is_maintenance_held(session)
+        task = AGENT_TASK_ADAPTER.validate_python(fields)
     except (ValidationError, ObjectStoreError, ValueError) as exc:
         await _fail_unusable_task(
             session,
@@ -100,6 +133,8 @@ async def hand_out_task(
         )
         return None
     log.info("task.claim.succeeded", task_id=str(claimed.id), type=claimed.type)
+    waited = (clock.now() - claimed.execute_after).total_seconds()
+    metrics.CLAIM_LATENCY.observe(max(waited, 0.0))
     if isinstance(task, DeployTask):
         await notify_admins(
             session,

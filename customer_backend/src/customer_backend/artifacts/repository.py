@@ -125,7 +125,7 @@ async def set_current(
         )
     ).first()
     if current is not None and current.version == version:
-        return _previous_version(await _previous(session, type_text)), version
+        return previous_version_of(await _previous(session, type_text)), version
     await session.exec(
         update(LocalArtifact)
         .where(col(LocalArtifact.type) == type_text)
@@ -151,5 +151,13 @@ async def _previous(session: AsyncSession, type_text: str) -> LocalArtifact | No
     return result.first()
 
 
-def _previous_version(artifact: LocalArtifact | None) -> str | None:
+async def previous_artifact(
+    session: AsyncSession, artifact_type: ArtifactType
+) -> LocalArtifact | None:
+    """The artifact flagged previous of a type, if any."""
+    return await _previous(session, str(artifact_type))
+
+
+def previous_version_of(artifact: LocalArtifact | None) -> str | None:
+    """The artifact's version, or None."""
     return artifact.version if artifact is not None else None

@@ -1,17 +1,15 @@
-"""Artifacts in this installation's bucket: fetched from GCC verified, recorded, kept 10 per type.
+"""Artifacts in this installation's bucket: their keys, rows, flags, and keeping 10 per type.
 
-An artifact reaches the bucket only through :func:`fetch_verified_artifact`, which streams it
-from GCC into the bucket while hashing it and refuses it, leaving nothing behind, unless its
-SHA256 equals both the release's digest and GCC's ``X-Sha256`` header. Memory stays bounded by
-one upload part whatever the artifact's size.
+A release's artifact reaches the bucket through :mod:`customer_backend.artifacts.staging`,
+which downloads it from GCC into a staging file, keeps it only when its SHA256 equals both the
+release's digest and GCC's ``X-Sha256`` header, and then stores it; memory stays bounded by
+one chunk whatever the artifact's size.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Set
+from collections.abc import Set
 
-import httpx
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,7 +17,7 @@ from contracts import ArtifactType
 from customer_backend.artifacts import repository
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.installation import service as installation
-from objectstore import ObjectInfo, ObjectStore, ObjectStoreError
+from objectstore import ObjectInfo, ObjectStore
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -48,71 +46,6 @@ def artifact_key(artifact_type: ArtifactType, version: str) -> str:
     if artifact_type is ArtifactType.HELM:
         return f"{artifact_prefix(artifact_type)}wrktalk-{version}.tgz"
     return f"{artifact_prefix(artifact_type)}wrktalk-{version}-compose.tar.gz"
-
-
-async def fetch_verified_artifact(
-    *,
-    gcc: httpx.AsyncClient,
-    object_store: ObjectStore,
-    version: str,
-    artifact_type: ArtifactType,
-    expected_sha256: str,
-) -> ObjectInfo:
-    """Download a release artifact from GCC into the bucket, accepting only verified bytes.
-
-    The bytes are hashed as they stream from GCC to the bucket; the digest must equal both
-    ``expected_sha256`` (from the release) and GCC's ``X-Sha256`` header. On any failure —
-    GCC unreachable or answering an error, a mismatching digest, the bucket refusing the
-    upload — :class:`ArtifactFetchError` is raised and no object is left at the key.
-    """
-    key = artifact_key(artifact_type, version)
-    expected = expected_sha256.lower()
-    try:
-        async with gcc.stream(
-            "GET", f"/api/artifacts/charts/{version}", params={"type": str(artifact_type)}
-        ) as response:
-            if response.status_code != httpx.codes.OK:
-                await response.aread()
-                raise ArtifactFetchError(
-                    f"GCC answered {response.status_code} for the {artifact_type} artifact of "
-                    f"{version}: {response.text[:_ERROR_BODY_PREVIEW]}"
-                )
-            announced = response.headers.get(SHA256_HEADER, "").strip().lower()
-            if not announced:
-                raise ArtifactFetchError(f"GCC sent no {SHA256_HEADER} header")
-            if announced != expected:
-                raise ChecksumMismatch(
-                    f"GCC's {SHA256_HEADER} {announced} differs from the release's SHA256 "
-                    f"{expected}"
-                )
-            info = await object_store.put_stream(
-                key,
-                _verified_chunks(response.aiter_bytes(DOWNLOAD_CHUNK_BYTES), expected),
-                content_type=ARTIFACT_CONTENT_TYPE,
-            )
-    except httpx.HTTPError as error:
-        raise ArtifactFetchError(f"downloading from GCC failed: {error!r}") from error
-    except ObjectStoreError as error:
-        raise ArtifactFetchError(f"storing in the bucket failed: {error}") from error
-    if info.sha256 != expected:  # put_stream hashed the same bytes; a disagreement is a bug
-        await object_store.delete(key)
-        raise ChecksumMismatch(f"the stored object hashes to {info.sha256}, not {expected}")
-    return info
-
-
-async def _verified_chunks(chunks: AsyncIterator[bytes], expected: str) -> AsyncIterator[bytes]:
-    """Pass ``chunks`` through; raise at the end, before the upload completes, on a mismatch.
-
-    ``put_stream`` leaves nothing behind when its source raises, so a corrupted artifact is
-    never stored, not even for a moment.
-    """
-    digest = hashlib.sha256()
-    async for chunk in chunks:
-        digest.update(chunk)
-        yield chunk
-    actual = digest.hexdigest()
-    if actual != expected:
-        raise ChecksumMismatch(f"the downloaded artifact hashes to {actual}, not {expected}")
 
 
 async def record_artifact(
@@ -152,6 +85,12 @@ async def get_artifact(
 ) -> LocalArtifact | None:
     """The artifact row of a version, removed from the bucket or not (its SHA256 stays known)."""
     return await repository.get_artifact(session, version=version, artifact_type=artifact_type)
+
+
+async def previous_version(session: AsyncSession, *, artifact_type: ArtifactType) -> str | None:
+    """The version that ran before the current one (its artifact is flagged previous)."""
+    artifact = await repository.previous_artifact(session, artifact_type)
+    return repository.previous_version_of(artifact)
 
 
 async def current_artifact(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response, status
 
@@ -10,7 +10,6 @@ from contracts import (
     APPLICATION_CONFIG_PATH,
     ApplicationConfig,
     EnvKey,
-    ErrorResponse,
     EssentialConfigRevisionList,
     EssentialConfigUpdate,
     EssentialConfigView,
@@ -28,21 +27,19 @@ from customer_backend.deps import (
     SessionDep,
     SettingsDep,
 )
+from servicekit.openapi import error_responses, links_to
 
 router = APIRouter(tags=["config"])
+
+ENV_PATH = "/api/admin/config/{key}"
 
 EnvKeyPath = Annotated[EnvKey, Path(description="The variable's name")]
 """A variable's name in the path; one that no variable could have is a 422."""
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse} for code in (401, 422, *codes)}
-
-
 @router.get(
     "/api/admin/config/essential",
     response_model=EssentialConfigView,
-    responses=_errors(),
     summary="The current essential configuration's revision and keys, never its values",
 )
 async def get_essential_config(
@@ -59,7 +56,7 @@ async def get_essential_config(
 @router.put(
     "/api/admin/config/essential",
     response_model=EssentialConfigView,
-    responses=_errors(403),
+    responses=error_responses(403),
     summary="Save a new revision of the essential configuration (support role only)",
 )
 async def put_essential_config(
@@ -88,7 +85,6 @@ async def put_essential_config(
 @router.get(
     "/api/admin/config/essential/revisions",
     response_model=EssentialConfigRevisionList,
-    responses=_errors(),
     summary="Every revision of the essential configuration",
 )
 async def list_essential_revisions(
@@ -104,7 +100,6 @@ async def list_essential_revisions(
 @router.get(
     "/api/admin/config",
     response_model=NonEssentialEnvList,
-    responses=_errors(),
     summary="Every non-essential variable",
 )
 async def list_envs(_admin: CurrentAdmin, session: SessionDep) -> NonEssentialEnvList:
@@ -117,7 +112,15 @@ async def list_envs(_admin: CurrentAdmin, session: SessionDep) -> NonEssentialEn
     "/api/admin/config",
     response_model=NonEssentialEnvView,
     status_code=status.HTTP_201_CREATED,
-    responses=_errors(409),
+    responses={
+        **error_responses(409),
+        201: {
+            "description": "The variable added.",
+            "links": links_to(
+                [("PATCH", ENV_PATH), ("DELETE", ENV_PATH)], key="$response.body#/key"
+            ),
+        },
+    },
     summary="Add a non-essential variable",
 )
 async def create_env(
@@ -129,9 +132,9 @@ async def create_env(
 
 
 @router.patch(
-    "/api/admin/config/{key}",
+    ENV_PATH,
     response_model=NonEssentialEnvView,
-    responses=_errors(404),
+    responses=error_responses(404),
     summary="Change a non-essential variable",
 )
 async def update_env(
@@ -149,15 +152,17 @@ async def update_env(
 
 
 @router.delete(
-    "/api/admin/config/{key}",
+    ENV_PATH,
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=_errors(404),
+    responses=error_responses(404),
     summary="Remove a non-essential variable",
 )
-async def delete_env(key: EnvKeyPath, admin: CurrentAdmin, session: SessionDep) -> Response:
+async def delete_env(
+    key: EnvKeyPath, admin: CurrentAdmin, session: SessionDep, clock: ClockDep
+) -> Response:
     """Remove the variable."""
-    await service.delete_env(session, key=key, admin_email=admin.email)
+    await service.delete_env(session, clock=clock, key=key, admin_email=admin.email)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -166,7 +171,6 @@ async def delete_env(key: EnvKeyPath, admin: CurrentAdmin, session: SessionDep) 
     response_model=ApplicationConfig,
     responses={
         304: {"description": "Nothing changed since the entity tag sent in If-None-Match"},
-        **_errors(),
     },
     summary="The non-essential settings the WrkTalk application reads at run time",
 )

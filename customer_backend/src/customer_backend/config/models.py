@@ -50,3 +50,21 @@ class EssentialConfigVersion(TableBase, table=True):
     added_keys: list[str] | None = json_field()
     changed_keys: list[str] | None = json_field()
     removed_keys: list[str] | None = json_field()
+
+
+class NonEssentialEnvChange(TableBase, table=True):
+    """One revision of the non-essential variables: a variable added, changed or removed.
+
+    ``id`` is the revision number, increasing with every change (a change rolled back leaves a
+    gap). Replaying the changes up to a revision gives the variables as they were then.
+    """
+
+    __tablename__ = "non_essential_env_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=MAX_ENV_KEY_LENGTH, index=True)
+    action: str = Field(max_length=16)
+    old_value: str | None = text_field()
+    new_value: str | None = text_field()
+    changed_by: str | None = Field(default=None, max_length=320)
+    changed_at: datetime = timestamp_field(nullable=False)

@@ -29,7 +29,8 @@ from contracts import (
     NonEssentialEnvUpdate,
 )
 from customer_backend.admins.models import AdminRole
-from customer_backend.config import repository
+from customer_backend.config import history, repository
+from customer_backend.config.history import EnvChangeAction
 from customer_backend.config.models import EssentialConfigVersion, NonEssentialEnv
 from customer_backend.config.settings_keys import (
     KeyChanges,
@@ -81,9 +82,18 @@ async def list_envs(session: AsyncSession) -> list[NonEssentialEnv]:
     return await repository.list_envs(session)
 
 
+async def get_env(session: AsyncSession, *, key: str) -> NonEssentialEnv:
+    """The variable named ``key``; 404 when there is none."""
+    env = await repository.get_env(session, key)
+    if env is None:
+        raise NotFound(f"There is no non-essential variable named {key}.", field="key")
+    return env
+
+
 async def add_env_if_absent(session: AsyncSession, *, clock: Clock, key: str, value: str) -> bool:
     """Add a variable a release brings unless its key exists (an admin's value is never
     overwritten); True when added."""
+    now = clock.now()
     created_id = await repository.insert_env_if_absent(
         session,
         key=key,
@@ -91,8 +101,18 @@ async def add_env_if_absent(session: AsyncSession, *, clock: Clock, key: str, va
         description=None,
         category=None,
         updated_by=None,
-        now=clock.now(),
+        now=now,
     )
+    if created_id is not None:
+        await history.record_change(
+            session,
+            key=key,
+            action=EnvChangeAction.CREATED,
+            old_value=None,
+            new_value=value,
+            changed_by=None,
+            now=now,
+        )
     return created_id is not None
 
 
@@ -100,6 +120,7 @@ async def create_env(
     session: AsyncSession, *, clock: Clock, request: NonEssentialEnvCreate, admin_email: str
 ) -> NonEssentialEnv:
     """Add a variable; 409 when the key exists (an existing value is never overwritten)."""
+    now = clock.now()
     created_id = await repository.insert_env_if_absent(
         session,
         key=request.key,
@@ -107,12 +128,21 @@ async def create_env(
         description=request.description,
         category=str(request.category) if request.category is not None else None,
         updated_by=admin_email,
-        now=clock.now(),
+        now=now,
     )
     if created_id is None:
         raise Conflict(
             f"The variable {request.key} exists already; change it with PATCH.", field="key"
         )
+    await history.record_change(
+        session,
+        key=request.key,
+        action=EnvChangeAction.CREATED,
+        old_value=None,
+        new_value=request.value,
+        changed_by=admin_email,
+        now=now,
+    )
     env = await repository.get_env(session, request.key)
     assert env is not None
     log.info("config.env.created", key=request.key, admin=admin_email)
@@ -132,13 +162,23 @@ async def update_env(
     if env is None:
         raise NotFound(f"There is no non-essential variable named {key}.", field="key")
     fields = update.model_fields_set
-    if "value" in fields and update.value is not None:
+    now = clock.now()
+    if "value" in fields and update.value is not None and update.value != env.value:
+        await history.record_change(
+            session,
+            key=key,
+            action=EnvChangeAction.UPDATED,
+            old_value=env.value,
+            new_value=update.value,
+            changed_by=admin_email,
+            now=now,
+        )
         env.value = update.value
     if "description" in fields:
         env.description = update.description
     if "category" in fields:
         env.category = str(update.category) if update.category is not None else None
-    env.updated_at = clock.now()
+    env.updated_at = now
     env.updated_by = admin_email
     session.add(env)
     await session.flush()
@@ -146,11 +186,20 @@ async def update_env(
     return env
 
 
-async def delete_env(session: AsyncSession, *, key: str, admin_email: str) -> None:
+async def delete_env(session: AsyncSession, *, clock: Clock, key: str, admin_email: str) -> None:
     """Remove a variable; 404 for an unknown key."""
     env = await repository.get_env(session, key, for_update=True)
     if env is None:
         raise NotFound(f"There is no non-essential variable named {key}.", field="key")
+    await history.record_change(
+        session,
+        key=key,
+        action=EnvChangeAction.DELETED,
+        old_value=env.value,
+        new_value=None,
+        changed_by=admin_email,
+        now=clock.now(),
+    )
     await session.delete(env)
     await session.flush()
     log.info("config.env.deleted", key=key, admin=admin_email)

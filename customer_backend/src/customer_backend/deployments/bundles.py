@@ -38,6 +38,8 @@ class ReleaseFacts:
     is_migration_required: bool = False
     estimated_downtime: str | None = None
     release_notes: str | None = None
+    manifest: JsonObject | None = None
+    """The signed manifest that came with the release (None for one accepted unsigned)."""
 
 
 def release_facts(deployment: ScheduledDeployment | None) -> ReleaseFacts:
@@ -63,6 +65,7 @@ def release_facts(deployment: ScheduledDeployment | None) -> ReleaseFacts:
         is_migration_required=bool(_first(ruleset, "isMigrationRequired", "is_migration_required")),
         estimated_downtime=_first(ruleset, "estimatedDowntime", "estimated_downtime"),
         release_notes=_first(ruleset, "releaseNotes", "release_notes"),
+        manifest=data.get("manifest") if isinstance(data.get("manifest"), dict) else None,
     )
 
 
@@ -88,8 +91,10 @@ def release_bundle(
     image_tags: dict[str, str],
     config: EssentialConfigVersion,
     deployment_type: DeploymentType,
+    manifest: JsonObject | None = None,
 ) -> JsonObject:
-    """A ``ReleaseBundle``: chart, image tags, and values (Helm) or env (Compose)."""
+    """A ``ReleaseBundle``: chart, image tags, values (Helm) or env (Compose), and the
+    release's signed manifest as it was received, which the agent verifies itself."""
     is_compose = deployment_type is DeploymentType.DOCKER
     return {
         "version": artifact.version,
@@ -97,6 +102,7 @@ def release_bundle(
         "imageTags": dict(image_tags),
         "values": None if is_compose else config_ref(config),
         "env": config_ref(config) if is_compose else None,
+        "manifest": manifest,
     }
 
 
@@ -119,11 +125,13 @@ async def bundle_of_version(
     revision = await repository.config_revision_of_version(session, artifact.version)
     if revision is not None:
         config = await config_service.essential_config_by_revision(session, revision) or config
+    facts = release_facts(deployment)
     return release_bundle(
         artifact=artifact,
-        image_tags=release_facts(deployment).image_tags,
+        image_tags=facts.image_tags,
         config=config,
         deployment_type=deployment_type,
+        manifest=facts.manifest,
     )
 
 
@@ -147,6 +155,7 @@ async def deploy_payload(
         image_tags=facts.image_tags,
         config=config,
         deployment_type=deployment_type,
+        manifest=facts.manifest,
     )
     payload["newNonEssentialEnvs"] = [
         env.model_dump(mode="json") for env in facts.new_non_essential_envs

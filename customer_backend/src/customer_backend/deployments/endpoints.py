@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
+from pydantic import WithJsonSchema
 
 from contracts import (
     MAX_STORED_INTEGER,
     AgentStatusView,
     CancelDeploymentResponse,
     DeploymentDetailView,
+    DeploymentLogPage,
     DeploymentReleasesResponse,
-    ErrorResponse,
     LocalDeploymentStatus,
     RollbackRequest,
     RollbackResponse,
@@ -22,24 +23,21 @@ from contracts import (
     ScheduleDeploymentResponse,
 )
 from customer_backend.admins.models import Admin
-from customer_backend.deployments import logstream, rollback, service
+from customer_backend.deployments import history, logstream, rollback, service
 from customer_backend.deps import (
     ClockDep,
     CurrentAdmin,
     RuntimeDep,
     SessionDep,
     SettingsDep,
-    require_admin,
+    admin_of_token,
 )
 from customer_backend.installation import service as installation
 from servicekit.db import session_scope
 from servicekit.errors import InvalidInput
+from servicekit.openapi import error_responses
 
 router = APIRouter(tags=["deployments"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse} for code in (401, 422, *codes)}
 
 
 async def _admin_for_stream(
@@ -49,7 +47,7 @@ async def _admin_for_stream(
     # A stream may stay open for an hour: authenticate in a session of its own that is closed
     # before streaming starts, instead of the request session held until the response ends.
     async with session_scope(runtime.session_factory) as session:
-        return await require_admin(session, authorization)
+        return await admin_of_token(session, authorization)
 
 
 StreamAdmin = Annotated[Admin, Depends(_admin_for_stream)]
@@ -58,7 +56,6 @@ StreamAdmin = Annotated[Admin, Depends(_admin_for_stream)]
 @router.get(
     "/api/admin/deployment/releases",
     response_model=DeploymentReleasesResponse,
-    responses=_errors(),
     summary="Pending and scheduled deployments, and the history",
 )
 async def list_releases(
@@ -73,7 +70,7 @@ async def list_releases(
 @router.post(
     "/api/admin/deployment/schedule",
     response_model=ScheduleDeploymentResponse,
-    responses=_errors(404, 409),
+    responses=error_responses(404, 409),
     summary="Schedule a release for the agent to deploy",
 )
 async def schedule_deployment(
@@ -101,7 +98,7 @@ async def schedule_deployment(
 @router.post(
     "/api/admin/deployment/rollback",
     response_model=RollbackResponse,
-    responses=_errors(404, 409, 502),
+    responses=error_responses(404, 409, 502),
     summary="Roll back to a Helm revision or re-deploy an earlier version",
 )
 async def request_rollback(
@@ -130,7 +127,7 @@ async def request_rollback(
 @router.post(
     "/api/admin/deployment/{deployment_id}/cancel",
     response_model=CancelDeploymentResponse,
-    responses=_errors(404, 409),
+    responses=error_responses(404, 409),
     summary="Cancel a scheduled deployment",
 )
 async def cancel_deployment(
@@ -154,14 +151,34 @@ async def cancel_deployment(
 @router.get(
     "/api/admin/deployment/{deployment_id}",
     response_model=DeploymentDetailView,
-    responses=_errors(404),
+    responses=error_responses(404),
     summary="A deployment with its tasks, results and timings",
 )
 async def deployment_detail(
     deployment_id: uuid.UUID, _admin: CurrentAdmin, session: SessionDep
 ) -> DeploymentDetailView:
-    """The deployment and its agent tasks, oldest first."""
-    return await service.deployment_detail(session, deployment_id=deployment_id)
+    """The deployment and its agent tasks, oldest first. The id may also be a rollback's task
+    id (every history entry's `deploymentId` opens here); its `deployment` is then null."""
+    return await history.deployment_detail(session, deployment_id=deployment_id)
+
+
+@router.get(
+    "/api/admin/deployment/{deployment_id}/logs",
+    response_model=DeploymentLogPage,
+    responses=error_responses(404),
+    summary="Log lines of a deployment (or a rollback task), a page at a time",
+)
+async def deployment_logs(
+    deployment_id: uuid.UUID,
+    _admin: CurrentAdmin,
+    session: SessionDep,
+    after_id: Annotated[
+        int, Query(alias="afterId", ge=0, le=MAX_STORED_INTEGER, description="Lines after it.")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=history.MAX_LOG_PAGE, description="At most.")] = 500,
+) -> DeploymentLogPage:
+    """The lines stored so far after `afterId`; `isFinished` once every task has ended."""
+    return await history.log_page(session, target_id=deployment_id, after_id=after_id, limit=limit)
 
 
 @router.get(
@@ -173,7 +190,7 @@ async def deployment_detail(
             "description": "Server-Sent Events: one event per log line (`id` = line id, `data` "
             "= DeploymentLogLineView), then an `end` event (`data` = DeploymentLogEnd).",
         },
-        **_errors(404),
+        **error_responses(404),
     },
     summary="Live log lines of a deployment (or a rollback task) as Server-Sent Events",
 )
@@ -181,7 +198,12 @@ async def stream_logs(
     deployment_id: uuid.UUID,
     _admin: StreamAdmin,
     runtime: RuntimeDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID"),
+        # Read as text (blank means from the start), published as the line id it must be.
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_STORED_INTEGER}),
+    ] = None,
 ) -> StreamingResponse:
     """Lines already received, then new ones until the task ends; resume with Last-Event-ID.
 
@@ -200,7 +222,6 @@ async def stream_logs(
 @router.get(
     "/api/admin/agent/status",
     response_model=AgentStatusView,
-    responses=_errors(),
     summary="Whether the agent is polling",
 )
 async def agent_status(

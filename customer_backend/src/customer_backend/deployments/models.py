@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from contracts import MAX_VERSION_LENGTH
+from contracts import MAX_VERSION_LENGTH, TRACEPARENT_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import enum_field, id_field, json_field, text_field, timestamp_field
 
@@ -43,14 +43,23 @@ class ScheduledDeployment(TableBase, table=True):
     helm_revision: int | None = None
     error_message: str | None = text_field()
     reported_to_gcc: bool = False
+    # The release's trace as this installation carries it on: the webhook's intake, then the
+    # download's span; the deploy task continues it.
+    trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_LENGTH)
     created_at: datetime = timestamp_field(nullable=False)
     updated_at: datetime = timestamp_field(nullable=False)
 
 
 class DeploymentHistory(TableBase, table=True):
-    """One finished deployment or rollback."""
+    """One finished deployment or rollback.
+
+    Its id is the id of the agent task whose end wrote it (a task ends once), so that a
+    rollback, which belongs to no deployment, can be opened with its task and logs.
+    """
 
     __tablename__ = "deployment_history"
+    # the history is listed newest first, a page at a time
+    __table_args__ = (sa.Index("ix_deployment_history_deployed_at_id", "deployed_at", "id"),)
 
     id: uuid.UUID = id_field()
     deployment_id: uuid.UUID | None = Field(default=None, foreign_key="scheduled_deployment.id")

@@ -187,6 +187,7 @@ async def _add_history(session: AsyncSession, *, ending: Ending, version: str) -
     end, release = ending.end, ending.history_release
     session.add(
         DeploymentHistory(
+            id=end.task.id,
             deployment_id=release.id if release else None,
             gcc_release_id=release.gcc_release_id if release else None,
             release_name=release.release_name if release else f"v{version}",
@@ -225,6 +226,7 @@ async def _report(
             deployed_at=end.completed_at,
             helm_revision=end.helm_revision,
             current_version=installation.version_or_none(running),
+            app_version=end.app_version,
             error_message=end.error,
             is_rollback=ending.is_rollback,
         ),
@@ -249,6 +251,7 @@ async def record_task_timeout(
     is_rollback = task.type == AgentTaskType.ROLLBACK
     session.add(
         DeploymentHistory(
+            id=task.id,
             deployment_id=deployment.id if deployment else None,
             gcc_release_id=release.gcc_release_id if release else None,
             release_name=release.release_name if release else f"v{version}",

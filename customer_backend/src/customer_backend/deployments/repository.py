@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import text, update
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import LocalDeploymentStatus
@@ -66,28 +66,36 @@ async def deployments_with_statuses(
     return list(result.all())
 
 
-async def history(session: AsyncSession, *, limit: int) -> list[DeploymentHistory]:
+async def history(session: AsyncSession, *, limit: int, offset: int = 0) -> list[DeploymentHistory]:
     """Deployments and rollbacks that ran, newest first."""
     result = await session.exec(
         select(DeploymentHistory)
         .order_by(col(DeploymentHistory.deployed_at).desc(), col(DeploymentHistory.id))
+        .offset(offset)
         .limit(limit)
     )
     return list(result.all())
 
 
-async def release_ids_by_version(
+async def history_count(session: AsyncSession) -> int:
+    """How many deployments and rollbacks ran."""
+    result = await session.exec(select(func.count()).select_from(DeploymentHistory))
+    return int(result.one())
+
+
+async def deployments_by_version(
     session: AsyncSession, versions: Collection[str]
-) -> dict[str, uuid.UUID]:
-    """GCC's release id of each received version."""
+) -> dict[str, ScheduledDeployment]:
+    """The latest received deployment of each of ``versions``."""
     if not versions:
         return {}
     result = await session.exec(
-        select(ScheduledDeployment.version, ScheduledDeployment.gcc_release_id)
+        select(ScheduledDeployment)
         .where(col(ScheduledDeployment.version).in_(list(versions)))
         .order_by(col(ScheduledDeployment.received_at))
     )
-    return dict(result.all())
+    # oldest first, so each version ends up with its latest deployment
+    return {deployment.version: deployment for deployment in result.all()}
 
 
 async def latest_deployment_of_version(

@@ -1,8 +1,11 @@
-"""Admin rollbacks: to a Helm revision, or by re-deploying an earlier version.
+"""Admin rollbacks: to a Helm revision, by re-deploying an earlier version, or one step back.
 
 A rollback by version uses that version's artifact and the essential configuration revision it
 ran with. When retention removed the artifact from the customer bucket, it is fetched again
-from GCC (which keeps more versions) and verified before it is stored.
+from GCC (which keeps more versions) and verified before it is stored. A rollback naming
+neither goes back one step, as the v4.2 agent did: Helm to its previous revision
+(``helm rollback RELEASE``, Helm knows which), Compose and GitOps to the version whose artifact
+is flagged previous.
 """
 
 from __future__ import annotations
@@ -63,22 +66,16 @@ async def request_rollback(
     """Queue a rollback task for the agent.
 
     409 while a deployment is active; 422 for a revision on Compose or GitOps; 404 when the
-    version's artifact is neither in the bucket nor at GCC.
+    version's artifact is neither in the bucket nor at GCC, or when nothing ran before.
     """
-    if request.target_revision is not None:
-        payload = await _revision_payload(
-            session, settings=settings, revision=request.target_revision
-        )
-    else:
-        assert request.target_version is not None
-        payload = await _version_payload(
-            session,
-            clock=clock,
-            settings=settings,
-            object_store=object_store,
-            gcc=gcc,
-            version=str(request.target_version),
-        )
+    payload = await _rollback_payload(
+        session,
+        clock=clock,
+        settings=settings,
+        object_store=object_store,
+        gcc=gcc,
+        request=request,
+    )
     now = clock.now()
     task = await agent_queue.queue_task(
         session,
@@ -97,6 +94,7 @@ async def request_rollback(
             "taskId": str(task.id),
             "targetRevision": request.target_revision,
             "targetVersion": payload["targetVersion"],
+            "toPrevious": payload["toPrevious"],
             "requestedBy": admin_email,
         },
     )
@@ -105,9 +103,56 @@ async def request_rollback(
         task_id=str(task.id),
         target_revision=request.target_revision,
         target_version=payload["targetVersion"],
+        to_previous=payload["toPrevious"],
         admin=admin_email,
     )
     return task
+
+
+async def _rollback_payload(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    object_store: ObjectStore,
+    gcc: httpx.AsyncClient,
+    request: RollbackRequest,
+) -> dict[str, Any]:
+    """The stored payload: by revision, by version, or one step back (``toPrevious``)."""
+    if request.target_revision is not None:
+        return await _revision_payload(session, settings=settings, revision=request.target_revision)
+    if request.target_version is None and settings.deployment_type is DeploymentType.KUBERNETES:
+        # Helm knows its previous revision better than our records do.
+        await repository.lock_deployments(session)
+        await ensure_nothing_active(session)
+        return {"targetRevision": None, "targetVersion": None, "release": None, "toPrevious": True}
+    payload = await _version_payload(
+        session,
+        clock=clock,
+        settings=settings,
+        object_store=object_store,
+        gcc=gcc,
+        version=await _version_to_roll_back_to(session, settings=settings, request=request),
+    )
+    payload["toPrevious"] = request.target_version is None
+    return payload
+
+
+async def _version_to_roll_back_to(
+    session: AsyncSession, *, settings: Settings, request: RollbackRequest
+) -> str:
+    """The version the request names, or else the one that ran before the current one."""
+    if request.target_version is not None:
+        return str(request.target_version)
+    artifact_type = settings.deployment_type.artifact_type
+    previous = await artifact_service.previous_version(session, artifact_type=artifact_type)
+    if previous is None:
+        raise NotFound(
+            "There is no previous version to roll back to: this installation has recorded "
+            "only one successful deployment. Name a targetVersion instead.",
+            field="targetVersion",
+        )
+    return previous
 
 
 async def _revision_payload(
@@ -127,7 +172,7 @@ async def _revision_payload(
         )
     await repository.lock_deployments(session)
     await ensure_nothing_active(session)
-    return {"targetRevision": revision, "targetVersion": None, "release": None}
+    return {"targetRevision": revision, "targetVersion": None, "release": None, "toPrevious": False}
 
 
 async def _version_payload(

@@ -18,7 +18,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import (
     AgentTaskType,
     ArtifactType,
-    DeploymentDetailView,
     DeploymentReleasesResponse,
     DeploymentScheduledReport,
     DeploymentStatus,
@@ -29,7 +28,7 @@ from customer_backend.agent_tasks import queue as agent_queue
 from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts import service as artifacts
 from customer_backend.artifacts.models import LocalArtifact
-from customer_backend.deployments import bundles, repository, views
+from customer_backend.deployments import bundles, history, repository, views
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
@@ -40,9 +39,6 @@ from servicekit.errors import Conflict, InvalidInput, NotFound
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
-
-HISTORY_LIMIT = 100
-"""Most history entries listed."""
 
 PENDING_LIST_STATUSES = frozenset(
     {
@@ -89,15 +85,9 @@ async def list_releases(
         else:
             pending.append(view)
     scheduled.sort(key=lambda view: view.scheduled_for or view.created_at)
-    rows = await repository.history(session, limit=HISTORY_LIMIT)
-    missing = {row.version for row in rows if row.gcc_release_id is None}
-    release_ids = await repository.release_ids_by_version(session, missing)
-    history = [
-        entry
-        for row in rows
-        if (entry := views.history_view(row, release_ids=release_ids)) is not None
-    ]
-    return DeploymentReleasesResponse(pending=pending, scheduled=scheduled, history=history)
+    return DeploymentReleasesResponse(
+        pending=pending, scheduled=scheduled, history=await history.history(session)
+    )
 
 
 async def ensure_nothing_active(session: AsyncSession) -> None:
@@ -155,6 +145,7 @@ async def schedule_deployment(
         execute_after=scheduled_for,
         created_by=admin_email,
         now=now,
+        trace_parent=deployment.trace_parent,
     )
     _mark_scheduled(deployment, scheduled_for=scheduled_for, admin_email=admin_email, now=now)
     await session.flush()
@@ -197,6 +188,7 @@ async def _announce_schedule(
             release_id=deployment.gcc_release_id,
             scheduled_for=deployment.scheduled_for,
         ),
+        trace_parent=deployment.trace_parent,
     )
     await notify_admins(
         session,
@@ -289,6 +281,7 @@ async def cancel_deployment(
             release_id=deployment.gcc_release_id,
             status=DeploymentStatus.CANCELLED,
         ),
+        trace_parent=deployment.trace_parent,
     )
     await notify_admins(
         session,
@@ -299,20 +292,6 @@ async def cancel_deployment(
     )
     log.info("deployment.cancel.accepted", deployment_id=str(deployment.id), admin=admin_email)
     return deployment
-
-
-async def deployment_detail(
-    session: AsyncSession, *, deployment_id: uuid.UUID
-) -> DeploymentDetailView:
-    """The deployment with its tasks, their results and timings; 404 when unknown."""
-    deployment = await repository.get_deployment(session, deployment_id)
-    if deployment is None:
-        raise NotFound(f"There is no deployment {deployment_id}.", field="deploymentId")
-    tasks = await agent_queue.tasks_of_deployment(session, deployment.id)
-    return DeploymentDetailView(
-        deployment=views.deployment_view(deployment, task_id=tasks[-1].id if tasks else None),
-        tasks=[views.task_view(task) for task in tasks],
-    )
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,7 @@ async def _exceed_deadline(
             status=DeploymentStatus.DEADLINE_EXCEEDED,
             current_version=await installation.running_version(session),
         ),
+        trace_parent=deployment.trace_parent,
     )
     log.warning(
         "deployment.forced.deadline_exceeded",

@@ -64,19 +64,32 @@ def deployment_view(
 
 
 def history_view(
-    row: DeploymentHistory, *, release_ids: dict[str, uuid.UUID]
+    row: DeploymentHistory, *, is_task_id: bool, latest: ScheduledDeployment | None
 ) -> DeploymentHistoryView | None:
-    """A history entry; None (logged) when it names no GCC release or has a foreign status."""
-    release_id = row.gcc_release_id or release_ids.get(row.version)
+    """A history entry, openable by its ``deploymentId``; None (logged) when it names no GCC
+    release or has a foreign status.
+
+    ``is_task_id``: the row's id is its task's (rows written since ids were listed);
+    ``latest``: the latest received deployment of its version, for older rows.
+    """
+    release_id = row.gcc_release_id or (latest.gcc_release_id if latest else None)
+    # a rollback opens as its own task: the deployment it names is the release it restored
+    deployment_id = row.id if is_task_id and row.is_rollback else row.deployment_id
+    if deployment_id is None and is_task_id:
+        deployment_id = row.id
+    if deployment_id is None and latest is not None:
+        deployment_id = latest.id
     try:
         status = LocalDeploymentStatus(row.status)
     except ValueError:
         status = None
-    if release_id is None or status is None:
+    if release_id is None or status is None or deployment_id is None:
         log.warning("deployment.history.unlisted", history_id=str(row.id), status=row.status)
         return None
     return DeploymentHistoryView(
         id=row.id,
+        deployment_id=deployment_id,
+        task_id=row.id if is_task_id else None,
         gcc_release_id=release_id,
         release_name=row.release_name,
         version=row.version,
@@ -105,9 +118,11 @@ def task_view(task: AgentTask) -> AgentTaskView:
         last_heartbeat_at=task.last_heartbeat_at,
         completed_at=task.completed_at,
         attempts=task.attempts,
-        max_attempts=max(task.max_attempts, 1),
         result=result,
         error_message=tail(task.error_message),
+        created_by=task.created_by,
+        created_at=task.created_at,
+        deployment_id=task.deployment_id,
         retryable=task.retryable,
     )
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import structlog
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import ReleasePublishedWebhook
 from customer_backend.installation import service as installation
+from customer_backend.intake.manifests import report_refusal
 from customer_backend.intake.service import license_is_valid, record_release
 from customer_backend.runtime import Runtime
 from servicekit.db import session_scope
+from signing import ManifestRefused
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +28,8 @@ class PollOutcome:
     offered: int
     recorded: int
     invalid: int
+    refused: int = 0
+    """Releases whose signed manifest was refused (logged, admins emailed)."""
 
 
 async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
@@ -31,11 +37,13 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
 
     This is how a release whose webhook never arrived is taken up. Returns None when GCC could
     not be asked (the next beat tries again); ``last_gcc_poll_at`` records each answered poll.
+    Each poll also tells GCC whether this backend sends heartbeats (``heartbeatEnabled``).
     """
     settings = runtime.settings
     path = f"/api/v1/organizations/{settings.organization_name}/updates"
+    heartbeat = "true" if settings.heartbeat_enabled else "false"
     try:
-        response = await runtime.gcc.get(path)
+        response = await runtime.gcc.get(path, params={"heartbeatEnabled": heartbeat})
     except httpx.HTTPError as error:
         log.warning("intake.poll.failed", error=repr(error))
         return None
@@ -48,7 +56,7 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
         log.warning("intake.poll.failed", reason="unexpected_body", body=response.text[:300])
         return None
     now = runtime.clock.now()
-    offered, recorded, invalid = len(entries), 0, 0
+    offered, recorded, invalid, refused = len(entries), 0, 0, 0
     if entries and not license_is_valid(settings=settings, now=now):
         log.warning("intake.poll.skipped", reason="license_expired", offered=offered)
         entries = []
@@ -60,15 +68,44 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
                 invalid += 1
                 log.warning("intake.poll.invalid_release", error=str(error).splitlines()[0])
                 continue
-            outcome = await record_release(
-                session,
-                clock=runtime.clock,
-                settings=settings,
-                webhook=webhook,
-                release_data=entry,
-                send_task=runtime.send_task,
-            )
-            recorded += outcome.is_new
+            is_new = await _take_up(session, runtime=runtime, webhook=webhook, entry=entry)
+            if is_new is None:
+                refused += 1
+            else:
+                recorded += is_new
         await installation.record_gcc_poll(session, now=now)
-    log.info("intake.poll.completed", offered=offered, recorded=recorded, invalid=invalid)
-    return PollOutcome(offered=offered, recorded=recorded, invalid=invalid)
+    log.info(
+        "intake.poll.completed",
+        offered=offered,
+        recorded=recorded,
+        invalid=invalid,
+        refused=refused,
+    )
+    return PollOutcome(offered=offered, recorded=recorded, invalid=invalid, refused=refused)
+
+
+async def _take_up(
+    session: AsyncSession, *, runtime: Runtime, webhook: ReleasePublishedWebhook, entry: Any
+) -> bool | None:
+    """Record one offered release: whether it is new, None when its manifest is refused
+    (logged and reported to the admins, nothing recorded)."""
+    try:
+        outcome = await record_release(
+            session,
+            clock=runtime.clock,
+            settings=runtime.settings,
+            webhook=webhook,
+            release_data=entry,
+            send_task=runtime.send_task,
+        )
+    except ManifestRefused as refusal:
+        await report_refusal(
+            session,
+            clock=runtime.clock,
+            webhook=webhook,
+            refusal=refusal,
+            source="updates poll",
+            send_task=runtime.send_task,
+        )
+        return None
+    return outcome.is_new

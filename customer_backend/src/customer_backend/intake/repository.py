@@ -120,8 +120,13 @@ async def mark_downloaded(
     bucket_key: str,
     attempts: int,
     now: datetime,
+    trace_parent: str | None = None,
 ) -> None:
-    """Record a verified download; a ``downloadFailed`` deployment is ``pending`` again."""
+    """Record a verified download; a ``downloadFailed`` deployment is ``pending`` again.
+
+    With ``trace_parent`` (the download's span) the deployment's trace continues from it.
+    """
+    continued = {} if trace_parent is None else {"trace_parent": trace_parent}
     await session.exec(
         update(ScheduledDeployment)
         .where(col(ScheduledDeployment.id) == deployment_id)
@@ -139,6 +144,7 @@ async def mark_downloaded(
                 else_=col(ScheduledDeployment.status),
             ),
             updated_at=now,
+            **continued,
         )
     )
 
@@ -170,3 +176,14 @@ async def forget_removed_artifacts(
         )
     )
     return int(result.rowcount)
+
+
+async def awaited_sha256s(session: AsyncSession) -> set[str]:
+    """The SHA256 of every artifact a deployment still waits for (what staging must keep)."""
+    result = await session.exec(
+        select(ScheduledDeployment.expected_sha256).where(
+            col(ScheduledDeployment.status).in_([str(s) for s in DOWNLOADABLE_STATUSES]),
+            col(ScheduledDeployment.chart_downloaded).is_(False),
+        )
+    )
+    return {sha256.lower() for sha256 in result.all() if sha256}

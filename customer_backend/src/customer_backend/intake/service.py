@@ -23,17 +23,21 @@ from contracts import (
     LocalDeploymentStatus,
     ReleasePublishedWebhook,
 )
+from customer_backend import metrics
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.installation import service as installation
 from customer_backend.intake import repository
+from customer_backend.intake.manifests import check_release_manifest, report_refusal
 from customer_backend.intake.verification import parse_webhook_body, verify_webhook
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
-from servicekit.db import after_commit
-from servicekit.errors import Forbidden
+from servicekit.db import SessionFactory, after_commit, session_scope
+from servicekit.errors import Forbidden, InvalidInput, ServiceError, Unauthorized
 from servicekit.runtime import SendTask
+from signing import ManifestRefused
+from telemetry import current_traceparent, span
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -71,27 +75,85 @@ async def receive_webhook(
     headers: Mapping[str, str],
     body: bytes,
     send_task: SendTask,
+    session_factory: SessionFactory,
 ) -> IntakeOutcome:
     """Verify, parse and record a ``release.published`` webhook.
 
     401 when the signature or timestamp fails (nothing is read or stored), 422 for a body that
-    is not a release, 403 when the license expired. A repeated webhook id or release id
-    changes nothing.
+    is not a release or whose signed manifest is refused, 403 when the license expired. A
+    refused manifest is logged and emailed to the admins in a transaction of its own
+    (``session_factory``), since the request's rolls back. A repeated webhook id or release
+    id changes nothing. Each webhook moves ``wrktalk_backend_webhooks_received_total``.
+    The intake is the ``release.intake`` span, under GCC's delivery when the webhook carries
+    its ``traceparent``; the new deployment keeps it for the download and the deploy task.
     """
+    try:
+        with span("release.intake"):
+            outcome = await _receive_webhook(
+                session,
+                clock=clock,
+                settings=settings,
+                headers=headers,
+                body=body,
+                send_task=send_task,
+                session_factory=session_factory,
+            )
+    except ServiceError as refused:
+        metrics.WEBHOOKS_RECEIVED.labels(_refusal_outcome(refused)).inc()
+        raise
+    metrics.WEBHOOKS_RECEIVED.labels("accepted" if outcome.is_new else "duplicate").inc()
+    return outcome
+
+
+def _refusal_outcome(refused: ServiceError) -> str:
+    if isinstance(refused, Unauthorized):
+        return "unauthorized"
+    if isinstance(refused, Forbidden):
+        return "license_expired"
+    if refused.field == "manifest":
+        return "manifest_refused"
+    return "invalid"
+
+
+async def _receive_webhook(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    headers: Mapping[str, str],
+    body: bytes,
+    send_task: SendTask,
+    session_factory: SessionFactory,
+) -> IntakeOutcome:
     now = clock.now()
     webhook_id = verify_webhook(settings=settings, headers=headers, body=body, now=now)
     webhook, document = parse_webhook_body(body)
     ensure_license_valid(settings=settings, now=now)
+    try:
+        outcome = await record_release(
+            session,
+            clock=clock,
+            settings=settings,
+            webhook=webhook,
+            release_data=document,
+            send_task=send_task,
+        )
+    except ManifestRefused as refusal:
+        async with session_scope(session_factory) as refusal_session:
+            await report_refusal(
+                refusal_session,
+                clock=clock,
+                webhook=webhook,
+                refusal=refusal,
+                source="webhook",
+                send_task=send_task,
+            )
+        raise InvalidInput(
+            f"The release's signed manifest was refused ({refusal.reason}): {refusal.message}.",
+            field="manifest",
+        ) from None
     is_new_id = await repository.remember_webhook(
         session, webhook_id=webhook_id, release_id=webhook.release.id, now=now
-    )
-    outcome = await record_release(
-        session,
-        clock=clock,
-        settings=settings,
-        webhook=webhook,
-        release_data=document,
-        send_task=send_task,
     )
     log.info(
         "intake.webhook.received",
@@ -115,10 +177,13 @@ async def record_release(
 ) -> IntakeOutcome:
     """Create the pending deployment of a release unless it exists; send the download.
 
-    A release without the artifact this installation deploys (no Compose bundle for a docker
+    The release's signed manifest is verified first: :class:`ManifestRefused` (nothing
+    stored) when it does not verify, has expired or disagrees with the webhook. A release
+    without the artifact this installation deploys (no Compose bundle for a docker
     installation) is kept, so admins see it, but as ``downloadFailed`` with the reason, and
     reported so to GCC: retrying could not help.
     """
+    check_release_manifest(webhook, settings=settings, now=clock.now())
     release = webhook.release
     version = str(release.version)
     values, missing_reason = _deployment_values(
@@ -182,6 +247,7 @@ def _deployment_values(
         "download_attempts": 0,
         "next_download_at": now,
         "reported_to_gcc": False,
+        "trace_parent": current_traceparent(),
         "created_at": now,
         "updated_at": now,
     }

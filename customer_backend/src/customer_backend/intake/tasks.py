@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from customer_backend.intake import download, polling
+from customer_backend.intake import cleanup, download, polling
 from customer_backend.worker import celery_app, run_task
 
 
@@ -23,6 +23,12 @@ def download_release(deployment_id: str) -> str:
 def retry_downloads() -> int:
     """Send the download again for deployments whose retry time has come (beat, each minute)."""
     return len(run_task(lambda runtime: download.retry_downloads(runtime=runtime)))
+
+
+@celery_app.task(name="intake.apply_retention")  # type: ignore[untyped-decorator]
+def apply_retention() -> dict[str, int | None]:
+    """Keep N artifacts per type in the bucket, retrying a cleanup that failed (beat, hourly)."""
+    return run_task(lambda runtime: cleanup.sweep_retention(runtime))
 
 
 @celery_app.task(name="intake.poll_gcc")  # type: ignore[untyped-decorator]

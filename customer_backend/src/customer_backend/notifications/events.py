@@ -35,10 +35,15 @@ class EmailEventName(enum.StrEnum):
     ROLLBACK_COMPLETED = "rollback_completed"
     ROLLBACK_FAILED = "rollback_failed"
     DOWNLOAD_FAILED = "download_failed"
+    BUCKET_STORE_FAILED = "bucket_store_failed"
     TASK_TIMEOUT = "task_timeout"
     MISSED_SCHEDULE = "missed_schedule"
     ROLLBACK_MISSED = "rollback_missed"
     AGENT_OFFLINE = "agent_offline"
+    MAINTENANCE_CHANGED = "maintenance_changed"
+    MAINTENANCE_FAILED = "maintenance_failed"
+    MANIFEST_REFUSED = "manifest_refused"
+    CONSOLE_SIGN_IN = "console_sign_in"
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,25 @@ class EmailEvent:
     summary: str
     required: frozenset[str]
     optional: frozenset[str] = field(default_factory=frozenset)
+    erased_once_sent: frozenset[str] = field(default_factory=frozenset)
+    """Context keys removed from the stored row once the email is sent (a sign-in link: the
+    database keeps only its hash, and the outbox holds the link no longer than it must)."""
 
 
 def _event(
-    name: EmailEventName, summary: str, required: set[str], optional: set[str] | None = None
+    name: EmailEventName,
+    summary: str,
+    required: set[str],
+    optional: set[str] | None = None,
+    erased_once_sent: set[str] | None = None,
 ) -> EmailEvent:
-    return EmailEvent(name, summary, frozenset(required), frozenset(optional or set()))
+    return EmailEvent(
+        name,
+        summary,
+        frozenset(required),
+        frozenset(optional or set()),
+        frozenset(erased_once_sent or set()),
+    )
 
 
 _RELEASE_DETAILS = {"release_name", "release_notes", "is_migration_required", "estimated_downtime"}
@@ -133,9 +151,10 @@ EMAIL_EVENTS: Mapping[str, EmailEvent] = {
         ),
         _event(
             EmailEventName.ROLLBACK_STARTED,
-            "An admin asked for a rollback (target_version or target_revision).",
+            "An admin asked for a rollback (target_version or target_revision; neither, or "
+            "to_previous, for one step back).",
             {"requested_by"},
-            {"target_version", "target_revision", "task_id"},
+            {"target_version", "target_revision", "to_previous", "task_id"},
         ),
         _event(
             EmailEventName.ROLLBACK_COMPLETED,
@@ -154,6 +173,19 @@ EMAIL_EVENTS: Mapping[str, EmailEvent] = {
             "A release could not be downloaded and verified; it cannot be scheduled yet.",
             {"version", "error"},
             {"attempts", "next_attempt_at", "release_name", "deployment_id"},
+        ),
+        _event(
+            EmailEventName.MANIFEST_REFUSED,
+            "A release's signed manifest did not verify; the release was refused.",
+            {"version", "reason", "error"},
+            {"release_id", "source"},
+        ),
+        _event(
+            EmailEventName.BUCKET_STORE_FAILED,
+            "A release was downloaded and verified but the bucket refused to store it; it waits "
+            "in the staging directory until the bucket works (check the bucket credentials).",
+            {"version", "error"},
+            {"attempts", "next_attempt_at", "release_name", "deployment_id", "bucket"},
         ),
         _event(
             EmailEventName.TASK_TIMEOUT,
@@ -178,6 +210,25 @@ EMAIL_EVENTS: Mapping[str, EmailEvent] = {
             "The agent has not polled for 10 minutes (one email per outage).",
             {"last_poll_at"},
             {"minutes_since_last_poll"},
+        ),
+        _event(
+            EmailEventName.MAINTENANCE_CHANGED,
+            "An admin switched maintenance mode on or off; the agent applies it on its next poll.",
+            {"enabled", "changed_by", "changed_at"},
+            {"reason", "task_id"},
+        ),
+        _event(
+            EmailEventName.MAINTENANCE_FAILED,
+            "The agent could not apply an admin's maintenance switch.",
+            {"enabled", "changed_by", "error"},
+            {"state", "task_id"},
+        ),
+        _event(
+            EmailEventName.CONSOLE_SIGN_IN,
+            "A one-time link to sign in to the Control Tower console, to one admin only.",
+            {"link", "expires_at"},
+            {"name", "is_new_admin"},
+            erased_once_sent={"link"},
         ),
     )
 }

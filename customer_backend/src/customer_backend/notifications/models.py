@@ -22,6 +22,8 @@ class Notification(TableBase, table=True):
     dedupe_key: str = Field(max_length=300, sa_column_kwargs={"unique": True})
     context: dict[str, Any] = json_field(nullable=False)
     recipients: list[str] | None = json_field()
+    addressed_to: list[str] | None = json_field()
+    """Only these addresses (if still active admins) receive it; null: every active admin."""
     created_at: datetime = timestamp_field(nullable=False)
     sent_at: datetime | None = timestamp_field(index=True)
     attempts: int = 0

@@ -21,7 +21,9 @@ from jinja2 import TemplateError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from customer_backend import metrics
 from customer_backend.admins.service import active_admin_emails
+from customer_backend.notifications.events import email_event
 from customer_backend.notifications.models import Notification
 from customer_backend.notifications.rendering import RenderedEmail, render
 from customer_backend.settings import Settings
@@ -101,6 +103,8 @@ async def send_next_notification(
         return None
     notification_id = str(notification.id)
     recipients = await active_admin_emails(session)
+    if notification.addressed_to is not None:
+        recipients = [email for email in recipients if email in notification.addressed_to]
     notification.attempts += 1
     if not recipients:
         notification.last_error = "no active admin to send to"
@@ -125,9 +129,11 @@ async def send_next_notification(
         # that cannot be rendered (a template that changed since it was queued).
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
         await _postpone(session, notification, error=error, now=now)
+        metrics.EMAILS.labels("failed").inc()
         return SendOutcome(notification_id, notification.event, is_sent=False, error=error)
     notification.last_error = None
     await _mark_sent(session, notification, recipients=recipients, now=now)
+    metrics.EMAILS.labels("sent").inc()
     log.info(
         "notification.send.succeeded",
         notification_id=notification_id,
@@ -160,6 +166,11 @@ async def _mark_sent(
 ) -> None:
     notification.sent_at = now
     notification.recipients = recipients
+    erased = email_event(notification.event).erased_once_sent
+    if erased:
+        notification.context = {
+            key: value for key, value in notification.context.items() if key not in erased
+        }
     session.add(notification)
     await session.flush()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from customer_backend.notifications.events import check_event_context, normalize_context
@@ -32,8 +32,12 @@ async def notify_admins(
     dedupe_key: str,
     context: dict[str, Any],
     send_task: Callable[..., Any] | None = None,
+    addressed_to: list[str] | None = None,
 ) -> bool:
     """Queue the ``event`` email (a template name) for every active admin; True when new.
+
+    With ``addressed_to``, only those addresses receive it (when they are active admins at
+    sending time), as a sign-in link goes to the one admin who asked.
 
     ``context`` is what the templates render: it must carry the keys ``notifications.events``
     requires for ``event`` (``ValueError`` otherwise, and for an unknown event); keys are
@@ -52,6 +56,7 @@ async def notify_admins(
             event=event,
             dedupe_key=dedupe_key,
             context=context,
+            addressed_to=addressed_to,
             created_at=now,
             next_attempt_at=now,
             attempts=0,
@@ -76,3 +81,29 @@ async def existing_dedupe_keys(session: AsyncSession, keys: Collection[str]) -> 
         select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(list(keys)))
     )
     return set(result.all())
+
+
+async def notifications_by_keys(session: AsyncSession, keys: Collection[str]) -> list[Notification]:
+    """The notifications with these dedupe keys, oldest first."""
+    if not keys:
+        return []
+    result = await session.exec(
+        select(Notification)
+        .where(col(Notification.dedupe_key).in_(list(keys)))
+        .order_by(col(Notification.created_at))
+    )
+    return list(result.all())
+
+
+async def recent_notifications(
+    session: AsyncSession, *, limit: int, offset: int = 0
+) -> tuple[list[Notification], int]:
+    """A page of every email queued, newest first, and how many there are in all."""
+    total = await session.exec(select(func.count()).select_from(Notification))
+    result = await session.exec(
+        select(Notification)
+        .order_by(col(Notification.created_at).desc(), col(Notification.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(result.all()), int(total.one())

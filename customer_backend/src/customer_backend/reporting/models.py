@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from contracts import TRACEPARENT_LENGTH
 from customer_backend.table_base import TableBase
 from servicekit.columns import id_field, json_field, text_field, timestamp_field
 
@@ -46,3 +47,5 @@ class GccOutboxMessage(TableBase, table=True):
     sent_at: datetime | None = timestamp_field(index=True)
     refused_at: datetime | None = timestamp_field()
     last_error: str | None = text_field()
+    # The span that wrote the report: sending it continues that trace at GCC.
+    trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_LENGTH)

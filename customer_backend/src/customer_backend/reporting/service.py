@@ -38,6 +38,7 @@ from customer_backend.reporting import repository
 from customer_backend.reporting.models import GccOutboxMessage, OutboxKind
 from servicekit.db import after_commit, session_scope
 from servicekit.runtime import SendTask
+from telemetry import SpanKind, StatusCode, current_traceparent, inject_traceparent, span
 from timekeeping import Clock
 
 if TYPE_CHECKING:
@@ -64,11 +65,14 @@ async def enqueue_report(
     clock: Clock,
     report: DeploymentScheduledReport | DeploymentStatusReport,
     send_task: SendTask | None = None,
+    trace_parent: str | None = None,
 ) -> GccOutboxMessage:
     """Add a scheduled or status report to the outbox (sent by ``reporting.flush_outbox``).
 
     With ``send_task``, a flush is also sent once the session commits (once per transaction),
-    so GCC hears of the change at once instead of at the next beat.
+    so GCC hears of the change at once instead of at the next beat. The message keeps
+    ``trace_parent`` (a deployment's, so the report joins its release's trace) or else the
+    current span's ``traceparent``; its sending continues that trace.
     """
     is_status = isinstance(report, DeploymentStatusReport)
     message = GccOutboxMessage(
@@ -77,6 +81,7 @@ async def enqueue_report(
         payload=report.model_dump(mode="json"),
         created_at=clock.now(),
         next_attempt_at=clock.now(),
+        trace_parent=trace_parent or current_traceparent(),
     )
     session.add(message)
     await session.flush()
@@ -152,10 +157,28 @@ async def flush_outbox(*, runtime: Runtime, limit: int = OUTBOX_BATCH) -> FlushO
 
 
 async def _deliver(runtime: Runtime, message: GccOutboxMessage, outcome: FlushOutcome) -> Delivery:
-    """Send one message and record GCC's answer in its own transaction."""
+    """Send one message, in a ``report.send`` span under the one that wrote it, and record
+    GCC's answer in its own transaction."""
+    with span(
+        "report.send",
+        parent=message.trace_parent,
+        kind=SpanKind.CLIENT,
+        attributes={"wrktalk.report_kind": message.kind},
+    ) as current:
+        delivery = await _send_and_record(runtime, message, outcome)
+        if delivery is not Delivery.SENT:
+            current.set_status(StatusCode.ERROR, str(delivery))
+        return delivery
+
+
+async def _send_and_record(
+    runtime: Runtime, message: GccOutboxMessage, outcome: FlushOutcome
+) -> Delivery:
     error: str
+    headers: dict[str, str] = {}
+    inject_traceparent(headers)
     try:
-        response = await runtime.gcc.post(message.path, json=message.payload)
+        response = await runtime.gcc.post(message.path, json=message.payload, headers=headers)
     except httpx.HTTPError as exc:
         delivery, error = Delivery.FAILED, f"GCC unreachable: {exc!r}"
     else:
@@ -210,8 +233,13 @@ def heartbeat_status(*, agent_last_poll: datetime | None, now: datetime) -> Hear
 async def send_heartbeat(*, runtime: Runtime) -> OrganizationHeartbeat | None:
     """Tell GCC this installation is alive, what it runs and when the agent last polled.
 
-    Returns the heartbeat GCC accepted, or None when it did not (the next beat sends again).
+    Returns the heartbeat GCC accepted, or None when it did not (the next beat sends again)
+    or when heartbeats are switched off (``WRKTALK_HEARTBEAT_ENABLED``; the updates poll tells
+    GCC so, and GCC shows this installation as ``unknown`` rather than offline).
     """
+    if not runtime.settings.heartbeat_enabled:
+        log.info("reporting.heartbeat.skipped", reason="heartbeat_disabled")
+        return None
     now = runtime.clock.now()
     async with session_scope(runtime.session_factory) as session:
         state = await installation.installation_state(session)

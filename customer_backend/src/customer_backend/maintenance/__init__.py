@@ -1,0 +1,1 @@
+"""Maintenance mode the admins switch outside a deployment (seed 001)."""
