@@ -21,6 +21,7 @@ from customer_backend.runtime import build_store
 from customer_backend.settings import Settings as BackendSettings
 from servicekit.db import SessionFactory
 from testsupport.backend_fixtures import AGENT_SECRET
+from testsupport.manifest_keys import TEST_PUBLIC_KEY
 from timekeeping import ManualClock
 from wrktalk_agent.agent import Agent
 from wrktalk_agent.settings import Settings
@@ -64,6 +65,8 @@ def agent_settings(backend_server: ServedApp, tmp_path: Path) -> SettingsFactory
             "compose_working_dir": str(tmp_path / "compose"),
             "compose_wait_timeout": 20.0,
             "compose_settle_period": 0.5,
+            "manifest_trusted_keys": [TEST_PUBLIC_KEY],
+            "state_dir": str(tmp_path / "agent-state"),
             "log_json": False,
         }
         values.update(overrides)

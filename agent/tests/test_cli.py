@@ -7,15 +7,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.tests.support.backend_tasks import BackendTasks, bundle
+from agent.tests.support.backend_tasks import BackendTasks, bundle, signed_manifest
 from agent.tests.support.helm_stand_in import HELM4_VERSION, HelmStandIn, release_json
 from contracts import ArtifactType
 from testsupport.backend_fixtures import AGENT_SECRET
+from testsupport.manifest_keys import TEST_PUBLIC_KEY
 from wrktalk_testing.network import free_port
 from wrktalk_testing.servers import ServedApp
 
@@ -39,6 +41,8 @@ def agent_environment(backend_server: ServedApp, tmp_path: Path) -> dict[str, st
             "WRKTALK_AGENT_HELM_TIMEOUT": "1m",
             "WRKTALK_AGENT_SHUTDOWN_GRACE_PERIOD": "0.5",
             "WRKTALK_AGENT_TEMP_DIR": str(tmp_path / "agent-tmp"),
+            "WRKTALK_AGENT_STATE_DIR": str(tmp_path / "agent-state"),
+            "WRKTALK_AGENT_MANIFEST_TRUSTED_KEYS": TEST_PUBLIC_KEY,
             "WRKTALK_AGENT_LOG_JSON": "true",
         }
     )
@@ -62,7 +66,20 @@ def run_agent(environment: dict[str, str], *arguments: str) -> subprocess.Comple
 
 async def slow_task(backend_tasks: BackendTasks) -> Any:
     chart = await backend_tasks.put("artifacts/helm/wrktalk-2.3.0.tgz", b"chart")
-    payload = bundle("2.3.0", chart, artifact_type=ArtifactType.HELM, image_tags={"backend": "b"})
+    tags = {"backend": "b"}
+    # The agent process reads the system clock: its manifest is valid around the real now.
+    now = datetime.now(UTC)
+    manifest = signed_manifest(
+        "2.3.0",
+        chart,
+        artifact_type=ArtifactType.HELM,
+        image_tags=tags,
+        issued_at=now - timedelta(hours=1),
+        expires_at=now + timedelta(hours=1),
+    )
+    payload = bundle(
+        "2.3.0", chart, artifact_type=ArtifactType.HELM, image_tags=tags, manifest=manifest
+    )
     return await backend_tasks.add_task("deploy", payload)
 
 
@@ -76,9 +93,12 @@ async def test_check_prints_one_line_per_check_and_passes(
     assert lines[1].startswith("ok   backend: http://127.0.0.1:")
     assert lines[1].endswith("reachable, secret accepted")
     assert lines[2] == "ok   license: valid (no expiry)"
-    assert lines[3].startswith("ok   helm: helm v")
-    assert lines[4].startswith("ok   directory ")
-    assert len(lines) == 5
+    assert lines[3] == "ok   manifest keys: 1 trusted"
+    assert lines[4].startswith("ok   helm: helm v")
+    assert lines[5].startswith("ok   directory ")
+    assert lines[6].startswith("ok   directory ")
+    assert lines[6].endswith("agent-state: writable")
+    assert len(lines) == 7
 
 
 async def test_check_fails_when_the_secret_is_refused(

@@ -3,13 +3,14 @@ stand-in: the steps around the executor are what these tests are about)."""
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import select
 
 from agent.tests.support.backend_tasks import BackendTasks, bundle
@@ -26,6 +27,7 @@ from customer_backend.config.models import NonEssentialEnv
 from customer_backend.deployments.timelines import time_out_stalled_tasks
 from customer_backend.settings import Settings as BackendSettings
 from servicekit.db import SessionFactory
+from testsupport.backend_fixtures import AGENT_SECRET
 from testsupport.gcc_fixtures import TaskRecorder
 from timekeeping import ManualClock
 from wrktalk_agent.agent import OnceExit
@@ -149,6 +151,78 @@ async def test_the_release_variables_are_added_without_overwriting_an_admins_val
     notes = [line.line for line in await backend_tasks.log_lines(task_id)]
     assert "non-essential variable NEW_FEATURE added" in notes
     assert "non-essential variable THEME already set, kept" in notes
+
+
+DISK_FULL_ON_NEW_FEATURE = (
+    """
+CREATE FUNCTION refuse_new_feature() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.key = 'NEW_FEATURE' THEN
+        RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100';
+    END IF;
+    RETURN NEW;
+END $$
+""",
+    """
+CREATE TRIGGER refuse_new_feature BEFORE INSERT ON non_essential_env
+    FOR EACH ROW EXECUTE FUNCTION refuse_new_feature()
+""",
+)
+
+
+@pytest.fixture
+async def disk_full_for_new_feature(backend_sessions: SessionFactory) -> AsyncIterator[None]:
+    """The backend's database refuses to store NEW_FEATURE as a full disk does (53100)."""
+    async with backend_sessions() as session:
+        for statement in DISK_FULL_ON_NEW_FEATURE:
+            await session.exec(text(statement))  # type: ignore[call-overload]
+        await session.commit()
+    yield
+    async with backend_sessions() as session:
+        await session.exec(  # type: ignore[call-overload]
+            text("DROP TRIGGER refuse_new_feature ON non_essential_env")
+        )
+        await session.exec(text("DROP FUNCTION refuse_new_feature()"))  # type: ignore[call-overload]
+        await session.commit()
+
+
+async def test_a_variable_the_backend_cannot_store_is_logged_and_the_deploy_completes(
+    backend_tasks: BackendTasks,
+    backend_server: ServedApp,
+    make_agent: AgentFactory,
+    helm_stand_in: StandInFactory,
+    backend_sessions: SessionFactory,
+    disk_full_for_new_feature: None,
+) -> None:
+    # Spec 8.4, error 4.4: the backend's config insert fails; the deployment goes on.
+    helm = helm_stand_in(HELM4_VERSION)
+    helm.play("upgrade", stdout=release_json(2, "2.3.0"))
+    payload = await deploy_payload(backend_tasks)
+    payload["newNonEssentialEnvs"] = [
+        {"key": "NEW_FEATURE", "value": "false"},
+        {"key": "THEME", "value": "light"},
+    ]
+    task_id = await backend_tasks.add_task("deploy", payload)
+
+    assert await make_agent().run_once() is OnceExit.COMPLETED
+
+    assert (await backend_tasks.task(task_id)).status == "completed"
+    async with backend_sessions() as session:
+        rows = (await session.exec(select(NonEssentialEnv))).all()
+    assert {row.key: row.value for row in rows} == {"THEME": "light"}
+    notes = [line.line for line in await backend_tasks.log_lines(task_id)]
+    assert "could not add the variable NEW_FEATURE: POST /internal/config: HTTP 503" in notes
+    assert "non-essential variable THEME added" in notes
+    # What the agent met: a temporary refusal with Retry-After, never a 500.
+    async with httpx.AsyncClient(base_url=backend_server.base_url) as client:
+        answer = await client.post(
+            "/internal/config",
+            json={"key": "NEW_FEATURE", "value": "false"},
+            headers={"X-Agent-Secret": AGENT_SECRET},
+        )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert answer.json()["error"] == "service_unavailable"
 
 
 async def test_the_commands_output_reaches_the_backend_in_order_with_its_stream(

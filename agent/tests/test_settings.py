@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from contracts import DeploymentType
 from wrktalk_agent.cli import app
-from wrktalk_agent.settings import Settings
+from wrktalk_agent.settings import Settings, get_settings
 
 
 def test_settings_use_the_seed_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,3 +28,23 @@ def test_config_command_masks_the_agent_secret(monkeypatch: pytest.MonkeyPatch) 
     result = CliRunner().invoke(app, ["config"])
     assert result.exit_code == 0
     assert "s3cr3t-value" not in result.output
+
+
+def test_a_refused_setting_is_one_line_naming_it_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WRKTALK_AGENT_DEPLOYMENT_TYPE", "mainframe")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["once"])
+        config = CliRunner().invoke(app, ["config"])
+        debug = CliRunner().invoke(app, ["--debug", "config"])
+    finally:
+        get_settings.cache_clear()
+
+    for refused in (result, config):
+        assert refused.exit_code == 2
+        [line] = refused.stderr.splitlines()
+        assert line.startswith("wrktalk-agent: setting WRKTALK_AGENT_DEPLOYMENT_TYPE: Input ")
+    assert debug.exit_code == 2
+    assert "validation error for Settings" in debug.stderr

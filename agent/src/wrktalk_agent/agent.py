@@ -15,7 +15,9 @@ from enum import IntEnum
 
 from contracts import AgentTaskStatus, TaskStatusUpdate, replace_nul
 from logconfig import get_logger
+from signing import TrustedKeys
 from timekeeping import Clock, SystemClock, backoff_delay
+from wrktalk_agent import metrics
 from wrktalk_agent.backend import BackendClient, MalformedTask
 from wrktalk_agent.control import StopControl
 from wrktalk_agent.downloads import Downloader
@@ -52,6 +54,12 @@ def require_usable(settings: Settings) -> None:
     """Raise :class:`ConfigurationError` for settings the agent cannot start with."""
     if not settings.agent_secret.get_secret_value():
         raise ConfigurationError("WRKTALK_AGENT_AGENT_SECRET is not set")
+    if not settings.manifest_trusted_keys and not settings.allow_unsigned_releases:
+        raise ConfigurationError(
+            "WRKTALK_AGENT_MANIFEST_TRUSTED_KEYS is not set: the agent would refuse every "
+            "release (set WRKTALK_AGENT_ALLOW_UNSIGNED_RELEASES=true only for releases "
+            "published before manifests were signed)"
+        )
 
 
 class Agent:
@@ -82,6 +90,7 @@ class Agent:
             executor=executor or build_executor(settings),
             control=self.control,
             clock=clock or SystemClock(),
+            trusted_keys=TrustedKeys.from_texts(settings.manifest_trusted_keys),
         )
         self._random = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self.consecutive_failures = 0
@@ -106,31 +115,39 @@ class Agent:
             deployment_type=str(self.settings.deployment_type),
             backend_url=self.settings.backend_url,
         )
+        metrics.start_exposition(self.settings)
         while not self.control.stopping.is_set():
             try:
                 outcome = await self.poll_and_execute()
             except BackendError as exc:
                 self.consecutive_failures += 1
+                metrics.POLL_FAILURES.inc()
                 log.warning("agent.poll.failed", error=str(exc), failures=self.consecutive_failures)
             except Exception:
                 self.consecutive_failures += 1
+                metrics.POLL_FAILURES.inc()
                 log.exception("agent.poll.crashed", failures=self.consecutive_failures)
             else:
                 if self.consecutive_failures:
                     log.info("agent.poll.recovered", after_failures=self.consecutive_failures)
                 self.consecutive_failures = 0
                 if outcome is not None:
+                    metrics.write_textfile(self.settings)
                     continue  # there may be more work queued: poll again at once
+            metrics.write_textfile(self.settings)
             await self._sleep(self.next_delay())
         log.info("agent.stopped")
 
     async def run_once(self) -> OnceExit:
-        """One poll and, when there is a task, its execution."""
+        """One poll and, when there is a task, its execution (the textfile written after)."""
         try:
             outcome = await self.poll_and_execute()
         except BackendError as exc:
+            metrics.POLL_FAILURES.inc()
             log.error("agent.poll.failed", error=str(exc))
             return OnceExit.ERROR
+        finally:
+            metrics.write_textfile(self.settings)
         if outcome is None:
             return OnceExit.NO_TASK
         return {

@@ -16,11 +16,13 @@ from contracts import (
     DeployTask,
     LicenseStatus,
     LogBatch,
+    MaintenanceTask,
     ReceivedAck,
     RollbackTask,
     TaskHeartbeatAck,
     TaskStatusUpdate,
 )
+from telemetry import inject_traceparent
 from wrktalk_agent.errors import BackendRejected, BackendUnavailable
 
 ResponseModel = TypeVar("ResponseModel", bound=BaseModel)
@@ -65,7 +67,7 @@ class BackendClient:
         """Close the connections."""
         await self._client.aclose()
 
-    async def claim_task(self) -> DeployTask | RollbackTask | None:
+    async def claim_task(self) -> DeployTask | RollbackTask | MaintenanceTask | None:
         """``GET /internal/agent/tasks``: the task this agent now owns, or None."""
         response = await self._request("GET", TASKS_PATH)
         try:
@@ -108,8 +110,10 @@ class BackendClient:
     async def _request(
         self, method: str, path: str, *, body: object | None = None
     ) -> httpx.Response:
+        headers: dict[str, str] = {}
+        inject_traceparent(headers)
         try:
-            response = await self._client.request(method, path, json=body)
+            response = await self._client.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
                 f"{method} {path}: {type(exc).__name__}: {exc or 'no answer'}"

@@ -38,7 +38,15 @@ async def run_checks(
     finally:
         if backend is None:
             await client.aclose()
-    directories = [Path(settings.temp_dir or tempfile.gettempdir())]
+    keys = len(settings.manifest_trusted_keys)
+    lines.append(
+        CheckLine(
+            "manifest keys",
+            bool(keys) or settings.allow_unsigned_releases,
+            f"{keys} trusted" if keys else "WRKTALK_AGENT_MANIFEST_TRUSTED_KEYS is not set",
+        )
+    )
+    directories = [Path(settings.temp_dir or tempfile.gettempdir()), Path(settings.state_dir)]
     try:
         executor = build_executor(settings)
     except ConfigurationError as exc:

@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from logconfig import configure_logging
+from telemetry import configure_tracing
 from wrktalk_agent.agent import Agent, OnceExit
 from wrktalk_agent.checks import render_line, run_checks
 from wrktalk_agent.errors import ConfigurationError
@@ -24,12 +25,25 @@ app = typer.Typer(help="WrkTalk deployment agent.", no_args_is_help=True)
 
 SERVICE_NAME = "wrktalk-agent"
 
+_debug = False
+"""``--debug``: show the whole refusal of the settings, not its first line."""
+
+
+def settings_failure(exc: ValidationError) -> str:
+    """One line naming the first setting refused (``WRKTALK_AGENT_...``) and why."""
+    first = exc.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper()
+    others = exc.error_count() - 1
+    more = f" (and {others} more; --debug shows them)" if others else ""
+    return f"wrktalk-agent: setting WRKTALK_AGENT_{name}: {first['msg']}{more}"
+
 
 def _settings(*, quiet: bool = False) -> Settings:
     try:
         settings = get_settings()
     except ValidationError as exc:
-        typer.echo(f"wrktalk-agent: invalid configuration:\n{exc}", err=True)
+        message = f"wrktalk-agent: invalid configuration:\n{exc}" if _debug else None
+        typer.echo(message or settings_failure(exc), err=True)
         raise typer.Exit(int(OnceExit.ERROR)) from exc
     configure_logging(
         level="WARNING" if quiet else settings.log_level,
@@ -38,6 +52,7 @@ def _settings(*, quiet: bool = False) -> Settings:
         # check prints its own report on stdout; its log goes beside it.
         stream=sys.stderr if quiet else None,
     )
+    configure_tracing(service=SERVICE_NAME, endpoint=settings.otlp_endpoint)
     return settings
 
 
@@ -67,8 +82,11 @@ def run() -> None:
 
 @app.command()
 def once() -> None:
-    """Poll once and run the task, if any. Exit code: 0 completed, 1 failed, 2 configuration
-    or connection error, 3 no task, 4 interrupted by a signal."""
+    """Poll once and run the task, if any.
+
+    Exit code: 0 completed, 1 failed, 2 configuration or connection error, 3 no task,
+    4 interrupted by a signal.
+    """
     settings = _settings()
 
     async def main() -> OnceExit:
@@ -98,12 +116,21 @@ def check() -> None:
 @app.command()
 def config() -> None:
     """Print the effective configuration (secrets masked)."""
-    typer.echo(get_settings().model_dump_json(indent=2))
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        typer.echo(f"{exc}" if _debug else settings_failure(exc), err=True)
+        raise typer.Exit(int(OnceExit.ERROR)) from exc
+    typer.echo(settings.model_dump_json(indent=2))
 
 
 @app.callback()
-def main() -> None:
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show every refused setting in full."),
+) -> None:
     """WrkTalk deployment agent."""
+    global _debug
+    _debug = debug
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@
 
 1. Check the license; expired fails the task ("License expired").
 2. Insert the release's new non-essential variables; a failure is logged, not fatal.
-3. Download every file into a private directory, verifying SHA256; a mismatch fails the task
-   and nothing runs.
-4. Maintenance mode on (when configured), and off again whatever happens.
+3. Verify each release's signed manifest with the agent's own trusted keys (signature, expiry,
+   deployment type, no older version unless a rollback to one run before) and download every
+   file into a private directory, verifying the signed SHA256 and size; a refusal or a mismatch
+   fails the task for good and nothing runs.
+4. Maintenance mode on (when configured), and off again whatever happens, unless an admin holds
+   it on. A ``maintenance`` task only switches it, as the admin asked, and skips every other
+   step.
 5. Run the executor while a heartbeat keeps the task alive and its output goes to the backend
    in batches as it is produced.
 6. Report ``completed`` with the result, or ``failed`` with the stderr tail and whether a retry
@@ -16,26 +20,28 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from uuid import UUID
 
 from contracts import (
     AgentTaskStatus,
     ConfigInsertRequest,
     DeployTask,
-    FileRef,
+    MaintenanceTask,
     NonEssentialEnv,
-    ReleaseBundle,
     RollbackTask,
     TaskResult,
+    TaskResultStatus,
     TaskStatusUpdate,
     replace_nul,
 )
 from logconfig import get_logger
+from signing import TrustedKeys
+from telemetry import StatusCode, span
 from timekeeping import Clock, backoff_delay
 from wrktalk_agent.backend import BackendClient
 from wrktalk_agent.commands import CommandRunner
@@ -48,15 +54,19 @@ from wrktalk_agent.errors import (
     TaskFailure,
     TaskInterrupted,
 )
-from wrktalk_agent.executors import ExecutionContext, Executor, LocalRelease, RollbackTarget
+from wrktalk_agent.executors import ExecutionContext, Executor, RollbackTarget
 from wrktalk_agent.heartbeat import Heartbeat
-from wrktalk_agent.maintenance import maintenance_mode
+from wrktalk_agent.maintenance import maintenance_mode, switch_for_admin
+from wrktalk_agent.manifests import ManifestCheck, VersionHistory, check_task, record_running
+from wrktalk_agent.metrics import TASK_DURATION
+from wrktalk_agent.release_files import ReleaseDownloads
 from wrktalk_agent.settings import Settings
 from wrktalk_agent.task_log import TaskLog
 
 log = get_logger(__name__)
 
 Note = Callable[[str], None]
+ClaimedTask = DeployTask | RollbackTask | MaintenanceTask
 
 STOPPING_REPORT_DELAY_CAP = 2.0
 """Longest wait between two report attempts while the agent is stopping."""
@@ -93,10 +103,29 @@ class TaskServices:
     executor: Executor
     control: StopControl
     clock: Clock
+    trusted_keys: TrustedKeys
+    """The keys the agent was installed with; release manifests must be signed by one."""
 
 
-async def execute_task(task: DeployTask | RollbackTask, services: TaskServices) -> TaskOutcome:
-    """Run ``task`` and report its outcome to the backend (see the module docstring)."""
+async def execute_task(task: ClaimedTask, services: TaskServices) -> TaskOutcome:
+    """Run ``task`` and report its outcome to the backend (see the module docstring).
+
+    The run is the ``agent.task`` span, under the ``traceparent`` the task came with (its
+    release's trace); its heartbeats, log batches and status reports carry the span on.
+    """
+    with span(
+        "agent.task",
+        parent=task.traceparent,
+        attributes={"wrktalk.task_id": str(task.id), "wrktalk.task_type": task.type},
+    ) as current:
+        outcome = await _execute_task(task, services)
+        current.set_attribute("wrktalk.task_outcome", str(outcome.kind))
+        if outcome.kind is not TaskOutcomeKind.COMPLETED:
+            current.set_status(StatusCode.ERROR, str(outcome.kind))
+        return outcome
+
+
+async def _execute_task(task: ClaimedTask, services: TaskServices) -> TaskOutcome:
     settings, control, clock = services.settings, services.control, services.clock
     control.reset_task()
     bound = log.bind(task_id=str(task.id), task_type=task.type)
@@ -115,10 +144,14 @@ async def execute_task(task: DeployTask | RollbackTask, services: TaskServices) 
     )
     task_log.start()
     heartbeat.start()
+    started = time.monotonic()
     try:
         kind, update = await _run_and_judge(task, services, task_log)
     finally:
         await heartbeat.stop()
+    TASK_DURATION.labels(str(settings.deployment_type), str(kind)).observe(
+        time.monotonic() - started
+    )
     if update is not None:
         summary = (update.error_message or (update.result.message if update.result else "")) or ""
         task_log.note(f"task {update.status}: {summary.splitlines()[0] if summary else ''}")
@@ -129,7 +162,7 @@ async def execute_task(task: DeployTask | RollbackTask, services: TaskServices) 
 
 
 async def _run_and_judge(
-    task: DeployTask | RollbackTask, services: TaskServices, task_log: TaskLog
+    task: ClaimedTask, services: TaskServices, task_log: TaskLog
 ) -> tuple[TaskOutcomeKind, TaskStatusUpdate | None]:
     """Run the steps and say honestly how they ended; the downloads are wiped either way."""
     clock = services.clock
@@ -219,7 +252,7 @@ def _failed(
 
 
 async def _run_steps(
-    task: DeployTask | RollbackTask,
+    task: ClaimedTask,
     services: TaskServices,
     runner: CommandRunner,
     task_log: TaskLog,
@@ -228,9 +261,17 @@ async def _run_steps(
     settings = services.settings
     note = task_log.note
     note(f"{task.type} task {task.id} picked up ({settings.deployment_type} agent)")
+    if isinstance(task, MaintenanceTask):
+        return await _switch_maintenance(task, services, runner, note)
     _require_artifact_types(task, settings)
+    history = VersionHistory(settings.state_dir)
+    bundles = check_task(
+        task,
+        ManifestCheck(settings, services.trusted_keys, history, services.clock.now()),
+    )
+    note("release manifest verified")
     await _check_license(services.backend, note)
-    downloads = _Downloads(services.downloader, workspace, services.control, note)
+    downloads = ReleaseDownloads(services.downloader, workspace, services.control, note)
     context = ExecutionContext(
         task_id=task.id, runner=runner, scratch=workspace.subdirectory("scratch"), note=note
     )
@@ -242,25 +283,50 @@ async def _run_steps(
         task_id=task.id,
         clock=services.clock,
         note=note,
+        held=task.maintenance_held,
     )
     if isinstance(task, RollbackTask):
-        target = RollbackTarget(revision=task.payload.target_revision)
-        if task.payload.release is not None:
+        target = RollbackTarget(
+            revision=task.payload.target_revision, to_previous=task.payload.to_previous
+        )
+        if bundles.release is not None:
             target = RollbackTarget(
-                release=await downloads.release(task.payload.release, "release")
+                release=await downloads.release(bundles.release, "release"),
+                to_previous=task.payload.to_previous,
             )
         async with maintenance:
-            return await services.executor.rollback(target, context=context)
-    payload = task.payload
-    await _insert_variables(services.backend, payload.new_non_essential_envs, note)
-    release = await downloads.release(payload, "release")
+            result = await services.executor.rollback(target, context=context)
+        return record_running(history, result, bundles.release)
+    await _insert_variables(services.backend, task.payload.new_non_essential_envs, note)
+    assert bundles.release is not None  # a deploy task always carries its release
+    release = await downloads.release(bundles.release, "release")
     previous = None
-    if payload.previous is not None:
-        context.previous_version = payload.previous.version
+    if bundles.previous is not None:
+        context.previous_version = bundles.previous.version
         if services.executor.needs_previous_files():
-            previous = await downloads.release(payload.previous, "previous")
+            previous = await downloads.release(bundles.previous, "previous")
     async with maintenance:
-        return await services.executor.deploy(release, previous=previous, context=context)
+        result = await services.executor.deploy(release, previous=previous, context=context)
+    return record_running(history, result, bundles.release)
+
+
+async def _switch_maintenance(
+    task: MaintenanceTask, services: TaskServices, runner: CommandRunner, note: Note
+) -> TaskResult:
+    """An admin's switch: the same hook a deployment uses, and nothing else."""
+    settings = services.settings
+    await switch_for_admin(
+        task.payload.enabled,
+        flag_file=settings.maintenance_flag_file,
+        command=settings.maintenance_command,
+        runner=runner,
+        time_limit=settings.command_timeout,
+        task_id=task.id,
+        clock=services.clock,
+        note=note,
+    )
+    state = "on" if task.payload.enabled else "off"
+    return TaskResult(status=TaskResultStatus.SUCCESS, message=f"maintenance mode {state}")
 
 
 def _require_artifact_types(task: DeployTask | RollbackTask, settings: Settings) -> None:
@@ -305,41 +371,3 @@ async def _insert_variables(
             continue
         state = "added" if answer.created else "already set, kept"
         note(f"non-essential variable {variable.key} {state}")
-
-
-class _Downloads:
-    """Downloads a release's files into the workspace, checking for a stop between files."""
-
-    def __init__(
-        self,
-        downloader: Downloader,
-        workspace: PrivateDirectory,
-        control: StopControl,
-        note: Note,
-    ) -> None:
-        self._downloader = downloader
-        self._workspace = workspace
-        self._control = control
-        self._note = note
-
-    async def release(self, bundle: ReleaseBundle, role: str) -> LocalRelease:
-        chart = await self._file(bundle.chart, role)
-        values = await self._file(bundle.values, role) if bundle.values else None
-        env = await self._file(bundle.env, role) if bundle.env else None
-        return LocalRelease(
-            version=bundle.version,
-            chart=chart,
-            image_tags=dict(bundle.image_tags),
-            values=values,
-            env=env,
-        )
-
-    async def _file(self, reference: FileRef, role: str) -> Path:
-        if self._control.abandoned.is_set():
-            raise TaskAbandoned("the backend gave the task up")
-        if self._control.stopping.is_set():
-            raise TaskInterrupted(f"downloading {reference.bucket_path}", started=False)
-        destination = self._workspace.file_path(role, reference.bucket_path)
-        path = await self._downloader.download(reference, destination)
-        self._note(f"downloaded {reference.bucket_path}, SHA256 verified")
-        return path

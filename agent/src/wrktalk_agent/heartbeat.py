@@ -11,6 +11,7 @@ from logconfig import get_logger
 from wrktalk_agent.backend import BackendClient
 from wrktalk_agent.control import StopControl
 from wrktalk_agent.errors import BackendError, BackendRejected
+from wrktalk_agent.metrics import HEARTBEAT_FAILURES
 
 log = get_logger(__name__)
 
@@ -57,9 +58,11 @@ class Heartbeat:
                 if exc.status_code in GONE_STATUS_CODES:
                     self._control.abandon(f"heartbeat refused: {exc}")
                     return
+                HEARTBEAT_FAILURES.inc()
                 log.warning("task.heartbeat.failed", task_id=str(self._task_id), error=str(exc))
                 continue
             except BackendError as exc:
+                HEARTBEAT_FAILURES.inc()
                 log.warning("task.heartbeat.failed", task_id=str(self._task_id), error=str(exc))
                 continue
             self.sent += 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts import DeploymentType
+from signing import parse_public_key
 
 
 class Settings(BaseSettings):
@@ -96,6 +98,13 @@ class Settings(BaseSettings):
         description="Seconds to wait after docker compose up for every container to be "
         "running and, where it has a healthcheck, healthy.",
     )
+    compose_redeploy_previous: bool = Field(
+        True,
+        description="When a Compose deployment fails after `up`, re-deploy the version that "
+        "ran before (a deliberate difference from spec 4.6 and 9.2, which say no "
+        "auto-rollback). Off: the failure is reported as it is and an admin must check the "
+        "project's state and roll back by hand.",
+    )
     compose_settle_period: float = Field(
         5.0,
         ge=0,
@@ -136,15 +145,79 @@ class Settings(BaseSettings):
     maintenance_flag_file: str | None = Field(
         None,
         description="File created while a deployment runs (maintenance mode) and removed "
-        "after it, whatever happened.",
+        "after it, whatever happened, unless an admin holds maintenance mode on; also what an "
+        "admin's switch (PUT /api/admin/maintenance) creates or removes.",
     )
     maintenance_command: str | None = Field(
         None,
         description="Command run after switching maintenance mode on and again after "
-        "switching it off (e.g. nginx -s reload); split like a shell would, not run by one.",
+        "switching it off, around a deployment or for an admin's switch (e.g. nginx -s "
+        "reload); split like a shell would, not run by one.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus's `/metrics` on this port; unset: no listener.",
+    )
+    metrics_address: str = Field(
+        "0.0.0.0",
+        description="Address the metrics port listens on.",
+    )
+    metrics_textfile: str | None = Field(
+        None,
+        description=(
+            "When no metrics port is set: a `.prom` file rewritten after every poll, for "
+            "node exporter's textfile collector. Unset: none."
+        ),
+    )
+    manifest_trusted_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Public keys whose signed release manifests the agent accepts, "
+        "comma-separated, each `ed25519:<base64>` as `gcc keys generate` prints it; set at "
+        "install and never taken from the backend. Two during a key rotation.",
+    )
+    allow_unsigned_releases: bool = Field(
+        False,
+        description="Run a release that comes without a signed manifest (one published before "
+        "GCC signed manifests). Off: such a task fails. A manifest that is present is always "
+        "verified.",
+    )
+    state_dir: str = Field(
+        "/var/lib/wrktalk-agent",
+        description="Directory of the agent's own state: the versions this installation has "
+        "run, which decide whether an older version may be deployed (only as a rollback to a "
+        "version run before). Keep it on a persistent volume.",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description=(
+            "OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`) to which "
+            "the agent sends its trace spans. Unset: spans are not exported, but each task's "
+            "trace id still goes to the backend with its reports and into every log line."
+        ),
     )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Log one JSON object per line (false: for humans).")
+
+    @field_validator("manifest_trusted_keys", mode="before")
+    @classmethod
+    def _split_trusted_keys(cls, value: str | list[str]) -> list[str]:
+        """A comma-separated text or a list, without blanks."""
+        if isinstance(value, str):
+            value = value.split(",")
+        return [text.strip() for text in value if text.strip()]
+
+    @field_validator("manifest_trusted_keys", mode="after")
+    @classmethod
+    def _parse_trusted_keys(cls, keys: list[str]) -> list[str]:
+        """Refuse at start a key no manifest could be verified with."""
+        for position, text in enumerate(keys, start=1):
+            try:
+                parse_public_key(text)
+            except ValueError as exc:
+                raise ValueError(f"trusted key {position} of {len(keys)}: {exc}") from None
+        return keys
 
 
 @lru_cache

@@ -16,11 +16,12 @@ from agent.tests.support.artifacts import compose_bundle
 from agent.tests.support.backend_tasks import BackendTasks, bundle
 from agent.tests.support.docker_engine import DockerEngine
 from agent.tests.support.helm_stand_in import install_recorder, path_with
-from contracts import ArtifactType, DeploymentType, parse_version
+from contracts import ArtifactType, DeploymentType, Version, parse_version
 from wrktalk_agent.agent import OnceExit
 from wrktalk_agent.commands import CommandRunner
 from wrktalk_agent.executors.base import ExecutionContext, LocalRelease
 from wrktalk_agent.executors.compose import ComposeExecutor
+from wrktalk_agent.manifests import VersionHistory
 from wrktalk_agent.settings import Settings
 
 AgentFactory = Callable[..., Any]
@@ -90,6 +91,7 @@ async def test_a_deploy_runs_the_release_with_the_image_tags_of_the_task(
         "helmRevision": None,
         "commitId": None,
         "rolledBackTo": None,
+        "appVersion": None,
         "message": f"compose project {compose_project} runs 2.2.0",
     }
     [(identifier, image, state)] = containers(docker_engine, compose_project)
@@ -160,13 +162,47 @@ async def test_a_container_that_exits_fails_the_deploy_and_the_previous_version_
     assert (image, state) == (docker_engine.image("v1"), "running")
 
 
-async def test_a_rollback_by_version_redeploys_that_versions_bundle(
+async def test_with_redeploy_switched_off_a_failed_deploy_is_left_for_the_admin(
     backend_tasks: BackendTasks,
     make_agent: AgentFactory,
     docker_engine: DockerEngine,
     compose_project: str,
 ) -> None:
+    agent = make_agent(
+        deployment_type=DeploymentType.DOCKER,
+        compose_project_name=compose_project,
+        compose_redeploy_previous=False,
+    )
+    previous = await release(backend_tasks, docker_engine.registry, "2.2.0")
+    payload = {
+        **await release(backend_tasks, docker_engine.registry, "2.4.0"),
+        "previous": previous,
+    }
+
+    code, task = await deploy(agent, backend_tasks, payload)
+
+    assert code is OnceExit.FAILED
+    assert task.error_message is not None
+    assert "2.4.0 did not come up: backend exited with code 3" in task.error_message
+    assert "the previous version was not re-deployed" in task.error_message
+    assert "manual intervention" in task.error_message
+    assert task.result is None
+    releases = (Path(agent.settings.compose_working_dir) / "releases").iterdir()
+    assert [path.name.split("-")[0] for path in releases] == ["2.4.0"]
+
+
+@pytest.mark.parametrize("to_previous", [False, True], ids=["named", "previous"])
+async def test_a_rollback_by_version_redeploys_that_versions_bundle(
+    backend_tasks: BackendTasks,
+    make_agent: AgentFactory,
+    docker_engine: DockerEngine,
+    compose_project: str,
+    to_previous: bool,
+) -> None:
+    # A rollback to the previous version names no target at the API; the backend names it.
     agent = compose_agent(make_agent, compose_project)
+    # 2.2.0 ran here before 2.3.0, so the agent takes a rollback to it.
+    VersionHistory(agent.settings.state_dir).record(Version.parse("2.2.0"))
     code, _ = await deploy(
         agent, backend_tasks, await release(backend_tasks, docker_engine.registry, "2.3.0")
     )
@@ -176,7 +212,7 @@ async def test_a_rollback_by_version_redeploys_that_versions_bundle(
 
     target = await release(backend_tasks, docker_engine.registry, "2.2.0")
     task_id = await backend_tasks.add_task(
-        "rollback", {"targetVersion": "2.2.0", "release": target}
+        "rollback", {"targetVersion": "2.2.0", "release": target, "toPrevious": to_previous}
     )
     assert await agent.run_once() is OnceExit.COMPLETED
 

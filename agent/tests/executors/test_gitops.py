@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from agent.tests.support.backend_tasks import BackendTasks, bundle
-from contracts import ArtifactType, DeploymentType
+from contracts import ArtifactType, DeploymentType, Version
 from wrktalk_agent.agent import OnceExit
+from wrktalk_agent.manifests import VersionHistory
 
 IMAGE_TAGS = {"backend": "sha-b23", "media": "sha-m23", "controlTower": "sha-c23", "agent": "a23"}
 OLD_TAGS = {"backend": "sha-b22", "media": "sha-m22", "controlTower": "sha-c22", "agent": "a22"}
@@ -127,15 +128,20 @@ async def test_a_deploy_after_a_killed_commit_removes_the_stale_locks(
     assert "index.lock left behind by an interrupted git command" in logged
 
 
+@pytest.mark.parametrize("to_previous", [False, True], ids=["named", "previous"])
 async def test_a_rollback_renders_the_older_version_and_commits_it(
     backend_tasks: BackendTasks,
     helm_charts: dict[str, Path],
     make_agent: AgentFactory,
     working_copy: Path,
+    to_previous: bool,
 ) -> None:
+    # A rollback to the previous version names no target at the API; the backend names it.
     git(working_copy, "config", "user.name", "Cluster Ops")
     git(working_copy, "config", "user.email", "ops@acme.example")
     agent = make_agent(deployment_type=DeploymentType.GITOPS, gitops_repo=str(working_copy))
+    # 2.2.0 ran here before 2.3.0, so the agent takes a rollback to it.
+    VersionHistory(agent.settings.state_dir).record(Version.parse("2.2.0"))
     await backend_tasks.add_task(
         "deploy", await store(backend_tasks, helm_charts, "2.3.0", IMAGE_TAGS)
     )
@@ -143,7 +149,7 @@ async def test_a_rollback_renders_the_older_version_and_commits_it(
     deployed = git(working_copy, "rev-parse", "HEAD")
     release = await store(backend_tasks, helm_charts, "2.2.0", OLD_TAGS)
     task_id = await backend_tasks.add_task(
-        "rollback", {"targetVersion": "2.2.0", "release": release}
+        "rollback", {"targetVersion": "2.2.0", "release": release, "toPrevious": to_previous}
     )
 
     assert await agent.run_once() is OnceExit.COMPLETED

@@ -13,8 +13,10 @@ import pytest
 
 from agent.tests.support.backend_tasks import BackendTasks, StoredFile, bundle
 from agent.tests.support.helm_stand_in import (
+    HELM3_INSTALL_IMAGE_PULL_FAILED,
     HELM3_ROLLED_BACK,
     HELM3_VERSION,
+    HELM4_IMAGE_PULL_FAILED,
     HELM4_ROLLED_BACK,
     HELM4_VERSION,
     INVALID_CHART,
@@ -121,6 +123,7 @@ async def test_the_exact_upgrade_command_is_accepted_by_the_real_helm(
         "helmRevision": 1,
         "commitId": None,
         "rolledBackTo": None,
+        "appVersion": "2.3.0",
         "message": "helm upgrade of wrktalk to 2.3.0 succeeded",
     }
     lines = [line.line for line in await backend_tasks.log_lines(task_id)]
@@ -161,6 +164,7 @@ async def test_a_deploy_runs_the_exact_helm_command_for_each_helm_major(
     assert task.status == "completed"
     assert task.result is not None
     assert task.result["helmRevision"] == 5
+    assert task.result["appVersion"] == "2.3.0"
     # The downloaded chart and values were wiped after the task.
     assert not Path(chart_path).exists()
     assert not Path(values_path).parent.exists()
@@ -283,6 +287,36 @@ async def test_a_rollback_by_revision_runs_helm_rollback_and_reads_the_new_revis
     assert task.result["releaseVersion"] == "2.2.0"
 
 
+async def test_a_rollback_to_the_previous_revision_runs_helm_rollback_without_a_revision(
+    backend_tasks: BackendTasks,
+    make_agent: AgentFactory,
+    helm_stand_in: StandInFactory,
+) -> None:
+    helm = helm_stand_in(HELM4_VERSION)
+    helm.play("rollback", stdout=ROLLBACK_DONE)
+    helm.play("history", stdout=history(5, "2.2.0", description="Rollback to 4"))
+    task_id = await backend_tasks.add_task(
+        "rollback", {"targetRevision": None, "targetVersion": None, "toPrevious": True}
+    )
+
+    assert await make_agent().run_once() is OnceExit.COMPLETED
+
+    assert helm.calls()[0] == [
+        "rollback",
+        "wrktalk",
+        "--namespace",
+        "wrktalk",
+        "--wait",
+        "--timeout",
+        "1m",
+    ]
+    task = await backend_tasks.task(task_id)
+    assert task.status == "completed"
+    assert task.result is not None
+    assert (task.result["helmRevision"], task.result["releaseVersion"]) == (5, "2.2.0")
+    assert task.result["message"] == "rolled wrktalk back to the previous revision"
+
+
 async def test_a_rollback_by_version_upgrades_with_that_versions_chart_and_values(
     backend_tasks: BackendTasks,
     helm_charts: dict[str, Path],
@@ -304,3 +338,50 @@ async def test_a_rollback_by_version_upgrades_with_that_versions_chart_and_value
     task = await backend_tasks.task(task_id)
     assert task.result is not None
     assert (task.result["releaseVersion"], task.result["helmRevision"]) == ("2.2.0", 6)
+
+
+async def test_an_image_that_cannot_be_pulled_fails_with_helms_words_and_a_hint(
+    backend_tasks: BackendTasks,
+    helm_charts: dict[str, Path],
+    make_agent: AgentFactory,
+    helm_stand_in: StandInFactory,
+) -> None:
+    helm = helm_stand_in(HELM4_VERSION)
+    helm.play("upgrade", exit_code=1, stderr=HELM4_IMAGE_PULL_FAILED)
+    stored, _, _ = await store_release(backend_tasks, helm_charts, "2.3.0")
+    previous, _, _ = await store_release(backend_tasks, helm_charts, "2.2.0")
+    task_id = await backend_tasks.add_task("deploy", {**stored, "previous": previous})
+
+    assert await make_agent().run_once() is OnceExit.FAILED
+
+    task = await backend_tasks.task(task_id)
+    assert task.status == "failed"
+    assert task.error_message is not None
+    assert task.error_message.startswith(
+        "helm upgrade to 2.3.0 failed; helm rolled the release back (the pods did not become "
+        "ready in time; an image that cannot be pulled ends this way: check imagePullSecrets"
+    )
+    assert "resource Deployment/wrktalk/wrktalk-media not ready" in task.error_message
+    assert task.result is not None
+    assert task.result["status"] == "rolledBack"
+    assert task.result["rolledBackTo"] == "2.2.0"
+
+
+async def test_a_first_install_whose_image_cannot_be_pulled_fails_without_a_rollback(
+    backend_tasks: BackendTasks,
+    helm_charts: dict[str, Path],
+    make_agent: AgentFactory,
+    helm_stand_in: StandInFactory,
+) -> None:
+    helm = helm_stand_in(HELM3_VERSION)
+    helm.play("upgrade", exit_code=1, stderr=HELM3_INSTALL_IMAGE_PULL_FAILED)
+    stored, _, _ = await store_release(backend_tasks, helm_charts, "2.3.0")
+    task_id = await backend_tasks.add_task("deploy", stored)
+
+    assert await make_agent().run_once() is OnceExit.FAILED
+
+    task = await backend_tasks.task(task_id)
+    assert task.error_message is not None
+    assert "has been uninstalled due to atomic being set" in task.error_message
+    assert "check imagePullSecrets" in task.error_message
+    assert task.result is None

@@ -11,14 +11,18 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import select
 
-from contracts import ArtifactType
+from contracts import ArtifactType, DeploymentType, ReleaseManifest
 from customer_backend.agent_tasks.models import AgentTask, TaskLogLine
 from objectstore import ObjectStore
 from servicekit.db import SessionFactory
+from signing import SigningKey, sign_manifest
+from testsupport.gcc_fixtures import CLOCK_START
+from testsupport.manifest_keys import TEST_SIGNING_KEY
 from timekeeping import ManualClock
 
 
@@ -35,6 +39,49 @@ class StoredFile:
         return {"bucketPath": self.key, "sha256": self.sha256, "sizeBytes": self.size}
 
 
+MANIFEST_ISSUED_AT = CLOCK_START - timedelta(days=1)
+MANIFEST_EXPIRES_AT = CLOCK_START + timedelta(days=30)
+
+
+def signed_manifest(
+    version: str,
+    chart: StoredFile,
+    *,
+    artifact_type: ArtifactType,
+    image_tags: dict[str, str],
+    key: SigningKey = TEST_SIGNING_KEY,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The manifest GCC would sign for a release of that one artifact, signed with ``key``
+    (the test key the agents trust), valid around the tests' clock; ``fields`` on top."""
+    deployment_types = (
+        [DeploymentType.DOCKER]
+        if artifact_type is ArtifactType.COMPOSE
+        else [DeploymentType.GITOPS, DeploymentType.KUBERNETES]
+    )
+    values: dict[str, Any] = {
+        "release_id": uuid.uuid5(uuid.NAMESPACE_URL, f"release/{version}"),
+        "version": version,
+        "deployment_types": deployment_types,
+        "artifacts": [
+            {
+                "type": artifact_type,
+                "object_name": f"charts/{artifact_type}/wrktalk-{version}.tgz",
+                "sha256": chart.sha256,
+                "size_bytes": chart.size,
+            }
+        ],
+        "image_tags": image_tags,
+        "is_forced": False,
+        "issued_at": MANIFEST_ISSUED_AT,
+        "expires_at": MANIFEST_EXPIRES_AT,
+        "key_id": key.key_id,
+        **fields,
+    }
+    manifest = ReleaseManifest.model_validate(values)
+    return sign_manifest(manifest, key).model_dump(mode="json")
+
+
 def bundle(
     version: str,
     chart: StoredFile,
@@ -43,14 +90,22 @@ def bundle(
     image_tags: dict[str, str],
     values: StoredFile | None = None,
     env: StoredFile | None = None,
+    manifest: dict[str, Any] | None = None,
+    signed: bool = True,
 ) -> dict[str, Any]:
-    """A stored ``ReleaseBundle``."""
+    """A stored ``ReleaseBundle`` with its signed manifest (``manifest``, or one signed with
+    the test key; none with ``signed=False``)."""
+    if manifest is None and signed:
+        manifest = signed_manifest(
+            version, chart, artifact_type=artifact_type, image_tags=image_tags
+        )
     return {
         "version": version,
         "chart": {**chart.ref(), "type": str(artifact_type), "version": version},
         "imageTags": image_tags,
         "values": values.ref() if values else None,
         "env": env.ref() if env else None,
+        "manifest": manifest,
     }
 
 

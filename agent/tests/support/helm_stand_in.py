@@ -34,6 +34,18 @@ INVALID_CHART = (
     "evaluating interface {}.repository\n"
 )
 ROLLBACK_DONE = "Rollback was a success! Happy Helming!\n"
+# An image that cannot be pulled (ImagePullBackOff): helm's --wait never names the pull error,
+# it gives up when the timeout runs out. Helm 4 names the resource that is not ready; helm 3,
+# on a first install with --atomic, uninstalls instead of rolling back.
+HELM4_IMAGE_PULL_FAILED = (
+    "Error: UPGRADE FAILED: release wrktalk failed, and has been rolled back due to "
+    "rollback-on-failure being set: resource Deployment/wrktalk/wrktalk-media not ready. "
+    "status: InProgress, message: Available: 0/1\n"
+)
+HELM3_INSTALL_IMAGE_PULL_FAILED = (
+    "Error: INSTALLATION FAILED: release wrktalk failed, and has been uninstalled due to "
+    "atomic being set: context deadline exceeded\n"
+)
 
 
 def history(revision: int, version: str, *, description: str = "Upgrade complete") -> str:
@@ -58,7 +70,7 @@ def release_json(revision: int, version: str) -> str:
         {
             "name": "wrktalk",
             "info": {"status": "deployed", "description": "Upgrade complete"},
-            "chart": {"metadata": {"name": "wrktalk", "version": version}},
+            "chart": {"metadata": {"name": "wrktalk", "version": version, "appVersion": version}},
             "config": {"backend": {"image": {"tag": "sha-b"}}, "secretKey": "hunter2"},
             "manifest": "---\nkind: Secret\ndata:\n  key: aHVudGVyMg==\n",
             "version": revision,

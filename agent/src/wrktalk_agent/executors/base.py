@@ -28,10 +28,13 @@ class LocalRelease:
 
 @dataclass(frozen=True)
 class RollbackTarget:
-    """A rollback by Helm revision, or by re-deploying a release."""
+    """A rollback by Helm revision, by re-deploying a release, or (neither) to Helm's previous
+    revision."""
 
     revision: int | None = None
     release: LocalRelease | None = None
+    to_previous: bool = False
+    """The admin asked for the previous version without naming one."""
 
 
 @dataclass

@@ -83,13 +83,14 @@ class ComposeExecutor:
         self._command_timeout = settings.command_timeout
         self._wait_timeout = settings.compose_wait_timeout
         self._settle_period = settings.compose_settle_period
+        self._redeploy_previous = settings.compose_redeploy_previous
         self._max_files = settings.bundle_max_files
         self._max_bytes = settings.bundle_max_bytes
         self._detected: ComposeCommand | None = None
 
     def needs_previous_files(self) -> bool:
-        """The previous release is re-deployed when a deployment fails."""
-        return True
+        """The previous release is re-deployed when a deployment fails (unless that is off)."""
+        return self._redeploy_previous
 
     async def deploy(
         self,
@@ -119,6 +120,14 @@ class ComposeExecutor:
         try:
             await self._up(compose, project, context)
         except TaskFailure as failure:
+            if not self._redeploy_previous:
+                raise TaskFailure(
+                    f"{failure.message}; the previous version was not re-deployed "
+                    "(WRKTALK_AGENT_COMPOSE_REDEPLOY_PREVIOUS is off): manual intervention "
+                    "needed, check the project's containers and roll back",
+                    retryable=False,
+                    output_tail=failure.output_tail,
+                ) from None
             if previous is None:
                 raise
             raise await self._restore(compose, previous, failure, context) from None

@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from contracts import TaskResult, TaskResultStatus, Version, parse_version
+from contracts import (
+    MAX_APP_VERSION_LENGTH,
+    TaskResult,
+    TaskResultStatus,
+    Version,
+    parse_version,
+)
 from logconfig import get_logger
 from wrktalk_agent.commands import CommandFailed, CommandRunner
 from wrktalk_agent.errors import TaskFailure
@@ -127,13 +133,14 @@ class HelmExecutor:
             command.append("--dry-run=client")
         return command
 
-    def rollback_command(self, revision: int) -> list[str]:
-        """The exact ``helm rollback`` command line."""
+    def rollback_command(self, revision: int | None) -> list[str]:
+        """The exact ``helm rollback`` command line; without a revision Helm goes back to the
+        previous one."""
         return [
             self._binary,
             "rollback",
             self._release,
-            str(revision),
+            *([str(revision)] if revision is not None else []),
             "--namespace",
             self._namespace,
             "--wait",
@@ -177,21 +184,28 @@ class HelmExecutor:
                 failure, release=release, previous_version=context.previous_version
             ) from None
         revision = _revision_from_release_json(result.stdout)
+        app_version = _app_version_from_release_json(result.stdout)
         if revision is None:
             revision, _ = await self._latest_revision(context)
         return TaskResult(
             status=TaskResultStatus.SUCCESS,
             release_version=release.version,
             helm_revision=revision,
+            app_version=app_version,
             message=f"helm upgrade of {self._release} to {release.version} succeeded",
         )
 
     async def rollback(self, target: RollbackTarget, *, context: ExecutionContext) -> TaskResult:
-        """``helm rollback`` to a revision, or an upgrade with an older version's files."""
+        """``helm rollback`` to a revision or to the previous one, or an upgrade with an older
+        version's files."""
         if target.release is not None:
             return await self.deploy(target.release, previous=None, context=context)
-        assert target.revision is not None
-        context.note(f"rolling {self._release} back to revision {target.revision}")
+        where = (
+            f"revision {target.revision}"
+            if target.revision is not None
+            else "the previous revision"
+        )
+        context.note(f"rolling {self._release} back to {where}")
         try:
             await context.runner.run(
                 self.rollback_command(target.revision),
@@ -200,7 +214,7 @@ class HelmExecutor:
             )
         except CommandFailed as failure:
             raise TaskFailure(
-                f"helm rollback to revision {target.revision} failed",
+                f"helm rollback to {where} failed",
                 retryable=_looks_transient(failure.output_tail),
                 output_tail=failure.output_tail,
             ) from None
@@ -209,7 +223,7 @@ class HelmExecutor:
             status=TaskResultStatus.SUCCESS,
             release_version=version,
             helm_revision=revision,
-            message=f"rolled {self._release} back to revision {target.revision}",
+            message=f"rolled {self._release} back to {where}",
         )
 
     async def check(self, runner: CommandRunner) -> list[CheckLine]:
@@ -246,9 +260,10 @@ class HelmExecutor:
     ) -> TaskFailure:
         tail = failure.output_tail
         text = "\n".join(tail).lower()
+        hint = NOT_READY_HINT if any(marker in text for marker in _NOT_READY_MARKERS) else ""
         if "has been rolled back" in text:
             return TaskFailure(
-                f"helm upgrade to {release.version} failed; helm rolled the release back",
+                f"helm upgrade to {release.version} failed; helm rolled the release back{hint}",
                 retryable=_looks_transient(tail),
                 output_tail=tail,
                 result=TaskResult(
@@ -259,10 +274,19 @@ class HelmExecutor:
                 ),
             )
         return TaskFailure(
-            f"helm upgrade to {release.version} failed: {failure.message}",
+            f"helm upgrade to {release.version} failed: {failure.message}{hint}",
             retryable=_looks_transient(tail) or failure.retryable,
             output_tail=tail,
         )
+
+
+# Helm's --wait never names the reason a pod is not ready: an image that cannot be pulled
+# (spec error 4.8) ends as a wait that ran out of time, in helm 3's words or helm 4's.
+_NOT_READY_MARKERS = ("context deadline exceeded", "not ready. status:")
+NOT_READY_HINT = (
+    " (the pods did not become ready in time; an image that cannot be pulled ends this way: "
+    "check imagePullSecrets and that the image tags exist in the registry)"
+)
 
 
 def _revision_from_release_json(stdout: str) -> int | None:
@@ -273,6 +297,19 @@ def _revision_from_release_json(stdout: str) -> int | None:
     if isinstance(document, dict) and isinstance(document.get("version"), int):
         return int(document["version"]) or None
     return None
+
+
+def _app_version_from_release_json(stdout: str) -> str | None:
+    """The chart's ``appVersion`` in the release helm printed (spec 5.6 ``appVer``)."""
+    try:
+        document = json.loads(stdout)
+    except ValueError:
+        return None
+    metadata = (document.get("chart") or {}).get("metadata") if isinstance(document, dict) else None
+    app_version = metadata.get("appVersion") if isinstance(metadata, dict) else None
+    if not isinstance(app_version, str) or not app_version.strip():
+        return None
+    return app_version.strip()[:MAX_APP_VERSION_LENGTH]
 
 
 def _looks_transient(tail: list[str]) -> bool:
