@@ -233,9 +233,9 @@ async def seed_tasks(database: str, bucket_root: Path, *, count: int, due: bool)
         await connection.execute(
             """
             INSERT INTO agent_task (id, type, status, payload, execute_after, attempts,
-                                    max_attempts, created_at, updated_at)
+                                    created_at, updated_at)
             SELECT gen_random_uuid(), 'deploy', 'pending', $1::jsonb,
-                   $2::timestamptz + i * interval '1 millisecond', 0, 3, $3, $3
+                   $2::timestamptz + i * interval '1 millisecond', 0, $3, $3
             FROM generate_series(1, $4::int) AS i
             """,
             json.dumps(payload),

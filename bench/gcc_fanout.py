@@ -1,7 +1,7 @@
 """Webhook fan-out: deliveries per second of one ``gcc worker`` publishing to a large fleet.
 
-The script creates its own database on the machine's PostgreSQL (dropped at the end), claims a
-Redis database number for the Celery broker, and inserts ``--organizations`` organizations
+The script creates its own database on the machine's PostgreSQL (dropped at the end), starts a
+Redis server of its own for the Celery broker, and inserts ``--organizations`` organizations
 whose webhook endpoints are served on loopback by ``--receivers`` receiver processes (each a
 raw ASGI app under uvicorn listening on ``--ports`` ports, so the fleet spreads over several
 origins). Every receiver verifies the Standard Webhooks signature of each request with the
@@ -16,11 +16,24 @@ Printed: the publish time, deliveries per second from the publish commit to the 
 acknowledgement (and over the first-to-last acknowledgement window), the worker's CPU time per
 delivery, and what the receivers counted.
 
-    uv run python bench/gcc_fanout.py [--organizations 10000] [--receivers 4] [--ports 2]
-        [--batch-size 500] [--concurrency 100]
+Faults, each printed with its own figures:
 
-The exit status is 1 when fewer than 1,000 deliveries per second were reached or a delivery
-is missing.
+- ``--slow-percent P``: P% of the organizations point at receivers that read one byte a
+  second (they never answer within the webhook timeout; one attempt each). The fan-out runs
+  twice, first without them (the anchor), and prints when the last fast receiver was
+  acknowledged in each run and their ratio (target: under 2x).
+- ``--kill-worker-at S``: the worker is SIGKILLed S seconds after the publish and a new one
+  started 5 s later; printed: how long after the restart everything was acknowledged (target:
+  20 s) and the repeated deliveries (same webhook id; target: at most one group in flight).
+- ``--restart-broker-at S``: the broker is a private Redis server, killed S seconds after the
+  publish and started again, empty, 10 s later; printed: how long after its return
+  everything was acknowledged (target: 20 s).
+
+    uv run python bench/gcc_fanout.py [--organizations 10000] [--receivers 4] [--ports 2]
+        [--concurrency 100] [--slow-percent 1] [--kill-worker-at 2] [--restart-broker-at 2]
+
+The exit status is 1 when fewer than 1,000 deliveries per second were reached (runs without
+faults), a fast delivery is missing, or a fault's target was missed.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -38,6 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,16 +62,21 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from gcc_fleet import plain_dsn, scratch_database
 
+from tools.private_services import PrivateRedis
 from wrktalk_testing.network import free_port
-from wrktalk_testing.redis_db import claim_redis_db, release_redis_db
 
-REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 TARGET_RATE = 1_000.0
 VERSION = "9.0.0"
 BEAT_INTERVAL_SECONDS = 5.0
+RESTART_AFTER_SECONDS = 5.0
+"""How long a killed worker stays down."""
+BROKER_DOWN_SECONDS = 10.0
+RECOVERY_TARGET_SECONDS = 20.0
+SLOW_RATIO_TARGET = 2.0
 
 
 def secret_of(index: int) -> str:
@@ -145,6 +165,49 @@ def run_receiver(ports: list[int]) -> None:
     uvicorn.Server(config).run(sockets=sockets)
 
 
+def run_slow_receiver(ports: list[int]) -> None:
+    """Receivers that read one byte a second: they never answer within a webhook timeout."""
+
+    async def read_slowly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            byte = await reader.read(1)
+            while byte:
+                await asyncio.sleep(1.0)
+                byte = await reader.read(1)
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        servers = [
+            await asyncio.start_server(read_slowly, "127.0.0.1", port, backlog=2048)
+            for port in ports
+        ]
+        await asyncio.gather(*(server.serve_forever() for server in servers))
+
+    asyncio.run(main())
+
+
+def start_slow_receivers(ports_count: int) -> tuple[Any, list[int]]:
+    ports = [free_port() for _ in range(ports_count)]
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_slow_receiver, args=(ports,), daemon=True
+    )
+    process.start()
+    deadline = time.monotonic() + 60
+    for port in ports:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"slow receiver on port {port} did not start") from None
+                time.sleep(0.2)
+    return process, ports
+
+
 def start_receivers(count: int, ports_each: int) -> tuple[list[Any], list[int]]:
     context = multiprocessing.get_context("spawn")
     processes, all_ports = [], []
@@ -180,13 +243,34 @@ def receiver_totals(ports: list[int]) -> dict[str, int]:
 # --- database -----------------------------------------------------------------------------
 
 
-async def insert_organizations(dsn: str, count: int, ports: list[int], now: datetime) -> None:
+def slow_indexes(count: int, percent: float) -> set[int]:
+    """The organizations whose receivers are slow: every (100 / percent)th one."""
+    if percent <= 0:
+        return set()
+    step = max(round(100 / percent), 1)
+    return set(range(step // 2, count, step))
+
+
+async def insert_organizations(
+    dsn: str,
+    count: int,
+    ports: list[int],
+    now: datetime,
+    *,
+    slow: set[int] | None = None,
+    slow_ports: list[int] | None = None,
+) -> None:
+    def port_of(index: int) -> int:
+        if slow and slow_ports and index in slow:
+            return slow_ports[index % len(slow_ports)]
+        return ports[index % len(ports)]
+
     records = [
         (
             uuid.uuid4(),
             f"fanout-{index:06d}",
             "kubernetes" if index % 4 else "docker",
-            f"http://127.0.0.1:{ports[index % len(ports)]}/api/deployment/webhook/{index}",
+            f"http://127.0.0.1:{port_of(index)}/api/deployment/webhook/{index}",
             secret_of(index),
             hashlib.sha256(f"key-{index}".encode()).hexdigest(),
             now + timedelta(days=365),
@@ -262,6 +346,7 @@ async def insert_draft_release(dsn: str, now: datetime) -> None:
 
 async def publish(settings: Any, send_task: Any) -> tuple[float, int]:
     """Publish through the releases service; returns (seconds, targets)."""
+    from gcc.audit.service import Actor
     from gcc.releases.service import publish_release
     from servicekit.db import create_engine, create_session_factory, session_scope
     from timekeeping import SystemClock
@@ -272,7 +357,11 @@ async def publish(settings: Any, send_task: Any) -> tuple[float, int]:
         started = time.perf_counter()
         async with session_scope(factory) as session:
             outcome = await publish_release(
-                session, clock=SystemClock(), version_text=VERSION, send_task=send_task
+                session,
+                clock=SystemClock(),
+                actor=Actor.ci_token(),
+                version_text=VERSION,
+                send_task=send_task,
             )
         return time.perf_counter() - started, outcome.targets
     finally:
@@ -292,6 +381,7 @@ async def delivery_state(dsn: str) -> dict[str, Any]:
             FROM deployment_target
             """
         )
+        assert row is not None
         return dict(row)
     finally:
         await connection.close()
@@ -310,8 +400,10 @@ def worker_environment(settings: Any, arguments: argparse.Namespace) -> dict[str
         GCC_REDIS_URL=settings.redis_url,
         GCC_S3_ENDPOINT_URL="http://127.0.0.1:9",
         GCC_ALLOW_HTTP_WEBHOOKS="true",
-        GCC_DELIVERY_BATCH_SIZE=str(arguments.batch_size),
         GCC_DELIVERY_CONCURRENCY=str(arguments.concurrency),
+        GCC_WEBHOOK_TIMEOUT_SECONDS=str(arguments.webhook_timeout),
+        # a slow receiver is tried once: the run ends when it has timed out
+        GCC_WEBHOOK_MAX_ATTEMPTS="1" if arguments.slow_percent else "3",
         GCC_LOG_LEVEL=arguments.log_level,
         GCC_LOG_JSON="true",
         GCC_DATABASE_POOL_SIZE="5",
@@ -354,27 +446,50 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
-async def run(arguments: argparse.Namespace) -> int:
+@dataclass
+class Outcome:
+    """What one fan-out run measured."""
+
+    ok: bool
+    elapsed: float
+    fast_done: float | None = None
+    recovered_in: float | None = None
+    repeats: int = 0
+    rate: float = 0.0
+
+
+async def run(
+    arguments: argparse.Namespace, private_redis: Any, *, slow_percent: float, faults: bool
+) -> Outcome:
+    """One fan-out; ``faults``: apply ``--kill-worker-at`` and ``--restart-broker-at``."""
     from gcc.settings import Settings
     from gcc.worker import celery_app, configure_celery
 
     count = arguments.organizations
+    slow = slow_indexes(count, slow_percent)
+    kill_at = arguments.kill_worker_at if faults else None
+    broker_at = arguments.restart_broker_at if faults else None
     print(
-        f"fan-out benchmark: {count} organizations, {arguments.receivers} receiver processes "
-        f"x {arguments.ports} ports, batch {arguments.batch_size}, "
-        f"concurrency {arguments.concurrency}, {os.cpu_count()} CPUs"
+        f"\nfan-out: {count} organizations ({len(slow)} slow), {arguments.receivers} receiver "
+        f"processes x {arguments.ports} ports, concurrency {arguments.concurrency}, "
+        f"{os.cpu_count()} CPUs"
+        + (f", worker killed at {kill_at:g} s" if kill_at is not None else "")
+        + (f", broker down at {broker_at:g} s" if broker_at is not None else "")
     )
     receivers, ports = start_receivers(arguments.receivers, arguments.ports)
-    claim = claim_redis_db(REDIS_BASE)
+    slow_process, slow_ports = (
+        start_slow_receivers(arguments.receivers * arguments.ports) if slow else (None, [])
+    )
+    broker_url = f"{private_redis.url}/0"
     log_dir = tempfile.mkdtemp(prefix="gcc-fanout-")
     worker: subprocess.Popen[bytes] | None = None
     try:
         async with scratch_database("fanout") as url:
             dsn = plain_dsn(url)
-            settings = Settings(database_url=url, redis_url=claim.url, allow_http_webhooks=True)
+            settings = Settings(database_url=url, redis_url=broker_url, allow_http_webhooks=True)
             configure_celery(settings)
             now = datetime.now(UTC)
-            await insert_organizations(dsn, count, ports, now)
+            await insert_organizations(dsn, count, ports, now, slow=slow, slow_ports=slow_ports)
             await insert_draft_release(dsn, now)
 
             log_path = os.path.join(log_dir, "worker.log")
@@ -383,29 +498,69 @@ async def run(arguments: argparse.Namespace) -> int:
             worker_process = psutil.Process(worker.pid)
             receiver_processes = [psutil.Process(process.pid) for process in receivers]
             cpu_before = cpu_seconds(worker_process)
+            dead_workers_cpu = 0.0
             receivers_cpu_before = sum(map(cpu_seconds, receiver_processes))
             psutil.cpu_percent(interval=None)  # starts the machine-wide measurement
 
             def send_task(name: str, *args: Any, **kwargs: Any) -> None:
                 celery_app.send_task(name, args=args, kwargs=kwargs)
 
+            def beat() -> None:
+                try:
+                    send_task("delivery.dispatch_due")
+                except Exception as exc:  # the broker is down: beat's next tick
+                    print(f"  beat: not sent ({type(exc).__name__})")
+
             publish_seconds, targets = await publish(settings, send_task)
             published_at = time.perf_counter()
             print(f"published to {targets} targets in {publish_seconds:.2f} s")
 
             last_beat = published_at
+            fast_total = count - len(slow)
+            fast_done: float | None = None
+            restarted_at: float | None = None
+            worker_cpu_sample = 0.0
             state = await delivery_state(dsn)
             while state["acknowledged"] + state["failed"] < targets:
-                if time.perf_counter() - published_at > arguments.timeout:
+                elapsed_now = time.perf_counter() - published_at
+                if elapsed_now > arguments.timeout:
                     print(f"timed out after {arguments.timeout:.0f} s")
                     break
+                if fast_done is None and state["acknowledged"] >= fast_total:
+                    fast_done = elapsed_now
+                if kill_at is not None and restarted_at is None and elapsed_now >= kill_at:
+                    dead_workers_cpu += worker_cpu_sample - cpu_before
+                    os.killpg(worker.pid, 9)
+                    worker.wait()
+                    print(
+                        f"  worker killed at {elapsed_now:.1f} s, "
+                        f"{state['acknowledged']} acknowledged"
+                    )
+                    await asyncio.sleep(RESTART_AFTER_SECONDS)
+                    worker = start_worker(settings, arguments, log_path + ".2")
+                    worker_process = psutil.Process(worker.pid)
+                    cpu_before = 0.0
+                    restarted_at = time.perf_counter()
+                if broker_at is not None and restarted_at is None and elapsed_now >= broker_at:
+                    private_redis.kill()
+                    print(
+                        f"  broker killed at {elapsed_now:.1f} s, "
+                        f"{state['acknowledged']} acknowledged"
+                    )
+                    await asyncio.sleep(BROKER_DOWN_SECONDS)
+                    private_redis.start()
+                    restarted_at = time.perf_counter()
                 if time.perf_counter() - last_beat >= BEAT_INTERVAL_SECONDS:
-                    send_task("delivery.dispatch_due")
+                    await asyncio.to_thread(beat)
                     last_beat = time.perf_counter()
                 await asyncio.sleep(0.05)
                 state = await delivery_state(dsn)
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    worker_cpu_sample = cpu_seconds(worker_process)
             elapsed = time.perf_counter() - published_at
-            worker_cpu = cpu_seconds(worker_process) - cpu_before
+            if fast_done is None and state["acknowledged"] >= fast_total:
+                fast_done = elapsed
+            worker_cpu = dead_workers_cpu + cpu_seconds(worker_process) - cpu_before
             receivers_cpu = sum(map(cpu_seconds, receiver_processes)) - receivers_cpu_before
             machine_busy = psutil.cpu_percent(interval=None) / 100 * (os.cpu_count() or 1) * elapsed
 
@@ -417,7 +572,9 @@ async def run(arguments: argparse.Namespace) -> int:
             if state["first_ack"] is not None
             else 0.0
         )
-        print(f"all acknowledged in {elapsed:.2f} s after the publish commit")
+        print(f"all settled in {elapsed:.2f} s after the publish commit")
+        if slow:
+            print(f"every fast receiver acknowledged {fast_done or float('nan'):.2f} s after it")
         print(f"deliveries per second (publish commit to last ack): {rate:,.0f}")
         if window > 0:
             print(
@@ -432,10 +589,20 @@ async def run(arguments: argparse.Namespace) -> int:
             f"worker CPU: {worker_cpu:.2f} s, {per_delivery * 1000:.2f} ms per delivery "
             f"(one worker with a CPU to itself: about {1 / max(per_delivery, 1e-9):,.0f}/s)"
         )
+        repeats = totals["received"] - totals["distinct"]
         print(
             f"receivers: {totals['received']} requests, {totals['distinct']} distinct webhook "
-            f"ids, {totals['bad_signature']} bad signatures, {receivers_cpu:.2f} s CPU"
+            f"ids, {repeats} repeated, {totals['bad_signature']} bad signatures, "
+            f"{receivers_cpu:.2f} s CPU"
         )
+        recovered_in = None
+        if restarted_at is not None:
+            recovered_in = published_at + elapsed - restarted_at
+            what = "the worker's restart" if kill_at is not None else "the broker's return"
+            print(
+                f"all acknowledged {recovered_in:.2f} s after {what} "
+                f"(target: {RECOVERY_TARGET_SECONDS:g} s)"
+            )
         capacity = elapsed * (os.cpu_count() or 1)
         print(
             f"machine: {machine_busy / capacity:.0%} of {os.cpu_count()} CPUs busy during the "
@@ -446,13 +613,13 @@ async def run(arguments: argparse.Namespace) -> int:
         print(f"load average: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
         print(f"worker log: {log_path}")
         ok = (
-            acknowledged == targets == count
-            and totals["distinct"] == count
+            acknowledged == targets - len(slow) == count - len(slow)
+            and totals["distinct"] == count - len(slow)
             and totals["bad_signature"] == 0
         )
-        if rate < TARGET_RATE:
-            print(f"below the target of {TARGET_RATE:,.0f} deliveries per second")
-        return 0 if ok and rate >= TARGET_RATE else 1
+        if recovered_in is not None:
+            ok = ok and recovered_in <= RECOVERY_TARGET_SECONDS
+        return Outcome(ok, elapsed, fast_done, recovered_in, repeats, rate)
     finally:
         if worker is not None and worker.poll() is None:
             os.killpg(worker.pid, 15)
@@ -460,10 +627,43 @@ async def run(arguments: argparse.Namespace) -> int:
                 worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, 9)
-        for process in receivers:
+        for process in [*receivers, *([slow_process] if slow_process else [])]:
             process.terminate()
             process.join(timeout=10)
-        release_redis_db(claim)
+
+
+async def run_all(arguments: argparse.Namespace) -> int:
+    """The fan-out as asked; with slow receivers, the unharmed anchor first.
+
+    The broker is a Redis server of the benchmark's own (the broker restart kills it; the
+    machine's shared one is left to the test sessions), one for every run: Celery keeps its
+    connection pool for the life of the process.
+    """
+    private_redis = PrivateRedis().start()
+    try:
+        return await _run_all(arguments, private_redis)
+    finally:
+        private_redis.close()
+
+
+async def _run_all(arguments: argparse.Namespace, private_redis: Any) -> int:
+    faulted = arguments.kill_worker_at is not None or arguments.restart_broker_at is not None
+    if not arguments.slow_percent:
+        outcome = await run(arguments, private_redis, slow_percent=0.0, faults=True)
+        if not faulted and outcome.rate < TARGET_RATE:
+            print(f"below the target of {TARGET_RATE:,.0f} deliveries per second")
+            return 1
+        return 0 if outcome.ok else 1
+    anchor = await run(arguments, private_redis, slow_percent=0.0, faults=False)
+    harmed = await run(arguments, private_redis, slow_percent=arguments.slow_percent, faults=True)
+    ratio = (harmed.fast_done or float("inf")) / anchor.elapsed
+    print(
+        f"\nslow receivers ({arguments.slow_percent:g}%): every fast receiver acknowledged "
+        f"{harmed.fast_done or float('nan'):.2f} s after the publish, against "
+        f"{anchor.elapsed:.2f} s for the whole fan-out without them: {ratio:.2f}x "
+        f"(target: under {SLOW_RATIO_TARGET:g}x)"
+    )
+    return 0 if anchor.ok and harmed.ok and ratio < SLOW_RATIO_TARGET else 1
 
 
 def main() -> None:
@@ -471,12 +671,15 @@ def main() -> None:
     parser.add_argument("--organizations", type=int, default=10_000)
     parser.add_argument("--receivers", type=int, default=4, help="receiver processes")
     parser.add_argument("--ports", type=int, default=2, help="ports per receiver process")
-    parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--webhook-timeout", type=float, default=10.0)
+    parser.add_argument("--slow-percent", type=float, default=0.0)
+    parser.add_argument("--kill-worker-at", type=float, default=None)
+    parser.add_argument("--restart-broker-at", type=float, default=None)
     parser.add_argument("--log-level", default="INFO", help="the worker's log level")
     parser.add_argument("--timeout", type=float, default=300.0)
     arguments = parser.parse_args()
-    sys.exit(asyncio.run(run(arguments)))
+    sys.exit(asyncio.run(run_all(arguments)))
 
 
 if __name__ == "__main__":

@@ -29,11 +29,11 @@ from tools.stack import (
     CI_TOKEN,
     OPERATOR_TOKEN,
     ROOT,
-    CustomerCredentials,
     CustomerSpec,
     Stack,
     StackConfig,
 )
+from tools.stack_credentials import CustomerCredentials
 from tools.waiting import wait_until
 
 SAMPLES = ROOT / "infra" / "samples"

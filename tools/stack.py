@@ -9,8 +9,9 @@ stops everything on Ctrl-C. The end-to-end tests start the same :class:`Stack`.
 
 from __future__ import annotations
 
-import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,14 @@ from typing import Any
 import asyncpg
 import httpx
 
+from signing import SigningKey, load_signing_keys
+from tools import stack_prometheus
+from tools.stack_credentials import (
+    CredentialStore,
+    CustomerCredentials,
+    StackError,
+    legacy_credentials,
+)
 from tools.waiting import run_sync, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +64,8 @@ class CustomerSpec:
     there to cut the link)."""
     webhook_url: str | None = None
     """Where GCC sends this customer's webhooks (default: the backend's own URL)."""
+    worker_metrics_port: int | None = None
+    """Where the backend's Celery worker serves ``/metrics``; None: it serves none."""
 
 
 @dataclass
@@ -68,16 +79,26 @@ class StackConfig:
     smtp_port: int = 2525
     gcc_redis_db: int = 10
     customers: tuple[CustomerSpec, ...] = (
-        CustomerSpec("acme", 3001, 11),
-        CustomerSpec("globex", 3002, 12),
+        CustomerSpec("acme", 3001, 11, worker_metrics_port=9111),
+        CustomerSpec("globex", 3002, 12, worker_metrics_port=9112),
     )
     poll_interval: float = 5.0
     heartbeat_interval: float = 10.0
     gcc_poll_interval: float = 30.0
     dispatch_interval: float = 2.0
     webhook_retry_delay: float = 60.0
+    prometheus_port: int | None = 9090
+    """Where Prometheus listens when it is installed; None: not started."""
+    gcc_worker_metrics_port: int | None = 9101
+    """Where GCC's Celery worker serves ``/metrics`` (deliveries are counted there)."""
     extra_gcc_env: dict[str, str] = field(default_factory=dict)
     extra_backend_env: dict[str, str] = field(default_factory=dict)
+    postgres_dsn: str = ADMIN_DSN
+    """The PostgreSQL server's admin DSN; the stack's databases are created beside it."""
+    redis_base: str = REDIS_BASE
+    """The Redis server's URL, without a database number."""
+    operator_token: str = OPERATOR_TOKEN
+    """GCC's operator token (the stack registers its organizations with it)."""
 
     @property
     def gcc_url(self) -> str:
@@ -95,7 +116,8 @@ class StackConfig:
 
     def database_url(self, name: str) -> str:
         """The asyncpg URL of one of the stack's databases."""
-        base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        base = self.postgres_dsn.rsplit("/", 1)[0]
+        base = base.replace("postgresql://", "postgresql+asyncpg://", 1)
         return f"{base}/{self.prefix}_{name}"
 
 
@@ -125,16 +147,6 @@ class Process:
             pass
 
 
-@dataclass
-class CustomerCredentials:
-    """What a customer stack needs from GCC, and its admin's Control Tower token."""
-
-    api_key: str
-    webhook_secret: str
-    admin_email: str = ""
-    admin_token: str = ""
-
-
 class Stack:
     """Start, inspect and stop every process of the local stack."""
 
@@ -143,21 +155,39 @@ class Stack:
         self.config = config or StackConfig()
         self.processes: dict[str, Process] = {}
         self.credentials: dict[str, CustomerCredentials] = {}
+        self.credential_store = CredentialStore(self.config.postgres_dsn, self.config.prefix)
         self.logs = self.config.var / "logs"
 
     # -- environments -------------------------------------------------------------------
 
+    @property
+    def manifest_keys_dir(self) -> Path:
+        """Where GCC's manifest signing key lives (kept between runs, like the credentials)."""
+        return self.config.var / "manifest-keys"
+
+    def manifest_public_key(self) -> str:
+        """The public key of the stack's manifest signing key, made on first use."""
+        directory = self.manifest_keys_dir
+        if not any(directory.glob("*.pem")):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            key = SigningKey.generate()
+            path = directory / f"{key.key_id}.pem"
+            path.write_bytes(key.private_pem())
+            path.chmod(0o600)
+        return load_signing_keys(directory)[0].public_text()
+
     def gcc_env(self) -> dict[str, str]:
         """The environment of every GCC process."""
         config = self.config
+        self.manifest_public_key()  # GCC reads the key file as it starts
         return {
             **AWS_ENV,
             "GCC_DATABASE_URL": config.database_url("gcc"),
-            "GCC_REDIS_URL": f"{REDIS_BASE}/{config.gcc_redis_db}",
+            "GCC_REDIS_URL": f"{config.redis_base}/{config.gcc_redis_db}",
             "GCC_S3_ENDPOINT_URL": config.s3_url,
             "GCC_BUCKET_NAME": "gcc-artifacts",
             "GCC_CI_TOKEN": CI_TOKEN,
-            "GCC_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "GCC_OPERATOR_TOKEN": config.operator_token,
             "GCC_ALLOW_HTTP_WEBHOOKS": "true",
             "GCC_SMTP_HOST": "127.0.0.1",
             "GCC_SMTP_PORT": str(config.smtp_port),
@@ -165,6 +195,7 @@ class Stack:
             "GCC_DISPATCH_INTERVAL_SECONDS": str(config.dispatch_interval),
             "GCC_WEBHOOK_RETRY_DELAY_SECONDS": str(config.webhook_retry_delay),
             "GCC_HEALTH_INTERVAL_SECONDS": "30",
+            "GCC_MANIFEST_SIGNING_KEYS": str(self.manifest_keys_dir),
             "GCC_LOG_JSON": "true",
             **config.extra_gcc_env,
         }
@@ -178,7 +209,7 @@ class Stack:
             "WRKTALK_ORGANIZATION_NAME": customer.name,
             "WRKTALK_DEPLOYMENT_TYPE": customer.deployment_type,
             "WRKTALK_DATABASE_URL": config.database_url(customer.name),
-            "WRKTALK_REDIS_URL": f"{REDIS_BASE}/{customer.redis_db}",
+            "WRKTALK_REDIS_URL": f"{config.redis_base}/{customer.redis_db}",
             "WRKTALK_GCC_ENDPOINT": customer.gcc_url or config.gcc_url,
             "WRKTALK_GCC_API_KEY": credentials.api_key,
             "WRKTALK_GCC_POLL_INTERVAL": str(config.gcc_poll_interval),
@@ -190,7 +221,10 @@ class Stack:
             "WRKTALK_SMTP_HOST": "127.0.0.1",
             "WRKTALK_SMTP_PORT": str(config.smtp_port),
             "WRKTALK_SMTP_FROM": f"deployments@{customer.name}.local",
+            "WRKTALK_MANIFEST_TRUSTED_KEYS": self.manifest_public_key(),
             "WRKTALK_LOG_JSON": "true",
+            "WRKTALK_CONSOLE_URL": f"{config.customer_url(customer)}/console",
+            "WRKTALK_CONSOLE_PLAIN_HTTP": "true",
             **config.extra_backend_env,
         }
 
@@ -206,6 +240,8 @@ class Stack:
             "WRKTALK_AGENT_GITOPS_REPO": str(self.gitops_repo(customer)),
             "WRKTALK_AGENT_GITOPS_PATH": "wrktalk",
             "WRKTALK_AGENT_COMPOSE_WORKING_DIR": str(config.var / "compose" / customer.name),
+            "WRKTALK_AGENT_MANIFEST_TRUSTED_KEYS": self.manifest_public_key(),
+            "WRKTALK_AGENT_STATE_DIR": str(config.var / "agent-state" / customer.name),
         }
 
     def gitops_repo(self, customer: CustomerSpec) -> Path:
@@ -256,7 +292,10 @@ class Stack:
             [sys.executable, "-m", "gcc.cli", "serve", "--port", str(self.config.gcc_port)],
             env,
         )
-        self.spawn("gcc-worker", [sys.executable, "-m", "gcc.cli", "worker"], env)
+        worker_env = dict(env)
+        if self.config.gcc_worker_metrics_port is not None:
+            worker_env["GCC_WORKER_METRICS_PORT"] = str(self.config.gcc_worker_metrics_port)
+        self.spawn("gcc-worker", [sys.executable, "-m", "gcc.cli", "worker"], worker_env)
         self.spawn("gcc-beat", [sys.executable, "-m", "gcc.cli", "beat"], env)
         wait_until(lambda: _answers(f"{self.config.gcc_url}/readyz"), timeout=60, what="GCC api")
 
@@ -269,13 +308,31 @@ class Stack:
         if not credentials.admin_token:
             credentials.admin_email = f"admin@{customer.name}.local"
             output = self.run_command(
-                [*backend, "admin", "add", "--email", credentials.admin_email, "--name", "Admin"],
+                [
+                    *backend,
+                    "admin",
+                    "add",
+                    "--email",
+                    credentials.admin_email,
+                    "--name",
+                    "Admin",
+                    "--if-absent",
+                ],
                 env,
             )
+            if "nothing changed" in output:
+                raise StackError(
+                    f"{customer.name}'s admin {credentials.admin_email} exists, but its token is "
+                    "in no credentials this stack kept: start from empty databases with "
+                    "`uv run nox -s stack -- --reset`"
+                )
             credentials.admin_token = output.strip().splitlines()[-1]
             self.save_credentials()
         self.spawn(f"{customer.name}-api", [*backend, "serve", "--port", str(customer.port)], env)
-        self.spawn(f"{customer.name}-worker", [*backend, "worker"], env)
+        worker_env = dict(env)
+        if customer.worker_metrics_port is not None:
+            worker_env["WRKTALK_WORKER_METRICS_PORT"] = str(customer.worker_metrics_port)
+        self.spawn(f"{customer.name}-worker", [*backend, "worker"], worker_env)
         self.spawn(f"{customer.name}-beat", [*backend, "beat"], env)
         self.wait_ready(customer)
         self.start_agent(customer)
@@ -358,29 +415,29 @@ class Stack:
 
     @property
     def credentials_path(self) -> Path:
-        """Where the organizations' one-time credentials are kept between runs."""
+        """Where an older stack kept the credentials, in the checkout (read once, then moved
+        beside the databases)."""
         return self.config.var / "stack-credentials.json"
 
     def load_credentials(self) -> None:
-        """Read the credentials saved by an earlier run."""
-        if self.credentials_path.exists():
-            raw = json.loads(self.credentials_path.read_text())
-            self.credentials = {name: CustomerCredentials(**value) for name, value in raw.items()}
+        """Read the credentials saved by an earlier run of any checkout on this server."""
+        self.credentials = self.credential_store.load()
+        if not self.credentials:
+            self.credentials = legacy_credentials(self.credentials_path)
+            if self.credentials:
+                self.save_credentials()
 
     def save_credentials(self) -> None:
-        """Keep the credentials (mode 0600) so a restarted stack reuses its organizations."""
-        self.credentials_path.parent.mkdir(parents=True, exist_ok=True)
-        self.credentials_path.write_text(
-            json.dumps({name: vars(value) for name, value in self.credentials.items()}, indent=2)
-        )
-        self.credentials_path.chmod(0o600)
+        """Keep the credentials beside the databases, so a restarted stack, or another
+        checkout's, reuses its organizations and admins."""
+        self.credential_store.save(self.credentials)
 
     def create_databases(self) -> None:
         """Create the stack's databases when they do not exist."""
         names = ["gcc", *(customer.name for customer in self.config.customers)]
 
         async def create() -> None:
-            connection = await asyncpg.connect(ADMIN_DSN)
+            connection = await asyncpg.connect(self.config.postgres_dsn)
             try:
                 for name in names:
                     database = f"{self.config.prefix}_{name}"
@@ -396,7 +453,7 @@ class Stack:
 
     def register_organizations(self) -> None:
         """Create each customer's organization at GCC unless it exists."""
-        headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        headers = {"Authorization": f"Bearer {self.config.operator_token}"}
         with httpx.Client(base_url=self.config.gcc_url, headers=headers, timeout=30) as client:
             for customer in self.config.customers:
                 if customer.name in self.credentials:
@@ -414,6 +471,12 @@ class Stack:
                         "accountManagerEmail": f"am-{customer.name}@wrktalk.local",
                     },
                 )
+                if response.status_code == 409:
+                    raise StackError(
+                        f"organization {customer.name} exists at GCC ({self.config.gcc_url}), "
+                        "but its API key is in no credentials this stack kept: start from empty "
+                        "databases with `uv run nox -s stack -- --reset`"
+                    )
                 response.raise_for_status()
                 body = response.json()
                 self.credentials[customer.name] = CustomerCredentials(
@@ -425,12 +488,78 @@ class Stack:
         """Start everything, in dependency order."""
         self.config.var.mkdir(parents=True, exist_ok=True)
         self.load_credentials()
+        self.manifest_public_key()  # GCC reads the key file as it starts
         self.create_databases()
         self.start_support()
         self.start_gcc()
         self.register_organizations()
         for customer in self.config.customers:
             self.start_customer(customer)
+        self.start_prometheus()
+        self.write_env_files()
+
+    def env_file(self, name: str) -> Path:
+        """The file of ``export`` lines for one tier's commands (``gcc``, or a customer)."""
+        return self.config.var / "env" / f"{name}.env"
+
+    def write_env_files(self) -> None:
+        """Write each tier's environment as ``export`` lines (mode 0600: it holds the
+        credentials), so ``gcc`` and ``customer-backend`` commands reach this stack."""
+        environments = {
+            "gcc": self.gcc_env(),
+            **{customer.name: self.backend_env(customer) for customer in self.config.customers},
+        }
+        for name, env in environments.items():
+            path = self.env_file(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(
+                "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())
+            )
+
+    def start_prometheus(self) -> None:
+        """Start Prometheus scraping every API, when it is installed and has a port."""
+        executable = stack_prometheus.prometheus_executable()
+        port = self.config.prometheus_port
+        if executable is None or port is None:
+            return
+        directory = self.config.var / "prometheus"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "prometheus.yml").write_text(
+            stack_prometheus.scrape_configuration(
+                self.config.gcc_url.removeprefix("http://"),
+                [
+                    self.config.customer_url(customer).removeprefix("http://")
+                    for customer in self.config.customers
+                ],
+                gcc_worker_target=(
+                    None
+                    if self.config.gcc_worker_metrics_port is None
+                    else f"127.0.0.1:{self.config.gcc_worker_metrics_port}"
+                ),
+                backend_worker_targets=[
+                    f"127.0.0.1:{customer.worker_metrics_port}"
+                    for customer in self.config.customers
+                    if customer.worker_metrics_port is not None
+                ],
+            )
+        )
+        self.spawn(
+            "prometheus", stack_prometheus.prometheus_command(executable, directory, port), {}
+        )
+        wait_until(
+            lambda: _answers(f"http://127.0.0.1:{port}/-/ready"), timeout=60, what="Prometheus"
+        )
+
+    @property
+    def prometheus_line(self) -> str:
+        """Where Prometheus is, or how to get it."""
+        if self.config.prometheus_port is None:
+            return "  Prometheus         not started"
+        if stack_prometheus.prometheus_executable() is None:
+            return f"  Prometheus         not installed ({stack_prometheus.INSTALL_HINT})"
+        return f"  Prometheus         http://127.0.0.1:{self.config.prometheus_port}"
 
     def stop(self) -> None:
         """Stop every process, newest first."""
@@ -444,7 +573,7 @@ class Stack:
         names = ["gcc", *(customer.name for customer in self.config.customers)]
 
         async def drop() -> None:
-            connection = await asyncpg.connect(ADMIN_DSN)
+            connection = await asyncpg.connect(self.config.postgres_dsn)
             try:
                 for name in names:
                     await connection.execute(
@@ -454,9 +583,25 @@ class Stack:
                 await connection.close()
 
         run_sync(drop)
+        self.credential_store.drop()
         if self.credentials_path.exists():
             self.credentials_path.unlink()
         self.credentials.clear()
+        # a fresh installation's agents have run nothing yet
+        shutil.rmtree(self.config.var / "agent-state", ignore_errors=True)
+
+    def console_sign_in_link(self, customer: CustomerSpec) -> str:
+        """A one-time link that signs the customer's admin in to the console (15 minutes;
+        `customer-backend admin sign-in-link EMAIL` prints another)."""
+        email = self.credentials[customer.name].admin_email
+        try:
+            output = self.run_command(
+                [*self.backend_command(), "admin", "sign-in-link", email],
+                self.backend_env(customer),
+            )
+        except subprocess.CalledProcessError:
+            return f"(none: run customer-backend admin sign-in-link {email})"
+        return output.strip().splitlines()[-1]
 
     def summary(self) -> str:
         """What a person needs: URLs, tokens, where the logs, email and Git history are."""
@@ -464,10 +609,11 @@ class Stack:
             "WrkTalk local stack is running",
             f"  GCC                {self.config.gcc_url}  (docs: {self.config.gcc_url}/docs)",
             f"  GCC CI token       {CI_TOKEN}",
-            f"  GCC operator token {OPERATOR_TOKEN}",
+            f"  GCC operator token {self.config.operator_token}",
             f"  S3 endpoint        {self.config.s3_url}",
             f"  Email (Maildir)    {self.config.var / 'mail'}",
             f"  Logs               {self.logs}",
+            self.prometheus_line,
         ]
         for customer in self.config.customers:
             credentials = self.credentials[customer.name]
@@ -475,8 +621,20 @@ class Stack:
                 f"  {customer.name}: backend {self.config.customer_url(customer)}"
                 f"  admin {credentials.admin_email}",
                 f"    Control Tower token {credentials.admin_token}",
+                f"    Console             {self.config.customer_url(customer)}/console",
+                f"    Console sign-in     {self.console_sign_in_link(customer)}",
                 f"    GitOps repository   {self.gitops_repo(customer)}",
             ]
+        lines += [
+            "Command line against this stack (every setting: . var/env/NAME.env):",
+            f"  gcc:              export GCC_DATABASE_URL={self.config.database_url('gcc')}",
+            *(
+                f"  customer-backend: export WRKTALK_DATABASE_URL="
+                f"{self.config.database_url(customer.name)}  # {customer.name}"
+                for customer in self.config.customers
+            ),
+            f"  e.g. . {self.env_file('gcc')} && uv run gcc fleet",
+        ]
         return "\n".join(lines)
 
 
@@ -523,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1)
     except KeyboardInterrupt:
         pass
+    except StackError as exc:
+        print(f"stack: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
         print("stopping the stack", flush=True)
         stack.stop()

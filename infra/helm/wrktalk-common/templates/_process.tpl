@@ -30,7 +30,11 @@ Secret that the operator creates (the chart never holds a secret value).
 {{/*
 A Deployment running one process of the service image.
 Call with (dict "root" $ "component" "worker" "args" (list "worker") "replicas" 1 "port" 0
-"serviceAccount" "").
+"metricsPort" 0 "serviceAccount" "" "mounts" (list)).
+With "metricsPort" the pod declares that port and carries the prometheus.io scrape
+annotations, which Prometheus's Kubernetes pod discovery reads. Each of "mounts" is a dict with
+"name", "mountPath" and either "secretName" (a Secret mounted read-only, such as signing keys)
+or "claimName" (a PersistentVolumeClaim; empty: an emptyDir).
 */}}
 {{- define "wrktalk-common.deployment" -}}
 apiVersion: apps/v1
@@ -48,6 +52,12 @@ spec:
     metadata:
       labels:
         {{- include "wrktalk-common.selector" . | nindent 8 }}
+      {{- if .metricsPort }}
+      annotations:
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ .metricsPort | quote }}
+        prometheus.io/path: /metrics
+      {{- end }}
     spec:
       {{- if .serviceAccount }}
       serviceAccountName: {{ .serviceAccount }}
@@ -63,10 +73,18 @@ spec:
             {{- toYaml .args | nindent 12 }}
           envFrom:
             {{- include "wrktalk-common.envFrom" . | nindent 12 }}
-          {{- if .port }}
+          {{- if or .port .metricsPort }}
           ports:
+            {{- if .port }}
             - name: http
               containerPort: {{ .port }}
+            {{- end }}
+            {{- if .metricsPort }}
+            - name: metrics
+              containerPort: {{ .metricsPort }}
+            {{- end }}
+          {{- end }}
+          {{- if .port }}
           readinessProbe:
             httpGet:
               path: /readyz
@@ -80,6 +98,30 @@ spec:
           {{- end }}
           resources:
             {{- toYaml (.resources | default dict) | nindent 12 }}
+          {{- with .mounts }}
+          volumeMounts:
+            {{- range . }}
+            - name: {{ .name }}
+              mountPath: {{ .mountPath }}
+              readOnly: {{ hasKey . "secretName" }}
+            {{- end }}
+          {{- end }}
+      {{- with .mounts }}
+      volumes:
+        {{- range . }}
+        - name: {{ .name }}
+          {{- if hasKey . "secretName" }}
+          secret:
+            secretName: {{ .secretName }}
+            defaultMode: 0400
+          {{- else if .claimName }}
+          persistentVolumeClaim:
+            claimName: {{ .claimName }}
+          {{- else }}
+          emptyDir: {}
+          {{- end }}
+        {{- end }}
+      {{- end }}
 {{- end -}}
 
 {{/*
