@@ -1,4 +1,4 @@
-"""Developer and CI sessions: lint, typecheck, tests (and, later, the local stack)."""
+"""Developer and CI sessions: lint, typecheck, tests, fuzz, and the local stack."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ LIB_SOURCES = [
     "libs/signing/src",
     "libs/objectstore/src",
     "libs/logconfig/src",
+    "libs/telemetry/src",
     "libs/timekeeping/src",
     "libs/servicekit/src",
     "libs/archivesafety/src",
     "libs/appconfig/src",
+    "libs/consolekit/src",
     "libs/testing/src",
 ]
 TIER_SOURCES = ["gcc/src", "customer_backend/src", "agent/src", "tools"]
@@ -46,6 +48,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def chaos(session: nox.Session) -> None:
+    """The chaos suite (tests/chaos): real processes under faults, on a PostgreSQL cluster and
+    a Redis server it starts for itself (never the machine's shared ones)."""
+    session.env["WRKTALK_CHAOS"] = "1"
+    uv_run(session, "pytest", "tests/chaos", "-v", "-s", "--durations=10", *session.posargs)
+
+
+@nox.session(python=False)
 def stack(session: nox.Session) -> None:
     """Run every tier on this machine until Ctrl-C (`-- --reset` starts from empty databases)."""
     uv_run(session, "python", "-m", "tools.stack", *session.posargs)
@@ -55,3 +65,15 @@ def stack(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Send a release through the running stack and print its timeline."""
     uv_run(session, "python", "-m", "tools.demo", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Schema fuzzing (schemathesis) of GCC and the customer backend served on loopback, with
+    every kind of credential: no 5xx, every answer as documented, the links followed.
+
+    Bounded to a few minutes; `WRKTALK_FUZZ_EXAMPLES` and `WRKTALK_FUZZ_SEQUENCES` raise the
+    number of generated requests per operation and of call sequences for a longer run.
+    """
+    session.env["WRKTALK_FUZZ"] = "1"
+    uv_run(session, "pytest", "tests/fuzz", *session.posargs)

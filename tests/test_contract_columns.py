@@ -55,6 +55,8 @@ STORED_FIELDS: list[tuple[type[BaseModel], str, sa.MetaData, str]] = [
     (OrganizationHeartbeat, "version", GCC, "organization.current_version"),
     (DeploymentStatusReport, "current_version", GCC, "organization.current_version"),
     (DeploymentStatusReport, "current_version", GCC, "version_history.release_version"),
+    (DeploymentStatusReport, "app_version", GCC, "organization.app_version"),
+    (DeploymentStatusReport, "app_version", GCC, "version_history.app_version"),
     (ReleaseCreateRequest, "version", GCC, "release.version"),
     (ReleaseCreateRequest, "estimated_downtime", GCC, "release.estimated_downtime"),
     (ReleaseCreateRequest, "min_current_version", GCC, "release.min_current_version"),

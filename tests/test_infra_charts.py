@@ -107,3 +107,98 @@ def test_missing_existing_secret_is_refused(charts: Path) -> None:
     )
     assert completed.returncode != 0
     assert "existingSecret is required" in completed.stderr
+
+
+def test_gcc_mounts_its_manifest_signing_keys_into_every_process(charts: Path) -> None:
+    documents = render(charts, "gcc", "manifestSigningSecret=signing-keys")
+    settings = by_kind(documents, "ConfigMap")["release-settings"]["data"]
+    mount_path = settings["GCC_MANIFEST_SIGNING_KEYS"]
+    for deployment in by_kind(documents, "Deployment").values():
+        pod = deployment["spec"]["template"]["spec"]
+        [volume] = pod["volumes"]
+        assert volume["secret"]["secretName"] == "signing-keys"
+        [mount] = pod["containers"][0]["volumeMounts"]
+        assert (mount["mountPath"], mount["readOnly"]) == (mount_path, True)
+
+
+def test_customer_stack_trusts_the_same_manifest_keys_in_backend_and_agent(
+    charts: Path,
+) -> None:
+    documents = render(
+        charts,
+        "customer-stack",
+        "manifestTrustedKeys={ed25519:old,ed25519:new}",
+        "agent.stateClaimName=agent-state",
+    )
+    settings = by_kind(documents, "ConfigMap")["release-settings"]["data"]
+    assert settings["WRKTALK_MANIFEST_TRUSTED_KEYS"] == "ed25519:old,ed25519:new"
+    assert settings["WRKTALK_AGENT_MANIFEST_TRUSTED_KEYS"] == "ed25519:old,ed25519:new"
+    agent = by_kind(documents, "Deployment")["release-agent"]["spec"]["template"]["spec"]
+    [volume] = agent["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == "agent-state"
+    [mount] = agent["containers"][0]["volumeMounts"]
+    assert mount["mountPath"] == settings["WRKTALK_AGENT_STATE_DIR"]
+
+
+@pytest.mark.parametrize(
+    ("chart", "prefix", "scraped"),
+    [
+        ("gcc", "GCC_", {"api": 9100, "worker": 9101}),
+        ("customer-stack", "WRKTALK_", {"api": 9100, "worker": 9101, "agent": 9102}),
+    ],
+)
+def test_pods_with_metrics_carry_scrape_annotations_and_the_port_settings(
+    charts: Path, chart: str, prefix: str, scraped: dict[str, int]
+) -> None:
+    documents = render(charts, chart)
+    deployments = by_kind(documents, "Deployment")
+    (settings,) = by_kind(documents, "ConfigMap").values()
+    for name, deployment in deployments.items():
+        component = name.removeprefix("release-")
+        template = deployment["spec"]["template"]
+        annotations = template["metadata"].get("annotations", {})
+        if component not in scraped:
+            assert "prometheus.io/scrape" not in annotations, component
+            continue
+        port = scraped[component]
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
+        ports = template["spec"]["containers"][0]["ports"]
+        assert {"name": "metrics", "containerPort": port} in ports
+    variables = {
+        "api": "METRICS_PORT",
+        "worker": "WORKER_METRICS_PORT",
+        "agent": "AGENT_METRICS_PORT",
+    }
+    for component, port in scraped.items():
+        assert settings["data"][prefix + variables[component]] == str(port)
+    assert not any(key.endswith("OTLP_ENDPOINT") for key in settings["data"])
+
+
+@pytest.mark.parametrize(
+    ("chart", "variables"),
+    [
+        ("gcc", {"GCC_OTLP_ENDPOINT"}),
+        ("customer-stack", {"WRKTALK_OTLP_ENDPOINT", "WRKTALK_AGENT_OTLP_ENDPOINT"}),
+    ],
+)
+def test_an_otlp_endpoint_reaches_every_process_and_zero_ports_turn_metrics_off(
+    charts: Path, chart: str, variables: set[str]
+) -> None:
+    documents = render(
+        charts,
+        chart,
+        "otlpEndpoint=http://collector:4318",
+        "metrics.apiPort=0",
+        "metrics.workerPort=0",
+        "metrics.agentPort=0",
+    )
+    (settings,) = by_kind(documents, "ConfigMap").values()
+    for variable in variables:
+        assert settings["data"][variable] == "http://collector:4318"
+    assert not any("METRICS_PORT" in key for key in settings["data"])
+    for deployment in by_kind(documents, "Deployment").values():
+        assert "annotations" not in deployment["spec"]["template"]["metadata"]

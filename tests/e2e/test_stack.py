@@ -8,6 +8,7 @@ order against one stack: each builds on the versions the previous one published.
 from __future__ import annotations
 
 import mailbox
+import shutil
 import signal
 import subprocess
 import time
@@ -24,7 +25,7 @@ import pytest
 
 from tools.demo import Demo
 from tools.stack import OPERATOR_TOKEN, CustomerSpec, Stack, StackConfig
-from tools.waiting import wait_until
+from tools.waiting import WaitTimeout, wait_until
 from wrktalk_testing.network import free_port
 from wrktalk_testing.redis_db import RedisClaim, claim_redis_db, release_redis_db
 from wrktalk_testing.relay import TcpRelay, relay
@@ -73,7 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, partition: Partition) -> Ite
         smtp_port=free_port(),
         gcc_redis_db=claims[0].db,
         customers=(
-            CustomerSpec("acme", free_port(), claims[1].db),
+            CustomerSpec("acme", free_port(), claims[1].db, worker_metrics_port=free_port()),
             # globex talks to GCC, and GCC to globex, through relays a test can cut
             CustomerSpec(
                 "globex",
@@ -88,6 +89,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, partition: Partition) -> Ite
         gcc_poll_interval=3.0,
         dispatch_interval=1.0,
         webhook_retry_delay=1.0,
+        prometheus_port=free_port(),
+        gcc_worker_metrics_port=free_port(),
         extra_backend_env={
             "WRKTALK_TASK_TIMEOUT_MINUTES": str(TASK_TIMEOUT_SECONDS / 60),
             "WRKTALK_TIMELINE_INTERVAL_SECONDS": "2",
@@ -164,6 +167,39 @@ def test_release_flows_from_ci_to_both_customers_and_back_to_gcc(
         return {"admin@acme.local", "admin@globex.local"} <= recipients
 
     wait_until(admins_told, timeout=60, what="the admins' emails about 1.1.0")
+
+
+def test_prometheus_scraped_the_demo_fan_out(stack: Stack) -> None:
+    if stack.config.prometheus_port is None or shutil.which("prometheus") is None:
+        pytest.skip("prometheus is not installed: apt-get install -y prometheus")
+    prometheus = f"http://127.0.0.1:{stack.config.prometheus_port}"
+
+    def value(promql: str) -> float:
+        try:
+            response = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=5)
+        except httpx.TransportError:
+            return float("nan")
+        result = response.json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
+    queries = {
+        'sum(up{job=~"gcc-.*|customer-backend-.*"})': lambda found: found == 5,
+        'sum(wrktalk_gcc_releases{status="published"})': lambda found: found >= 1,
+        'sum(wrktalk_gcc_webhook_deliveries_total{outcome="acknowledged"})': (
+            lambda found: found >= 1
+        ),
+        "sum(wrktalk_gcc_organizations)": lambda found: found == 2,
+    }
+    last: dict[str, float] = {}
+
+    def scraped() -> bool:
+        last.update({promql: value(promql) for promql in queries})
+        return all(check(last[promql]) for promql, check in queries.items())
+
+    try:
+        wait_until(scraped, timeout=60, what="Prometheus to scrape the demo's fan-out")
+    except WaitTimeout as timeout:
+        raise AssertionError(f"last values: {last}") from timeout
 
 
 def test_customer_down_during_fan_out_gets_the_release_by_poll(stack: Stack, demo: Demo) -> None:

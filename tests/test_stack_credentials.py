@@ -1,0 +1,114 @@
+"""The local stack keeps its one-time credentials beside its databases, so a second checkout on
+the same machine starts without a 409 from GCC; one it cannot recover says `--reset`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from testsupport.gcc_fixtures import OPERATOR_TOKEN
+from tools.stack import CustomerSpec, Stack, StackConfig
+from tools.stack_credentials import CredentialStore, CustomerCredentials, StackError
+from wrktalk_testing.postgres import PostgresServer
+from wrktalk_testing.servers import ServedApp
+
+
+@pytest.fixture
+def prefix(postgres_server: PostgresServer) -> Iterator[str]:
+    """A stack prefix of its own; its credentials' database dropped afterwards."""
+    name = f"wrktalk_stack_test_{uuid.uuid4().hex[:8]}"
+    yield name
+    CredentialStore(postgres_server.admin_dsn, name).drop()
+
+
+def checkout(var: Path, prefix: str, postgres_server: PostgresServer, **fields: Any) -> Stack:
+    """A stack as a clone of the repository at ``var`` would run it."""
+    return Stack(
+        StackConfig(
+            var=var,
+            prefix=prefix,
+            postgres_dsn=postgres_server.admin_dsn,
+            customers=(CustomerSpec("acme", 3001, 11),),
+            **fields,
+        )
+    )
+
+
+def test_a_second_checkout_finds_the_credentials_the_first_kept_until_a_reset(
+    tmp_path: Path, prefix: str, postgres_server: PostgresServer
+) -> None:
+    kept = CustomerCredentials(
+        api_key="key", webhook_secret="whsec_c2VjcmV0", admin_email="a@acme", admin_token="t"
+    )
+    first = checkout(tmp_path / "first", prefix, postgres_server)
+    first.credentials["acme"] = kept
+    first.save_credentials()
+
+    second = checkout(tmp_path / "second", prefix, postgres_server)
+    second.load_credentials()
+    found = dict(second.credentials)
+    second.reset()
+    third = checkout(tmp_path / "third", prefix, postgres_server)
+    third.load_credentials()
+
+    assert found == {"acme": kept}
+    assert second.credentials == {} == third.credentials
+
+
+def test_loaded_credentials_are_the_saved_ones(
+    tmp_path: Path, prefix: str, postgres_server: PostgresServer
+) -> None:
+    saved = CustomerCredentials(api_key="key", webhook_secret="whsec_c2VjcmV0")
+    first = checkout(tmp_path / "first", prefix, postgres_server)
+    first.credentials["acme"] = saved
+    first.save_credentials()
+    saved.admin_token = "token"
+    first.save_credentials()
+
+    second = checkout(tmp_path / "second", prefix, postgres_server)
+    second.load_credentials()
+
+    assert second.credentials == {"acme": saved}
+
+
+def test_credentials_an_older_stack_kept_in_the_checkout_move_beside_the_databases(
+    tmp_path: Path, prefix: str, postgres_server: PostgresServer
+) -> None:
+    var = tmp_path / "old"
+    var.mkdir()
+    (var / "stack-credentials.json").write_text(
+        '{"acme": {"api_key": "k", "webhook_secret": "s", "admin_email": "", "admin_token": ""}}'
+    )
+    checkout(var, prefix, postgres_server).load_credentials()
+
+    fresh = checkout(tmp_path / "fresh", prefix, postgres_server)
+    fresh.load_credentials()
+
+    assert fresh.credentials == {"acme": CustomerCredentials(api_key="k", webhook_secret="s")}
+
+
+async def test_an_organization_registered_without_kept_credentials_says_reset(
+    tmp_path: Path,
+    prefix: str,
+    postgres_server: PostgresServer,
+    gcc_server: ServedApp,
+    organization_factory: Any,
+) -> None:
+    await organization_factory("acme")
+    stack = checkout(
+        tmp_path,
+        prefix,
+        postgres_server,
+        gcc_port=urlsplit(gcc_server.base_url).port,
+        operator_token=OPERATOR_TOKEN,
+    )
+
+    with pytest.raises(StackError, match=r"nox -s stack -- --reset"):
+        stack.register_organizations()
+    stack.credentials["acme"] = CustomerCredentials(api_key="k", webhook_secret="s")
+    stack.register_organizations()  # kept credentials: nothing to register
