@@ -20,6 +20,7 @@ from signing.manifests import (
     key_id_of,
     load_signing_keys,
     parse_public_key,
+    parse_trusted_key_setting,
     sign_manifest,
     verify_manifest,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "key_id_of",
     "load_signing_keys",
     "parse_public_key",
+    "parse_trusted_key_setting",
     "sign",
     "sign_manifest",
     "sign_with_all",

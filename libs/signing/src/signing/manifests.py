@@ -44,6 +44,7 @@ __all__ = [
     "load_signing_keys",
     "manifest_bytes",
     "parse_public_key",
+    "parse_trusted_key_setting",
     "sign_manifest",
     "verify_manifest",
 ]
@@ -202,6 +203,23 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
     if len(raw) != 32:
         raise ValueError(f"an Ed25519 public key has 32 bytes, not {len(raw)}")
     return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def parse_trusted_key_setting(value: str | list[str]) -> list[str]:
+    """A trusted-keys setting, comma-separated text or a list, as its keys without blanks.
+
+    ``ValueError`` naming the position of a key no manifest could be verified with, so that a
+    service refuses such a setting as it starts.
+    """
+    if isinstance(value, str):
+        value = value.split(",")
+    keys = [text.strip() for text in value if text.strip()]
+    for position, text in enumerate(keys, start=1):
+        try:
+            parse_public_key(text)
+        except ValueError as exc:
+            raise ValueError(f"trusted key {position} of {len(keys)}: {exc}") from None
+    return keys
 
 
 class TrustedKeys:
