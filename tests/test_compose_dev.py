@@ -114,3 +114,22 @@ def test_agents_have_a_working_copy_and_the_docker_socket() -> None:
     assert "/var/run/docker.sock:/var/run/docker.sock" in compose["volumes"]
     assert compose["group_add"]
     assert "globex-compose:/var/lib/wrktalk-agent" in compose["volumes"]
+
+
+def test_backends_and_agents_trust_the_key_gcc_signs_with() -> None:
+    """A release published on the laptop stack passes every hop's manifest check."""
+    from signing import load_signing_keys
+
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    mount = "./infra/docker/dev-manifest-key.pem:/etc/wrktalk/dev-manifest-key.pem:ro"
+    public = load_signing_keys(COMPOSE_FILE.parent / "infra/docker/dev-manifest-key.pem")[0]
+    for name in ("gcc-api", "gcc-worker", "gcc-beat", "acme-register", "globex-register"):
+        assert mount in services[name]["volumes"], name
+        assert services[name]["environment"]["GCC_MANIFEST_SIGNING_KEYS"] == (
+            "/etc/wrktalk/dev-manifest-key.pem"
+        )
+    for customer in ("acme", "globex"):
+        backend = services[f"{customer}-api"]["environment"]
+        agent = services[f"{customer}-agent"]["environment"]
+        assert backend["WRKTALK_MANIFEST_TRUSTED_KEYS"] == public.public_text()
+        assert agent["WRKTALK_AGENT_MANIFEST_TRUSTED_KEYS"] == public.public_text()
