@@ -13,6 +13,7 @@ import pytest
 
 from contracts import OperatorRole
 from gcc.audit.service import Actor
+from gcc.console.web import SESSION_COOKIE
 from gcc.operators.service import add_operator, deactivate_operator
 from servicekit.db import SessionFactory, session_scope
 from timekeeping import ManualClock
@@ -84,6 +85,13 @@ async def test_the_emailed_link_signs_in_once(
     assert signed_in.status_code == 303
     assert "HttpOnly" in signed_in.headers["set-cookie"]
     assert "samesite=lax" in signed_in.headers["set-cookie"].lower()
+    # the server's idle limit ends the session, never an age the browser counts from sign-in
+    (session,) = [
+        cookie
+        for cookie in signed_in.headers.get_list("set-cookie")
+        if cookie.startswith(f"{SESSION_COOKIE}=")
+    ]
+    assert "max-age" not in session.lower()
     assert fleet.status_code == 200
     assert "Alice Ops &lt;alice@vendor.example&gt;" in fleet.text
     assert reused.status_code == 410

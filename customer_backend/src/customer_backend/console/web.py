@@ -79,12 +79,17 @@ class ViewerRefused(Exception):
 
 
 def session_cookie(settings: Settings) -> CookiePolicy:
-    """The session cookie: HttpOnly, SameSite=Lax, Secure unless the console is plain HTTP."""
+    """The session cookie: HttpOnly, SameSite=Lax, Secure unless the console is plain HTTP.
+
+    A browser-session cookie, without Max-Age: it is written once, at sign-in, so an age would
+    sign out someone still at work when it ran out. The server's idle limit
+    (``console_idle_hours``, renewed by every request) is what ends a session.
+    """
     return CookiePolicy(
         name=SESSION_COOKIE,
         path=PREFIX,
         secure=not settings.console_plain_http,
-        max_age=timedelta(hours=settings.console_idle_hours),
+        max_age=None,
     )
 
 
