@@ -112,3 +112,25 @@ async def test_an_organization_registered_without_kept_credentials_says_reset(
         stack.register_organizations()
     stack.credentials["acme"] = CustomerCredentials(api_key="k", webhook_secret="s")
     stack.register_organizations()  # kept credentials: nothing to register
+
+
+def test_each_customer_stages_downloads_in_a_directory_of_its_own(
+    tmp_path: Path, prefix: str, postgres_server: PostgresServer
+) -> None:
+    """Both customers download the same releases, and each one's sweep removes the staged files
+    its own database does not await: a shared directory would lose the other's downloads."""
+    stack = checkout(
+        tmp_path / "stack",
+        prefix,
+        postgres_server,
+    )
+    customers = (CustomerSpec("acme", 3001, 11), CustomerSpec("globex", 3002, 12, "compose"))
+    kept = CustomerCredentials(api_key="key", webhook_secret="whsec_c2VjcmV0")
+    stack.credentials = {customer.name: kept for customer in customers}
+
+    directories = {
+        stack.backend_env(customer)["WRKTALK_STAGING_DIRECTORY"] for customer in customers
+    }
+
+    assert len(directories) == 2
+    assert all(Path(directory).is_relative_to(tmp_path / "stack") for directory in directories)

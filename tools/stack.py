@@ -222,6 +222,9 @@ class Stack:
             "WRKTALK_SMTP_PORT": str(config.smtp_port),
             "WRKTALK_SMTP_FROM": f"deployments@{customer.name}.local",
             "WRKTALK_MANIFEST_TRUSTED_KEYS": self.manifest_public_key(),
+            # each customer's own: a customer's sweep removes the staged files its database
+            # does not await, and both customers download the same releases
+            "WRKTALK_STAGING_DIRECTORY": str(config.var / "staging" / customer.name),
             "WRKTALK_LOG_JSON": "true",
             "WRKTALK_CONSOLE_URL": f"{config.customer_url(customer)}/console",
             "WRKTALK_CONSOLE_PLAIN_HTTP": "true",
