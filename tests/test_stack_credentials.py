@@ -3,6 +3,7 @@ the same machine starts without a 409 from GCC; one it cannot recover says `--re
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from gcc.migrations_runner import upgrade_to_head
 from testsupport.gcc_fixtures import OPERATOR_TOKEN
-from tools.stack import CustomerSpec, Stack, StackConfig
+from tools.stack import STACK_OPERATOR_EMAIL, CustomerSpec, Stack, StackConfig
 from tools.stack_credentials import CredentialStore, CustomerCredentials, StackError
 from wrktalk_testing.postgres import PostgresServer
 from wrktalk_testing.servers import ServedApp
@@ -134,3 +136,28 @@ def test_each_customer_stages_downloads_in_a_directory_of_its_own(
 
     assert len(directories) == 2
     assert all(Path(directory).is_relative_to(tmp_path / "stack") for directory in directories)
+
+
+def test_the_stack_adds_its_operator_once_and_a_restart_keeps_it(
+    tmp_path: Path, prefix: str, postgres_server: PostgresServer
+) -> None:
+    """GCC's console needs a named operator to sign in; the stack's second start finds it."""
+    stack = Stack(
+        StackConfig(
+            var=tmp_path / "stack",
+            prefix=prefix,
+            postgres_dsn=postgres_server.admin_dsn,
+            customers=(),
+        )
+    )
+    stack.create_databases()
+    try:
+        upgrade_to_head(stack.config.database_url("gcc"))  # the schema only: no bucket here
+        env = stack.gcc_env()
+        stack.add_operator(env)
+        stack.add_operator(env)  # a restart of the stack
+
+        listed = stack.run_command([sys.executable, "-m", "gcc.cli", "operator", "list"], env)
+        assert listed.count(STACK_OPERATOR_EMAIL) == 1
+    finally:
+        stack.reset()

@@ -43,6 +43,8 @@ ADMIN_DSN = os.environ.get(
 REDIS_BASE = os.environ.get("WRKTALK_STACK_REDIS_URL", "redis://127.0.0.1:6379")
 CI_TOKEN = "stack-ci-token"  # noqa: S105 - the local stack only
 OPERATOR_TOKEN = "stack-operator-token"  # noqa: S105 - the local stack only
+STACK_OPERATOR_EMAIL = "ops@wrktalk.local"
+"""The named operator the stack adds to GCC, who signs in to GCC's console."""
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "stack",
     "AWS_SECRET_ACCESS_KEY": "stack",
@@ -290,6 +292,7 @@ class Stack:
         """Migrate GCC and start its api, worker and beat."""
         env = self.gcc_env()
         self.run_command([sys.executable, "-m", "gcc.cli", "migrate"], env)
+        self.add_operator(env)
         self.spawn(
             "gcc-api",
             [sys.executable, "-m", "gcc.cli", "serve", "--port", str(self.config.gcc_port)],
@@ -301,6 +304,17 @@ class Stack:
         self.spawn("gcc-worker", [sys.executable, "-m", "gcc.cli", "worker"], worker_env)
         self.spawn("gcc-beat", [sys.executable, "-m", "gcc.cli", "beat"], env)
         wait_until(lambda: _answers(f"{self.config.gcc_url}/readyz"), timeout=60, what="GCC api")
+
+    def add_operator(self, env: dict[str, str]) -> None:
+        """Add the stack's named operator to GCC unless it is there (a restart keeps it)."""
+        command = [sys.executable, "-m", "gcc.cli", "operator", "add"]
+        try:
+            self.run_command(
+                [*command, "--email", STACK_OPERATOR_EMAIL, "--name", "Stack Operator"], env
+            )
+        except RuntimeError as exc:
+            if "exists already" not in str(exc):
+                raise
 
     def start_customer(self, customer: CustomerSpec) -> None:
         """Migrate a customer backend, create its admin, start api, worker, beat and agent."""
@@ -602,7 +616,7 @@ class Stack:
                 [*self.backend_command(), "admin", "sign-in-link", email],
                 self.backend_env(customer),
             )
-        except subprocess.CalledProcessError:
+        except RuntimeError:  # what run_command raises for a command that failed
             return f"(none: run customer-backend admin sign-in-link {email})"
         return output.strip().splitlines()[-1]
 
@@ -613,6 +627,8 @@ class Stack:
             f"  GCC                {self.config.gcc_url}  (docs: {self.config.gcc_url}/docs)",
             f"  GCC CI token       {CI_TOKEN}",
             f"  GCC operator token {self.config.operator_token}",
+            f"  GCC console        {self.config.gcc_url}/console  (sign in as "
+            f"{STACK_OPERATOR_EMAIL}; the link arrives in the Maildir below)",
             f"  S3 endpoint        {self.config.s3_url}",
             f"  Email (Maildir)    {self.config.var / 'mail'}",
             f"  Logs               {self.logs}",
