@@ -200,6 +200,18 @@ def test_stdlib_records_are_rendered_as_json_too() -> None:
     assert datetime.fromisoformat(line["timestamp"]).utcoffset() == timedelta(0)
 
 
+@pytest.fixture
+def access_level_unset() -> Iterator[None]:
+    """``uvicorn.access`` without the level a server started earlier in this process gave it
+    (uvicorn sets its loggers' levels from ``log_level``), put back afterwards."""
+    access = logging.getLogger("uvicorn.access")
+    level = access.level
+    access.setLevel(logging.NOTSET)
+    yield
+    access.setLevel(level)
+
+
+@pytest.mark.usefixtures("access_level_unset")
 def test_uvicorn_loggers_with_their_own_handlers_are_routed_through_the_root() -> None:
     access = logging.getLogger("uvicorn.access")
     own_output = io.StringIO()
