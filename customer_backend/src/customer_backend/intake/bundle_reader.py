@@ -169,23 +169,40 @@ async def verified_chunks(
 ) -> AsyncIterator[bytes]:
     """The bytes of an artifact's member, counted and hashed on the way; after the last one,
     :class:`BundleRefused` unless they are the signed size and SHA256 (so an upload fed by
-    this iterator is abandoned, and nothing is stored)."""
+    this iterator is abandoned, and nothing is stored).
+
+    The next chunk is read and hashed in a thread while the consumer stores the current one,
+    so hashing here overlaps the store's own hashing and writing (two cores, not one).
+    """
     reader = archive.extractfile(info)
     if reader is None:
         raise BundleRefused(f"{info.name} cannot be read as a file.")
     digest = hashlib.sha256()
     size = 0
-    while chunk := await asyncio.to_thread(_read, reader, info.name):
-        size += len(chunk)
-        if size > artifact.size_bytes:
-            break
-        digest.update(chunk)
-        yield chunk
+    ahead = asyncio.ensure_future(asyncio.to_thread(_read_and_hash, reader, digest, info.name))
+    try:
+        while chunk := await ahead:
+            size += len(chunk)
+            if size > artifact.size_bytes:
+                break
+            ahead = asyncio.ensure_future(
+                asyncio.to_thread(_read_and_hash, reader, digest, info.name)
+            )
+            yield chunk
+    finally:
+        # the thread reads the archive: let it finish before the archive may be closed
+        await asyncio.wait([ahead])
     if size != artifact.size_bytes or digest.hexdigest() != artifact.sha256:
         raise BundleRefused(
             f"{info.name} does not match its signed manifest (SHA256 {artifact.sha256}, "
             f"{artifact.size_bytes} bytes); the artifact was altered."
         )
+
+
+def _read_and_hash(reader: IO[bytes], digest: Any, name: str) -> bytes:
+    chunk = _read(reader, name)
+    digest.update(chunk)
+    return chunk
 
 
 def _read(reader: IO[bytes], name: str) -> bytes:
