@@ -50,9 +50,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from objectstore_memory import CREDENTIALS, moto_server
 
 from contracts import (
-    BUNDLE_MANIFEST,
-    BUNDLE_RELEASE,
-    BUNDLE_SUMMARY,
     ArtifactType,
     DeploymentType,
     ManifestArtifact,
@@ -61,6 +58,11 @@ from contracts import (
     ReleasePublishedWebhook,
     ReleaseRuleset,
     Version,
+)
+from contracts.bundles import (
+    BUNDLE_MANIFEST,
+    BUNDLE_RELEASE,
+    BUNDLE_SUMMARY,
     bundle_artifact_name,
 )
 from customer_backend.intake.bundles import import_bundle

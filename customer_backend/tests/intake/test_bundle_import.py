@@ -18,7 +18,14 @@ from click.testing import Result
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from contracts import BUNDLE_MANIFEST, BUNDLE_RELEASE, LocalDeploymentStatus, SignedManifest
+from contracts import (
+    LocalDeploymentStatus,
+    SignedManifest,
+)
+from contracts.bundles import (
+    BUNDLE_MANIFEST,
+    BUNDLE_RELEASE,
+)
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.cli import app as backend_cli
 from customer_backend.deployments.models import ScheduledDeployment

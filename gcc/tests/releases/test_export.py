@@ -16,10 +16,12 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from contracts import (
+    SignedManifest,
+)
+from contracts.bundles import (
     BUNDLE_MANIFEST,
     BUNDLE_RELEASE,
     BUNDLE_SUMMARY,
-    SignedManifest,
     bundle_artifact_name,
 )
 from gcc.releases.commands import releases_app

@@ -25,13 +25,15 @@ from pydantic import ValidationError
 
 from archivesafety import READ_ERRORS, ArchiveLimits, ArchiveRefused, safe_members
 from contracts import (
+    ManifestArtifact,
+    ReleasePublishedWebhook,
+    SignedManifest,
+)
+from contracts.bundles import (
     BUNDLE_MANIFEST,
     BUNDLE_RELEASE,
     BUNDLE_SUMMARY,
     MAX_BUNDLE_DOCUMENT_BYTES,
-    ManifestArtifact,
-    ReleasePublishedWebhook,
-    SignedManifest,
     bundle_artifact_name,
 )
 from servicekit.errors import InvalidInput

@@ -36,7 +36,14 @@ from typing import BinaryIO
 import structlog
 
 from archivesafety import ArchiveUnreadable, open_archive
-from contracts import ArtifactType, ManifestArtifact, ReleaseManifest, bundle_artifact_name
+from contracts import (
+    ArtifactType,
+    ManifestArtifact,
+    ReleaseManifest,
+)
+from contracts.bundles import (
+    bundle_artifact_name,
+)
 from customer_backend.artifacts.service import ARTIFACT_CONTENT_TYPE, artifact_key
 from customer_backend.intake import cleanup, repository
 from customer_backend.intake.bundle_reader import (

@@ -23,13 +23,15 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
-    BUNDLE_MANIFEST,
-    BUNDLE_RELEASE,
-    BUNDLE_SUMMARY,
     ArtifactType,
     ReleasePublishedWebhook,
     ReleaseStatus,
     SignedManifest,
+)
+from contracts.bundles import (
+    BUNDLE_MANIFEST,
+    BUNDLE_RELEASE,
+    BUNDLE_SUMMARY,
     bundle_artifact_name,
 )
 from gcc.artifacts import service as artifact_service

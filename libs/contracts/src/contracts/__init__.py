@@ -51,14 +51,6 @@ from contracts.base import (
     ContractModel,
     replace_nul,
 )
-from contracts.bundles import (
-    BUNDLE_ARTIFACTS_DIRECTORY,
-    BUNDLE_MANIFEST,
-    BUNDLE_RELEASE,
-    BUNDLE_SUMMARY,
-    MAX_BUNDLE_DOCUMENT_BYTES,
-    bundle_artifact_name,
-)
 from contracts.common import (
     MAX_ENV_VALUE_LENGTH,
     WELL_KNOWN_SERVICES,
@@ -235,15 +227,10 @@ from contracts.webhooks import (
 __all__ = [
     "AGENT_TASK_ADAPTER",
     "APPLICATION_CONFIG_PATH",
-    "BUNDLE_ARTIFACTS_DIRECTORY",
-    "BUNDLE_MANIFEST",
-    "BUNDLE_RELEASE",
-    "BUNDLE_SUMMARY",
     "KEY_ID_PATTERN",
     "MANIFEST_HEADER",
     "MANIFEST_VERSION",
     "MAX_APP_VERSION_LENGTH",
-    "MAX_BUNDLE_DOCUMENT_BYTES",
     "MAX_CONTACT_NAME_LENGTH",
     "MAX_EMAIL_LENGTH",
     "MAX_ENV_KEY_LENGTH",
@@ -394,7 +381,6 @@ __all__ = [
     "Version",
     "VersionHistoryEntry",
     "VersionHistoryList",
-    "bundle_artifact_name",
     "compose_image_tag_variable",
     "ensure_unique_env_keys",
     "field_from_location",
