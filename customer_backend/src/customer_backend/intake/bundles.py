@@ -100,9 +100,14 @@ async def import_bundle(*, runtime: Runtime, source: Path | BinaryIO) -> BundleI
                 send_task=runtime.send_task,
                 stored_artifact=info,
             )
-    except BaseException:
+    except BaseException as failure:
         if not replaced:
             await asyncio.shield(runtime.object_store.delete(info.key))
+        if isinstance(failure, ManifestRefused):  # it expired while a large artifact streamed
+            raise BundleRefused(
+                f"The bundle's signed manifest was refused ({failure.reason}): {failure.message}.",
+                field="manifest",
+            ) from None
         raise
     log.info(
         "intake.bundle.imported",
