@@ -374,3 +374,29 @@ async def test_the_import_command_takes_a_bundle_in_and_refuses_a_bad_one(
     async with backend_sessions() as session:
         deployment = (await session.exec(select(ScheduledDeployment))).one()
     assert deployment.chart_downloaded is True
+
+
+async def test_a_manifest_expiring_while_the_artifact_streams_in_leaves_nothing(
+    make_bundle: BundleMaker,
+    backend_runtime: Runtime,
+    backend_sessions: SessionFactory,
+    customer_bucket: tuple[Any, str],
+    gcc_clock: ManualClock,
+    gcc_settings: GccSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bundle = await make_bundle()
+    store = backend_runtime.object_store
+    put_stream = store.put_stream
+
+    async def slow_put_stream(key: str, chunks: Any, **options: Any) -> Any:
+        stored = await put_stream(key, chunks, **options)
+        gcc_clock.advance(gcc_settings.manifest_validity)  # the upload took that long
+        return stored
+
+    monkeypatch.setattr(store, "put_stream", slow_put_stream)
+
+    with pytest.raises(ServiceError, match=r"refused \(expired\)"):
+        await import_bundle(runtime=backend_runtime, source=bundle)
+
+    await stored_nothing(backend_sessions, customer_bucket)
