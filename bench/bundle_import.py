@@ -62,6 +62,7 @@ from contracts import (
 from contracts.bundles import (
     BUNDLE_MANIFEST,
     BUNDLE_RELEASE,
+    BUNDLE_RELEASE_SIGNATURE,
     BUNDLE_SUMMARY,
     bundle_artifact_name,
 )
@@ -69,7 +70,7 @@ from customer_backend.intake.bundles import import_bundle
 from customer_backend.migrations_runner import upgrade_to_head
 from customer_backend.runtime import open_runtime
 from customer_backend.settings import Settings
-from signing import SigningKey, sign_manifest
+from signing import SigningKey, sign_document, sign_manifest
 from wrktalk_testing.peak_memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 
 MIB = 1024 * 1024
@@ -127,9 +128,11 @@ def write_bundle(directory: Path, size: int, key: SigningKey) -> Path:
         ),
         ruleset=ReleaseRuleset(is_forced=False, release_notes="Benchmark"),
     )
+    release_json = webhook.model_dump_json(indent=2, exclude={"manifest"}).encode()
     documents = {
         BUNDLE_MANIFEST: sign_manifest(manifest, key).model_dump_json(indent=2).encode(),
-        BUNDLE_RELEASE: webhook.model_dump_json(indent=2, exclude={"manifest"}).encode(),
+        BUNDLE_RELEASE: release_json,
+        BUNDLE_RELEASE_SIGNATURE: sign_document(release_json, key).model_dump_json().encode(),
         BUNDLE_SUMMARY: f"Benchmark bundle of {VERSION}\n".encode(),
     }
     bundle = directory / "bundle.tar"

@@ -22,10 +22,7 @@ from contracts import (
     LocalDeploymentStatus,
     SignedManifest,
 )
-from contracts.bundles import (
-    BUNDLE_MANIFEST,
-    BUNDLE_RELEASE,
-)
+from contracts.bundles import BUNDLE_MANIFEST, BUNDLE_RELEASE, BUNDLE_RELEASE_SIGNATURE
 from customer_backend.artifacts.models import LocalArtifact
 from customer_backend.cli import app as backend_cli
 from customer_backend.deployments.models import ScheduledDeployment
@@ -36,7 +33,7 @@ from customer_backend.settings import Settings
 from gcc.settings import Settings as GccSettings
 from servicekit.db import SessionFactory
 from servicekit.errors import Conflict, ServiceError
-from signing import sign_manifest
+from signing import sign_document, sign_manifest
 from testsupport.backend_fixtures import BACKEND_ORGANIZATION
 from testsupport.bundles import bundle_members, export_bundle, rewrite_bundle
 from testsupport.manifest_keys import OTHER_SIGNING_KEY, TEST_SIGNING_KEY
@@ -168,9 +165,19 @@ def _altered_artifact(bundle: Path) -> dict[str, bytes]:
     return {HELM_MEMBER: bytes(data)}
 
 
-def _forced_release(bundle: Path) -> dict[str, bytes]:
+def _forced_release(bundle: Path, *, resign: bool = True) -> dict[str, bytes]:
     document = json.loads(bundle_members(bundle)[BUNDLE_RELEASE])
     document["ruleset"]["isForced"] = True
+    altered = json.dumps(document).encode()
+    if not resign:
+        return {BUNDLE_RELEASE: altered}
+    signature = sign_document(altered, TEST_SIGNING_KEY).model_dump_json().encode()
+    return {BUNDLE_RELEASE: altered, BUNDLE_RELEASE_SIGNATURE: signature}
+
+
+def _new_settings_in_release(bundle: Path) -> dict[str, bytes]:
+    document = json.loads(bundle_members(bundle)[BUNDLE_RELEASE])
+    document["release"]["newNonEssentialEnvs"] = [{"key": "PAYMENTS_URL", "value": "evil"}]
     return {BUNDLE_RELEASE: json.dumps(document).encode()}
 
 
@@ -187,7 +194,18 @@ REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
         {"replace": _unbound_manifest},
         "signed for no organization",
     ),
-    "release.json disagreeing with the manifest": (
+    "release.json altered": (
+        {"replace": _new_settings_in_release},
+        "release.json's signature was refused (badSignature)",
+    ),
+    "release.json altered and its signature dropped": (
+        {
+            "replace": lambda bundle: _forced_release(bundle, resign=False),
+            "drop": {BUNDLE_RELEASE_SIGNATURE},
+        },
+        "The bundle has no release.json.sig",
+    ),
+    "release.json signed but disagreeing with the manifest": (
         {"replace": _forced_release},
         "disagrees with the webhook on ruleset.isForced",
     ),

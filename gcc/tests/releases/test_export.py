@@ -21,12 +21,14 @@ from contracts import (
 from contracts.bundles import (
     BUNDLE_MANIFEST,
     BUNDLE_RELEASE,
+    BUNDLE_RELEASE_SIGNATURE,
     BUNDLE_SUMMARY,
+    BundleDocumentSignature,
     bundle_artifact_name,
 )
 from gcc.releases.commands import releases_app
 from gcc.settings import Settings, get_settings
-from signing import TrustedKeys, verify_manifest
+from signing import TrustedKeys, verify_document, verify_manifest
 from testsupport.manifest_keys import TEST_PUBLIC_KEY, TEST_SIGNING_KEY
 
 ReadyRelease = Callable[..., Awaitable[None]]
@@ -83,7 +85,15 @@ async def test_export_writes_the_manifest_signed_for_the_organization_the_artifa
     assert manifest.organization == "acme"
     assert manifest.key_id == TEST_SIGNING_KEY.key_id
     artifact_names = {bundle_artifact_name(item): item for item in manifest.artifacts}
-    assert set(files) == {BUNDLE_MANIFEST, BUNDLE_RELEASE, BUNDLE_SUMMARY, *artifact_names}
+    assert set(files) == {
+        BUNDLE_MANIFEST,
+        BUNDLE_RELEASE,
+        BUNDLE_RELEASE_SIGNATURE,
+        BUNDLE_SUMMARY,
+        *artifact_names,
+    }
+    signature = BundleDocumentSignature.model_validate_json(files[BUNDLE_RELEASE_SIGNATURE])
+    verify_document(files[BUNDLE_RELEASE], signature, TRUSTED)
     for name, item in artifact_names.items():
         assert hashlib.sha256(files[name]).hexdigest() == item.sha256
         assert len(files[name]) == item.size_bytes

@@ -32,8 +32,10 @@ from contracts import (
 from contracts.bundles import (
     BUNDLE_MANIFEST,
     BUNDLE_RELEASE,
+    BUNDLE_RELEASE_SIGNATURE,
     BUNDLE_SUMMARY,
     MAX_BUNDLE_DOCUMENT_BYTES,
+    BundleDocumentSignature,
     bundle_artifact_name,
 )
 from servicekit.errors import InvalidInput
@@ -43,7 +45,9 @@ READ_CHUNK_BYTES: Final = 1024 * 1024
 MAX_BUNDLE_BYTES: Final = 64 * 1024**3
 """Largest bundle taken (artifacts included)."""
 _LIMITS: Final = ArchiveLimits(max_entries=32, max_bytes=MAX_BUNDLE_BYTES)
-_DOCUMENTS: Final = frozenset({BUNDLE_MANIFEST, BUNDLE_RELEASE, BUNDLE_SUMMARY})
+_DOCUMENTS: Final = frozenset(
+    {BUNDLE_MANIFEST, BUNDLE_RELEASE, BUNDLE_RELEASE_SIGNATURE, BUNDLE_SUMMARY}
+)
 
 
 class BundleRefused(InvalidInput):
@@ -56,22 +60,26 @@ class BundleRefused(InvalidInput):
 @dataclass(frozen=True)
 class BundleContents:
     """What a bundle says: the signed manifest, the release as the webhook describes it (with
-    that manifest), and the member of each artifact."""
+    that manifest), ``release.json``'s bytes and signature, and the member of each artifact."""
 
     signed: SignedManifest
     webhook: ReleasePublishedWebhook
     release_data: dict[str, Any]
+    release_bytes: bytes
+    release_signature: BundleDocumentSignature
     artifact_members: dict[str, tarfile.TarInfo]
 
 
 def read_bundle(archive: tarfile.TarFile) -> BundleContents:
     """Check a bundle's members and read its documents; :class:`BundleRefused` otherwise."""
     files = _checked_files(archive)
-    for required in (BUNDLE_MANIFEST, BUNDLE_RELEASE):
+    for required in (BUNDLE_MANIFEST, BUNDLE_RELEASE, BUNDLE_RELEASE_SIGNATURE):
         if required not in files:
             raise BundleRefused(f"The bundle has no {required}; it is not a release bundle.")
     signed = _signed_manifest(_document(archive, files[BUNDLE_MANIFEST]))
-    release_data = _release_document(_document(archive, files[BUNDLE_RELEASE]), signed)
+    release_bytes = _document(archive, files[BUNDLE_RELEASE])
+    release_signature = _release_signature(_document(archive, files[BUNDLE_RELEASE_SIGNATURE]))
+    release_data = _release_document(release_bytes, signed)
     try:
         webhook = ReleasePublishedWebhook.model_validate(release_data)
     except ValidationError as error:
@@ -99,7 +107,12 @@ def read_bundle(archive: tarfile.TarFile) -> BundleContents:
                 "the artifact was altered."
             )
     return BundleContents(
-        signed=signed, webhook=webhook, release_data=release_data, artifact_members=artifacts
+        signed=signed,
+        webhook=webhook,
+        release_data=release_data,
+        release_bytes=release_bytes,
+        release_signature=release_signature,
+        artifact_members=artifacts,
     )
 
 
@@ -153,6 +166,15 @@ def _signed_manifest(data: bytes) -> SignedManifest:
         raise BundleRefused(
             f"{BUNDLE_MANIFEST} is not a signed manifest: {where}: {first['msg']}.",
             field="manifest",
+        ) from None
+
+
+def _release_signature(data: bytes) -> BundleDocumentSignature:
+    try:
+        return BundleDocumentSignature.model_validate_json(data)
+    except ValidationError:
+        raise BundleRefused(
+            f"{BUNDLE_RELEASE_SIGNATURE} is not a signature.", field="manifest"
         ) from None
 
 

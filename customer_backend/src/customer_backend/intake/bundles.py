@@ -5,8 +5,10 @@
 
 1. the license allows new releases (as for a webhook);
 2. the bundle's members are safe and exactly what its manifest lists (``bundle_reader``);
-3. the manifest verifies (trusted key, signature, expiry), agrees with ``release.json``, and
-   names this organization: a bundle signed for no organization, or another one, is refused;
+3. ``release.json`` is signed by a trusted key (no webhook secret authenticates a file carried
+   by hand); the manifest verifies (trusted key, signature, expiry), agrees with
+   ``release.json``, and names this organization: a bundle signed for no organization, or
+   another one, is refused;
 4. the release is not here already, and has the artifact this installation deploys;
 5. every other artifact is read through and checked against its signed SHA256 and size; this
    installation's artifact is streamed into the bucket (a multipart upload for a large one),
@@ -53,14 +55,14 @@ from customer_backend.intake.bundle_reader import (
     unreadable,
     verified_chunks,
 )
-from customer_backend.intake.manifests import check_release_manifest
+from customer_backend.intake.manifests import check_release_manifest, trusted_keys
 from customer_backend.intake.service import ensure_license_valid, record_release
 from customer_backend.runtime import Runtime
 from customer_backend.settings import Settings
 from objectstore import ObjectInfo
 from servicekit.db import session_scope
 from servicekit.errors import Conflict
-from signing import ManifestRefused
+from signing import ManifestRefused, verify_document
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +148,13 @@ def _verified_manifest(
             "one organization it is exported for (gcc release export --org).",
             field="manifest",
         )
+    try:
+        verify_document(contents.release_bytes, contents.release_signature, trusted_keys(settings))
+    except ManifestRefused as refusal:
+        raise BundleRefused(
+            f"release.json's signature was refused ({refusal.reason}): {refusal.message}.",
+            field="manifest",
+        ) from None
     try:
         manifest = check_release_manifest(contents.webhook, settings=settings, now=now)
     except ManifestRefused as refusal:

@@ -22,15 +22,11 @@ from pathlib import Path
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import (
-    ArtifactType,
-    ReleasePublishedWebhook,
-    ReleaseStatus,
-    SignedManifest,
-)
+from contracts import ArtifactType, ReleasePublishedWebhook, ReleaseStatus, SignedManifest
 from contracts.bundles import (
     BUNDLE_MANIFEST,
     BUNDLE_RELEASE,
+    BUNDLE_RELEASE_SIGNATURE,
     BUNDLE_SUMMARY,
     bundle_artifact_name,
 )
@@ -43,6 +39,7 @@ from gcc.releases.models import Release
 from gcc.releases.webhook_body import build_webhook_body
 from objectstore import ObjectStore
 from servicekit.errors import Conflict
+from signing import SigningKey, sign_document
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
@@ -100,9 +97,8 @@ async def export_release(
     )
     summary = bundle_summary(release, signed, organization=organization.name)
     await _require_artifacts_kept(session, release=release, signed=signed)
-    size = await _write_bundle(
-        object_store, output=output, signed=signed, webhook=webhook, summary=summary
-    )
+    documents = _documents(signed, webhook, summary=summary, key=signer.key)
+    size = await _write_bundle(object_store, output=output, signed=signed, documents=documents)
     log.info(
         "release.bundle.exported",
         version=release.version,
@@ -112,6 +108,19 @@ async def export_release(
         size_bytes=size,
     )
     return ExportedBundle(path=output, signed=signed, size_bytes=size, summary=summary)
+
+
+def _documents(
+    signed: SignedManifest, webhook: ReleasePublishedWebhook, *, summary: str, key: SigningKey
+) -> dict[str, bytes]:
+    """The bundle's documents by member name; ``release.json`` signed with the manifest's key."""
+    release_json = webhook.model_dump_json(indent=2, exclude={"manifest"}).encode()
+    return {
+        BUNDLE_MANIFEST: signed.model_dump_json(indent=2).encode(),
+        BUNDLE_RELEASE: release_json,
+        BUNDLE_RELEASE_SIGNATURE: sign_document(release_json, key).model_dump_json().encode(),
+        BUNDLE_SUMMARY: summary.encode(),
+    }
 
 
 def _require_exportable(release: Release, *, organization_name: str) -> None:
@@ -196,8 +205,7 @@ async def _write_bundle(
     *,
     output: Path,
     signed: SignedManifest,
-    webhook: ReleasePublishedWebhook,
-    summary: str,
+    documents: dict[str, bytes],
 ) -> int:
     """Write the bundle beside ``output`` and rename it into place; its size in bytes."""
     directory = await asyncio.to_thread(lambda: output.resolve().parent)
@@ -213,11 +221,6 @@ async def _write_bundle(
                     field="version",
                 )
             artifacts.append((bundle_artifact_name(item), local))
-        documents = {
-            BUNDLE_MANIFEST: signed.model_dump_json(indent=2).encode(),
-            BUNDLE_RELEASE: webhook.model_dump_json(indent=2, exclude={"manifest"}).encode(),
-            BUNDLE_SUMMARY: summary.encode(),
-        }
         partial = Path(scratch) / "bundle.tar"
         return await asyncio.to_thread(_write_tar, partial, documents, artifacts, output)
 
