@@ -23,6 +23,17 @@ def test_production_refuses_default_secrets(monkeypatch: pytest.MonkeyPatch) -> 
         Settings()
 
 
+def test_an_air_gapped_backend_needs_no_webhook_secret_or_gcc_api_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WRKTALK_ENVIRONMENT", "production")
+    monkeypatch.setenv("WRKTALK_AGENT_SECRET", "a-real-agent-secret")
+    with pytest.raises(ValidationError, match="WRKTALK_WEBHOOK_SECRET"):
+        Settings()
+    monkeypatch.setenv("WRKTALK_AIR_GAPPED", "true")
+    assert Settings().air_gapped is True
+
+
 def test_config_command_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WRKTALK_GCC_API_KEY", "gcc_very_secret_key")
     result = CliRunner().invoke(app, ["config"])

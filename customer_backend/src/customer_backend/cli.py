@@ -13,6 +13,7 @@ from customer_backend.config.commands import config_app
 from customer_backend.deployments.commands import deployments_app, releases
 from customer_backend.deployments.scheduling_commands import tasks_app
 from customer_backend.installation.commands import agent_app
+from customer_backend.intake.commands import release_app
 from customer_backend.maintenance.commands import maintenance_app
 from customer_backend.settings import get_settings
 from servicekit.cli import ServiceProcesses, add_process_commands
@@ -31,6 +32,7 @@ app = service_typer(
 admin_app = command_group("Admins who receive email and use the Control Tower.")
 app.add_typer(admin_app, name="admin")
 app.command("releases")(releases)
+app.add_typer(release_app, name="release")
 app.add_typer(deployments_app, name="deployments")
 app.add_typer(tasks_app, name="task")
 app.add_typer(config_app, name="config")

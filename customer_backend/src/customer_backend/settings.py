@@ -47,6 +47,14 @@ class Settings(ServiceSettings, SmtpSettings):
         "`heartbeatEnabled`). Off: no heartbeats; each poll of GCC says so, and GCC shows this "
         "installation's health as `unknown` instead of raising it as offline.",
     )
+    air_gapped: bool = Field(
+        False,
+        description="Run with no network path to GCC. On: GCC is never polled or sent a "
+        "heartbeat, and deployment status reports are kept in the outbox (the Control Tower's "
+        "Overview counts them) instead of sent; releases arrive as offline bundles "
+        "(`customer-backend release import`, or the Releases page). The webhook secret and the "
+        "GCC API key are then not required. Off again, the kept reports are sent in order.",
+    )
     webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Webhook secret(s) GCC signs with; several comma-separated during rotation.",
@@ -179,13 +187,13 @@ class Settings(ServiceSettings, SmtpSettings):
 
     def secrets_left_at_development_values(self) -> list[str]:
         """The agent secret while it is the built-in one; the webhook secret and the GCC API
-        key while they are unset."""
+        key while they are unset (unless air-gapped: then neither is used)."""
         development = {
             "WRKTALK_AGENT_SECRET": (
                 self.agent_secret.get_secret_value() == DEVELOPMENT_AGENT_SECRET
             ),
-            "WRKTALK_WEBHOOK_SECRET": not self.webhook_secret,
-            "WRKTALK_GCC_API_KEY": not self.gcc_api_key.get_secret_value(),
+            "WRKTALK_WEBHOOK_SECRET": not self.webhook_secret and not self.air_gapped,
+            "WRKTALK_GCC_API_KEY": not self.gcc_api_key.get_secret_value() and not self.air_gapped,
         }
         return [variable for variable, is_development in development.items() if is_development]
 

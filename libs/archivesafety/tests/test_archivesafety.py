@@ -197,3 +197,18 @@ def test_members_do_not_keep_their_pax_records(tmp_path: Path) -> None:
     info, data = regular("a")
     info.pax_headers = {"comment": "c" * 1000}
     assert read(write(tmp_path / "a.tgz", (info, data)))[0].info.pax_headers == {}
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_an_open_binary_file_is_read_like_a_path(tmp_path: Path, mode: str) -> None:
+    archive = write(tmp_path / "a.tar", regular("docs/readme.txt", b"hello"), mode=mode)
+    with archive.open("rb") as handle, open_archive(handle) as opened:
+        [member] = list(safe_members(opened))
+        reader = opened.extractfile(member.info)
+        assert reader is not None
+        assert (member.name, reader.read()) == ("docs/readme.txt", b"hello")
+
+
+def test_an_open_file_that_is_no_tar_is_unreadable() -> None:
+    with pytest.raises(ArchiveUnreadable), open_archive(io.BytesIO(b"not a tar at all" * 64)):
+        pass

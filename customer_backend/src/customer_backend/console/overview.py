@@ -17,6 +17,7 @@ from customer_backend.maintenance import service as maintenance
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.models import Notification
 from customer_backend.notifications.service import notifications_by_keys
+from customer_backend.reporting.service import OutboxBacklog, outbox_backlog
 from customer_backend.settings import Settings
 from timekeeping import Clock
 
@@ -63,6 +64,8 @@ class Overview:
     waiting_count: int
     forced: list[ForcedUpdate] = field(default_factory=list)
     now: datetime | None = None
+    is_air_gapped: bool = False
+    reports: OutboxBacklog | None = None
 
 
 async def overview(session: AsyncSession, *, clock: Clock, settings: Settings) -> Overview:
@@ -101,6 +104,8 @@ async def overview(session: AsyncSession, *, clock: Clock, settings: Settings) -
         waiting_count=len(releases.pending),
         forced=forced,
         now=now,
+        is_air_gapped=settings.air_gapped,
+        reports=await outbox_backlog(session),
     )
 
 

@@ -1,4 +1,5 @@
-"""Console pages: the Overview, and the Releases with their schedule forms."""
+"""Console pages: the Overview, and the Releases with their schedule forms and the upload
+form of an offline release bundle."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from consolekit.timezones import LocalTimeInvalid, local_time_to_utc
+from customer_backend.admins.models import AdminRole
 from customer_backend.console import overview
 from customer_backend.console.web import (
     ConsoleActor,
@@ -21,7 +23,8 @@ from customer_backend.console.web import (
 )
 from customer_backend.deployments import service as deployments
 from customer_backend.deps import ClockDep, RuntimeDep, SessionDep, SettingsDep
-from servicekit.errors import Conflict, ServiceError
+from customer_backend.intake.bundles import import_bundle
+from servicekit.errors import Conflict, Forbidden, ServiceError
 from timekeeping import Clock
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -50,8 +53,48 @@ async def releases_page(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Response:
-    """Releases to deploy, each with its schedule form."""
-    return await _releases(request, user=user, session=session, clock=clock, settings=settings)
+    """Releases to deploy, each with its schedule form; the bundle upload form for admins."""
+    imported = request.query_params.get("imported", "")[:64]
+    return await _releases(
+        request,
+        user=user,
+        session=session,
+        clock=clock,
+        settings=settings,
+        imported=imported or None,
+    )
+
+
+@router.post("/releases/import")
+async def import_release_bundle(
+    request: Request,
+    user: ConsoleActor,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    bundle: Annotated[UploadFile, File()],
+) -> Response:
+    """Take in an offline release bundle (admins only). The upload waits on disk, spooled by
+    the form parser, and is verified while its artifact streams into the bucket; a refusal is
+    a sentence next to the form, and nothing is stored."""
+    if user.admin.role != AdminRole.ADMIN:
+        raise Forbidden("Only an admin imports a release bundle.", field="role")
+    try:
+        imported = await import_bundle(runtime=runtime, source=bundle.file)
+    except ServiceError as refusal:
+        return await _releases(
+            request,
+            user=user,
+            session=session,
+            clock=clock,
+            settings=settings,
+            import_error=refusal.detail,
+            status_code=refusal.status_code,
+        )
+    finally:
+        await bundle.close()
+    return see_other(f"/releases?imported={imported.version}")
 
 
 async def _releases(
@@ -64,12 +107,22 @@ async def _releases(
     errors: dict[uuid.UUID, str] | None = None,
     entered: dict[uuid.UUID, str] | None = None,
     status_code: int = 200,
+    import_error: str | None = None,
+    imported: str | None = None,
 ) -> Response:
     rows = await overview.release_rows(session, settings=settings)
     return render(
         request,
         "releases.html",
-        {"rows": rows, "errors": errors or {}, "entered": entered or {}, "now": clock.now()},
+        {
+            "rows": rows,
+            "errors": errors or {},
+            "entered": entered or {},
+            "now": clock.now(),
+            "import_error": import_error,
+            "imported": imported,
+            "may_import": user.admin.role == AdminRole.ADMIN,
+        },
         user=user,
         current="releases",
         status_code=status_code,

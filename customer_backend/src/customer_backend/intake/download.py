@@ -36,11 +36,9 @@ from customer_backend.artifacts import staging
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.installation import service as installation
 from customer_backend.intake import cleanup, repository
+from customer_backend.intake.availability import accept_stored_artifact
 from customer_backend.intake.manifests import signed_artifact
-from customer_backend.intake.service import (
-    notify_release_available,
-    request_download,
-)
+from customer_backend.intake.service import request_download
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
@@ -48,7 +46,7 @@ from customer_backend.runtime import Runtime
 from objectstore import ObjectInfo
 from servicekit.db import session_scope
 from signing import ManifestRefused
-from telemetry import StatusCode, current_traceparent, span
+from telemetry import StatusCode, span
 from timekeeping import backoff_delay
 
 log = structlog.get_logger(__name__)
@@ -263,23 +261,13 @@ async def _record_success(
     runtime: Runtime, deployment: ScheduledDeployment, info: ObjectInfo, *, tries: int
 ) -> None:
     async with session_scope(runtime.session_factory) as session:
-        await artifacts.record_artifact(
+        await accept_stored_artifact(
             session,
             clock=runtime.clock,
-            version=deployment.version,
-            artifact_type=ArtifactType(deployment.artifact_type),
-            info=info,
-        )
-        await repository.mark_downloaded(
-            session,
             deployment_id=deployment.id,
-            bucket_key=info.key,
+            info=info,
+            send_task=runtime.send_task,
             attempts=tries,
-            now=runtime.clock.now(),
-            trace_parent=current_traceparent(),
-        )
-        await notify_release_available(
-            session, clock=runtime.clock, deployment=deployment, send_task=runtime.send_task
         )
 
 

@@ -38,8 +38,12 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
     This is how a release whose webhook never arrived is taken up. Returns None when GCC could
     not be asked (the next beat tries again); ``last_gcc_poll_at`` records each answered poll.
     Each poll also tells GCC whether this backend sends heartbeats (``heartbeatEnabled``).
+    An air-gapped backend (``WRKTALK_AIR_GAPPED``) never polls: None.
     """
     settings = runtime.settings
+    if settings.air_gapped:
+        log.info("intake.poll.skipped", reason="air_gapped")
+        return None
     path = f"/api/v1/organizations/{settings.organization_name}/updates"
     heartbeat = "true" if settings.heartbeat_enabled else "false"
     try:

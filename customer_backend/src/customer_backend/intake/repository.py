@@ -71,6 +71,16 @@ async def deployment_id_of_release(session: AsyncSession, release_id: uuid.UUID)
     return result.one()
 
 
+async def find_deployment_of_release(
+    session: AsyncSession, release_id: uuid.UUID
+) -> ScheduledDeployment | None:
+    """The deployment that holds a GCC release, None when none does."""
+    result = await session.exec(
+        select(ScheduledDeployment).where(ScheduledDeployment.gcc_release_id == release_id)
+    )
+    return result.first()
+
+
 async def lock_deployment(
     session: AsyncSession, deployment_id: uuid.UUID
 ) -> ScheduledDeployment | None:

@@ -1,9 +1,11 @@
 """Intake: a release published at GCC becomes a pending deployment here, exactly once.
 
-The signed webhook and the updates poll both end in :func:`record_release`, which is
-idempotent by GCC's release id: whichever arrives first creates the deployment and (after the
-commit) sends its download; every later arrival changes nothing. The admins hear of the release
-once its artifact is downloaded and verified (``intake.download``), when it can be scheduled.
+The signed webhook, the updates poll and an imported offline bundle all end in
+:func:`record_release`, which is idempotent by GCC's release id: whichever arrives first creates
+the deployment and (after the commit) sends its download, or, for a bundle whose artifact is in
+the bucket already, records it at once; every later arrival changes nothing. The admins hear of
+the release once its artifact is stored and verified (:func:`accept_stored_artifact`), when it
+can be scheduled.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ from contracts import (
     ReleasePublishedWebhook,
 )
 from customer_backend import metrics
-from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.installation import service as installation
 from customer_backend.intake import repository
+from customer_backend.intake.availability import accept_stored_artifact
 from customer_backend.intake.manifests import check_release_manifest, report_refusal
 from customer_backend.intake.verification import parse_webhook_body, verify_webhook
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.settings import Settings
+from objectstore import ObjectInfo
 from servicekit.db import SessionFactory, after_commit, session_scope
 from servicekit.errors import Forbidden, InvalidInput, ServiceError, Unauthorized
 from servicekit.runtime import SendTask
@@ -174,8 +177,10 @@ async def record_release(
     webhook: ReleasePublishedWebhook,
     release_data: dict[str, Any],
     send_task: SendTask,
+    stored_artifact: ObjectInfo | None = None,
 ) -> IntakeOutcome:
-    """Create the pending deployment of a release unless it exists; send the download.
+    """Create the pending deployment of a release unless it exists; send the download, or
+    with ``stored_artifact`` (an imported bundle's, verified in the bucket already) accept it.
 
     The release's signed manifest is verified first: :class:`ManifestRefused` (nothing
     stored) when it does not verify, has expired or disagrees with the webhook. A release
@@ -205,6 +210,14 @@ async def record_release(
             send_task=send_task,
         )
         log.warning("intake.release.unusable", release_id=str(release.id), reason=missing_reason)
+    elif stored_artifact is not None:
+        await accept_stored_artifact(
+            session,
+            clock=clock,
+            deployment_id=deployment_id,
+            info=stored_artifact,
+            send_task=send_task,
+        )
     else:
         after_commit(session, lambda: send_task(DOWNLOAD_TASK, str(deployment_id)))
     log.info(
@@ -273,43 +286,6 @@ def request_download(
     For callers that find a deployment without its artifact (retention removed it) and need it.
     """
     after_commit(session, lambda: send_task(DOWNLOAD_TASK, str(deployment_id)))
-
-
-async def notify_release_available(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    deployment: ScheduledDeployment,
-    send_task: SendTask | None = None,
-) -> bool:
-    """Queue the "new release" email (the urgent one for a forced release), once per release.
-
-    Sent when the artifact is downloaded and verified, so the release the email asks admins to
-    schedule can be scheduled.
-    """
-    ruleset = ReleasePublishedWebhook.model_validate(deployment.release_data).ruleset
-    deadline = deployment.force_deadline
-    return await notify_admins(
-        session,
-        clock=clock,
-        event=EmailEventName.FORCED_RELEASE_AVAILABLE
-        if deployment.is_forced
-        else EmailEventName.RELEASE_AVAILABLE,
-        dedupe_key=f"release-available:{deployment.gcc_release_id}",
-        context={
-            "deployment_id": str(deployment.id),
-            "release_id": str(deployment.gcc_release_id),
-            "version": deployment.version,
-            "release_name": deployment.release_name,
-            "is_forced": deployment.is_forced,
-            "force_deadline": deadline.isoformat() if deadline else None,
-            "is_migration_required": ruleset.is_migration_required,
-            "estimated_downtime": ruleset.estimated_downtime,
-            "release_notes": ruleset.release_notes,
-            "received_at": deployment.received_at.isoformat(),
-        },
-        send_task=send_task,
-    )
 
 
 async def _report_unusable_release(

@@ -67,3 +67,25 @@ async def mark_failed(
             last_error=error,
         )
     )
+
+
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None, str | None]:
+    """How many messages are neither accepted nor refused, the oldest's time, and the error
+    of the most recent failed try among them."""
+    unfinished = col(GccOutboxMessage.sent_at).is_(None) & col(GccOutboxMessage.refused_at).is_(
+        None
+    )
+    row = (
+        await session.exec(
+            select(sa.func.count(), sa.func.min(GccOutboxMessage.created_at)).where(unfinished)
+        )
+    ).one()
+    last_error = (
+        await session.exec(
+            select(GccOutboxMessage.last_error)
+            .where(unfinished, col(GccOutboxMessage.last_error).is_not(None))
+            .order_by(col(GccOutboxMessage.sequence).desc())
+            .limit(1)
+        )
+    ).first()
+    return int(row[0]), row[1], last_error

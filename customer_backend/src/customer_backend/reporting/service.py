@@ -13,6 +13,11 @@ later ones of that release). GCC's answer decides what happens to a row:
   GCC's answer in ``last_error``) instead of blocking the reports behind it forever.
 
 The heartbeat is not queued: only the latest one matters, and beat sends the next one anyway.
+
+With GCC out of reach, a report waits with the rest of its release's, tried again with backoff
+(a warning each time, never an error, never dropped). An air-gapped backend
+(``WRKTALK_AIR_GAPPED``) sends nothing at all: reports are kept, the Control Tower's Overview
+counts them (:func:`outbox_backlog`), and they go out in order once the setting is off again.
 """
 
 from __future__ import annotations
@@ -113,6 +118,7 @@ class FlushOutcome:
     failed: int = 0
     held: int = 0
     skipped_running: bool = False
+    kept_air_gapped: bool = False
     errors: list[str] = field(default_factory=list)
 
 
@@ -129,6 +135,10 @@ async def flush_outbox(*, runtime: Runtime, limit: int = OUTBOX_BATCH) -> FlushO
     at once, the running one or the next beat sends what it would have.
     """
     outcome = FlushOutcome()
+    if runtime.settings.air_gapped:
+        outcome.kept_air_gapped = True
+        log.debug("reporting.outbox.kept", reason="air_gapped")
+        return outcome
     async with runtime.session_factory() as lock_session, lock_session.begin():
         if not await repository.try_outbox_lock(lock_session):
             outcome.skipped_running = True
@@ -223,6 +233,21 @@ async def _send_and_record(
     return delivery
 
 
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """The reports to GCC not sent yet: how many, the oldest's time, the last error."""
+
+    count: int
+    oldest_at: datetime | None
+    last_error: str | None
+
+
+async def outbox_backlog(session: AsyncSession) -> OutboxBacklog:
+    """What waits in the outbox (kept while air-gapped, or while GCC is out of reach)."""
+    count, oldest_at, last_error = await repository.backlog(session)
+    return OutboxBacklog(count=count, oldest_at=oldest_at, last_error=last_error)
+
+
 def heartbeat_status(*, agent_last_poll: datetime | None, now: datetime) -> HeartbeatStatus:
     """``healthy`` while the agent polls, ``degraded`` once it has been silent 10 minutes."""
     if installation.is_agent_offline(last_poll_at=agent_last_poll, now=now):
@@ -237,8 +262,9 @@ async def send_heartbeat(*, runtime: Runtime) -> OrganizationHeartbeat | None:
     or when heartbeats are switched off (``WRKTALK_HEARTBEAT_ENABLED``; the updates poll tells
     GCC so, and GCC shows this installation as ``unknown`` rather than offline).
     """
-    if not runtime.settings.heartbeat_enabled:
-        log.info("reporting.heartbeat.skipped", reason="heartbeat_disabled")
+    if not runtime.settings.heartbeat_enabled or runtime.settings.air_gapped:
+        reason = "air_gapped" if runtime.settings.air_gapped else "heartbeat_disabled"
+        log.info("reporting.heartbeat.skipped", reason=reason)
         return None
     now = runtime.clock.now()
     async with session_scope(runtime.session_factory) as session:

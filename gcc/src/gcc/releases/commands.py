@@ -1,4 +1,4 @@
-"""Operator commands: gcc release list|show|publish|deprecate.
+"""Operator commands: gcc release list|show|publish|deprecate|export.
 
 Each command runs the same service function as the HTTP API, in one transaction on the
 configured database; publishing enqueues webhook delivery on the configured broker.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -17,13 +18,16 @@ from contracts import OperatorReleaseList, TargetDeliveryView
 from gcc.audit.service import Actor
 from gcc.command_runtime import run_with_runtime
 from gcc.releases import service
+from gcc.releases.export import export_release
 from gcc.runtime import Runtime
 from servicekit.failures import command_group
 from servicekit.output import Column, minute, print_json, print_page_footer, print_table
 
 T = TypeVar("T")
 
-releases_app = command_group("Releases: list, show, publish, deprecate, redeliver.")
+releases_app = command_group(
+    "Releases: list, show, publish, deprecate, redeliver, export an offline bundle."
+)
 
 
 def _run(work: Callable[[AsyncSession, Runtime], Awaitable[T]]) -> T:
@@ -173,5 +177,32 @@ def deprecate(version: str = typer.Argument(..., help="The published release."))
             session, clock=runtime.clock, actor=Actor.command_line(), version_text=version
         )
         typer.echo(f"deprecated {release.version}")
+
+    _run(work)
+
+
+@releases_app.command("export")
+def export(
+    version: str = typer.Argument(..., help="The published release."),
+    org: str = typer.Option(..., "--org", help="The only organization the bundle is for."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="The bundle file to write (a tar), replaced if it exists."
+    ),
+) -> None:
+    """Write an offline bundle of a published release for one organization: its manifest,
+    signed for that organization, its artifacts and a plain-text summary."""
+
+    async def work(session: AsyncSession, runtime: Runtime) -> None:
+        bundle = await export_release(
+            session,
+            clock=runtime.clock,
+            signer=runtime.manifest_signer,
+            object_store=runtime.object_store,
+            version_text=version,
+            organization_name=org,
+            output=output,
+        )
+        typer.echo(bundle.summary, nl=False)
+        typer.echo(f"\nwrote {bundle.path} ({bundle.size_bytes} bytes)")
 
     _run(work)

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from archivesafety.errors import ArchiveRefused, ArchiveUnreadable
 from archivesafety.headers import (
@@ -62,18 +62,24 @@ _COMPRESSIONS: tuple[tuple[bytes, _ReadMode], ...] = (
 )
 
 
-def _read_mode(path: Path) -> _ReadMode:
+def _read_mode(source: Path | BinaryIO) -> _ReadMode:
     # Chosen from the magic bytes rather than tried in turn ("r:*"), so a damaged archive is
     # refused with the one reason that applies to it.
-    with path.open("rb") as handle:
-        magic = handle.read(6)
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            magic = handle.read(6)
+    else:
+        start = source.tell()
+        magic = source.read(6)
+        source.seek(start)
     return next((mode for prefix, mode in _COMPRESSIONS if magic.startswith(prefix)), "r:")
 
 
 @contextmanager
-def open_archive(path: Path) -> Iterator[tarfile.TarFile]:
-    """Open the tar archive at ``path`` (uncompressed, or compressed in a way ``tarfile``
-    knows) for reading, with every header bounded.
+def open_archive(path: Path | BinaryIO) -> Iterator[tarfile.TarFile]:
+    """Open the tar archive at ``path``, or in a seekable binary file such as an upload
+    spooled to disk (uncompressed, or compressed in a way ``tarfile`` knows), for reading,
+    with every header bounded.
 
     Raises :class:`ArchiveUnreadable` if it is not a readable tar archive, and
     :class:`ArchiveRefused` if its first header breaks a bound. The archive is random-access,
@@ -82,7 +88,10 @@ def open_archive(path: Path) -> Iterator[tarfile.TarFile]:
     try:
         # Not "r|gz": Python 3.11's stream reader mis-reads the gzip FEXTRA field that
         # `helm package` writes. gzip.GzipFile, which "r:gz" uses, reads it correctly.
-        archive = BoundedTarFile.open(path, mode=_read_mode(path))
+        if isinstance(path, Path):
+            archive = BoundedTarFile.open(path, mode=_read_mode(path))
+        else:
+            archive = BoundedTarFile.open(fileobj=path, mode=_read_mode(path))
     except READ_ERRORS as exc:
         raise ArchiveUnreadable(str(exc)) from None
     with archive:

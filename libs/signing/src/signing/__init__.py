@@ -8,6 +8,7 @@ Release manifests are signed with Ed25519 (:mod:`signing.manifests`): GCC signs 
 :func:`sign_manifest`, the backend and the agent check with :func:`verify_manifest`.
 """
 
+from signing.documents import DOCUMENT_CONTEXT, sign_document, verify_document
 from signing.manifests import (
     PUBLIC_KEY_PREFIX,
     ManifestRefused,
@@ -44,6 +45,7 @@ from signing.webhooks import (
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
+    "DOCUMENT_CONTEXT",
     "HEADER_ID",
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",
@@ -68,8 +70,10 @@ __all__ = [
     "parse_public_key",
     "parse_trusted_key_setting",
     "sign",
+    "sign_document",
     "sign_manifest",
     "sign_with_all",
     "verify",
+    "verify_document",
     "verify_manifest",
 ]
