@@ -40,6 +40,7 @@ from gcc.releases import manifests, repository, views
 from gcc.releases.fanout import plan_fan_out
 from gcc.releases.manifests import ManifestSigner
 from gcc.releases.models import Release
+from logconfig import log_context
 from servicekit.db import after_commit
 from servicekit.errors import Conflict, InvalidInput, NotFound
 from telemetry import current_traceparent, span
@@ -230,9 +231,12 @@ async def publish_release(
     release's manifest is signed and stored with it (``forced_deadline`` after now is the
     deadline a forced one states). Webhook delivery is enqueued once the transaction commits.
     The publication is the ``release.publish`` span, which the release keeps: its trace
-    follows the release to every customer.
+    follows the release to every customer. Every line logged in it names the version.
     """
-    with span("release.publish", attributes={"release.version": version_text}):
+    with (
+        span("release.publish", attributes={"release.version": version_text}),
+        log_context(version=version_text),
+    ):
         return await _publish_release(
             session,
             clock=clock,
@@ -312,6 +316,7 @@ async def _publish_release(
     )
     log.info(
         "release.publish.completed",
+        release_id=str(release.id),
         version=version,
         targets=len(fan_out.organization_ids),
         license_expired=fan_out.license_expired,
