@@ -40,7 +40,6 @@ from gcc.releases import manifests, repository, views
 from gcc.releases.fanout import plan_fan_out
 from gcc.releases.manifests import ManifestSigner
 from gcc.releases.models import Release
-from logconfig import log_context
 from servicekit.db import after_commit
 from servicekit.errors import Conflict, InvalidInput, NotFound
 from telemetry import current_traceparent, span
@@ -226,17 +225,13 @@ async def publish_release(
     """Publish a draft: create a deployment target per eligible organization.
 
     The Helm chart must have been uploaded (422); a published release that differs only in
-    build metadata is a 409. Organizations with an expired license or a
-    version below ``minCurrentVersion`` get no target but an escalation. With ``signer`` the
-    release's manifest is signed and stored with it (``forced_deadline`` after now is the
-    deadline a forced one states). Webhook delivery is enqueued once the transaction commits.
-    The publication is the ``release.publish`` span, which the release keeps: its trace
-    follows the release to every customer. Every line logged in it names the version.
+    build metadata is a 409. Organizations with an expired license or a version below
+    ``minCurrentVersion`` get no target but an escalation. With ``signer`` the release's
+    manifest is signed and stored with it (``forced_deadline`` after now is the deadline a
+    forced one states). Webhook delivery is enqueued once the transaction commits. The
+    ``release.publish`` span, which the release keeps, carries its trace to every customer.
     """
-    with (
-        span("release.publish", attributes={"release.version": version_text}),
-        log_context(version=version_text),
-    ):
+    with span("release.publish", attributes={"release.version": version_text}):
         return await _publish_release(
             session,
             clock=clock,
