@@ -209,6 +209,20 @@ def test_log_context_names_the_work_on_every_line_inside_it_and_no_other() -> No
     assert "release_id" not in empty
 
 
+def test_an_inner_log_context_gives_the_outer_ids_back_when_it_ends() -> None:
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    log = get_logger("agent")
+    with log_context(task_id="outer"):
+        with log_context(task_id="inner", step="helm"):
+            log.info("command.started")
+        log.info("task.finished")
+    started, finished = json_lines(stream)
+    assert (started["task_id"], started["step"]) == ("inner", "helm")
+    assert finished["task_id"] == "outer"
+    assert "step" not in finished
+
+
 async def test_log_context_is_each_asyncio_tasks_own() -> None:
     stream = io.StringIO()
     configure_logging(stream=stream)
