@@ -133,3 +133,34 @@ def test_backends_and_agents_trust_the_key_gcc_signs_with() -> None:
         agent = services[f"{customer}-agent"]["environment"]
         assert backend["WRKTALK_MANIFEST_TRUSTED_KEYS"] == public.public_text()
         assert agent["WRKTALK_AGENT_MANIFEST_TRUSTED_KEYS"] == public.public_text()
+
+
+def test_prometheus_scrapes_every_process_on_the_port_it_serves_metrics_on() -> None:
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["build"]["dockerfile"] == "infra/docker/prometheus.Dockerfile"
+    assert prometheus["ports"] == ["9090:9090"]
+    scrape = yaml.safe_load(
+        (COMPOSE_FILE.parent / "infra" / "prometheus" / "prometheus.yml").read_text()
+    )
+    targets = {
+        target: job["job_name"]
+        for job in scrape["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    for target, job in targets.items():
+        host, port = target.split(":")
+        assert host in services, f"{job} scrapes {host}, which the stack does not run"
+        environment = services[host].get("environment", {})
+        if job.endswith("-api"):
+            # a metrics port of its own would take /metrics off the API's listener
+            own = [key for key in environment if key.endswith("_METRICS_PORT")]
+            assert all("WORKER" in key for key in own), f"{host} serves metrics on {own}"
+            continue
+        served = {value for key, value in environment.items() if key.endswith("METRICS_PORT")}
+        assert served == {port}, f"{host} serves its metrics on {served}, {job} scrapes {port}"
+    scraped_hosts = {target.split(":")[0] for target in targets}
+    for tier in ("gcc", "acme", "globex"):
+        assert {f"{tier}-api", f"{tier}-worker"} <= scraped_hosts
+    assert {"acme-agent", "globex-agent"} <= scraped_hosts

@@ -86,3 +86,29 @@ def test_every_metric_the_tiers_define_is_in_the_runbook() -> None:
     }
     assert len(defined) > 20
     assert sorted(name for name in defined if f"`{name}`" not in runbook) == []
+
+
+@needs_promtool
+def test_the_local_stack_scrape_configuration_is_valid(tmp_path: Path) -> None:
+    from tools import stack_prometheus
+
+    configuration = tmp_path / "prometheus.yml"
+    configuration.write_text(
+        stack_prometheus.scrape_configuration(
+            "127.0.0.1:3000",
+            ["127.0.0.1:3001", "127.0.0.1:3002"],
+            gcc_worker_target="127.0.0.1:9101",
+            backend_worker_targets=["127.0.0.1:9111"],
+        )
+    )
+    # checks the alert rules it names too
+    checked = subprocess.run(
+        ["promtool", "check", "config", str(configuration)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 1 rule files found" in checked.stdout + checked.stderr
+    for job in ("gcc-api", "gcc-worker", "customer-backend-api", "customer-backend-worker"):
+        assert f"job_name: {job}" in configuration.read_text()

@@ -1,7 +1,9 @@
-"""The agent's metrics: task durations by executor and outcome, served on a port or written
-to a textfile for node exporter."""
+"""The agent's metrics: task durations by executor and outcome, failed polls and heartbeats,
+served on a port or written to a textfile for node exporter."""
 
 import asyncio
+import io
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,14 @@ from prometheus_client import REGISTRY, generate_latest
 from agent.tests.support.backend_tasks import BackendTasks, bundle
 from agent.tests.support.helm_stand_in import HELM4_VERSION, HelmStandIn, release_json
 from contracts import ArtifactType
+from logconfig import configure_logging, logging_restored
 from testsupport.metrics import Scrape, sample_values
 from wrktalk_agent.agent import Agent, OnceExit
+from wrktalk_agent.backend import BackendClient
+from wrktalk_agent.control import StopControl
+from wrktalk_agent.heartbeat import Heartbeat
 from wrktalk_testing.network import free_port
+from wrktalk_testing.servers import ServedApp
 
 AgentFactory = Callable[..., Agent]
 StandInFactory = Callable[[str], HelmStandIn]
@@ -78,3 +85,44 @@ async def test_with_a_port_the_agent_serves_its_metrics(
     finally:
         agent.control.request_stop()
         await asyncio.wait_for(running, timeout=10)
+
+
+async def test_a_failed_poll_is_counted_and_written_to_the_textfile(
+    make_agent: AgentFactory, tmp_path: Path
+) -> None:
+    textfile = tmp_path / "wrktalk_agent.prom"
+    # nothing listens there: the poll fails to connect
+    agent = make_agent(
+        backend_url=f"http://127.0.0.1:{free_port()}", metrics_textfile=str(textfile)
+    )
+    before = Scrape(sample_values(generate_latest(REGISTRY).decode()))
+
+    assert await agent.run_once() is OnceExit.ERROR
+
+    assert read_textfile(textfile).moved(before, "wrktalk_agent_poll_failures_total") == 1
+
+
+async def test_heartbeats_the_backend_refuses_are_counted(backend_server: ServedApp) -> None:
+    backend = BackendClient(base_url=backend_server.base_url, agent_secret="wrong", timeout=5)
+    control = StopControl(grace_period=1)
+    heartbeat = Heartbeat(backend=backend, task_id=uuid.uuid4(), interval=0.01, control=control)
+    output = io.StringIO()
+    before = Scrape(sample_values(generate_latest(REGISTRY).decode()))
+    with logging_restored():
+        configure_logging(stream=output)
+        heartbeat.start()
+        try:
+            for _ in range(500):
+                if output.getvalue().count("task.heartbeat.failed") >= 3:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await heartbeat.stop()
+            await backend.aclose()
+
+    after = Scrape(sample_values(generate_latest(REGISTRY).decode()))
+    refused = output.getvalue().count("task.heartbeat.failed")
+    assert refused >= 3
+    assert heartbeat.sent == 0
+    assert not control.abandoned.is_set(), "a 401 is not the task being gone"
+    assert after.moved(before, "wrktalk_agent_heartbeat_failures_total") == refused

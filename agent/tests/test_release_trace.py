@@ -1,5 +1,7 @@
 """One release, one trace: GCC's publication, its webhook, the backend's intake and download,
-the agent's task and its report back to GCC, each tier served for real on loopback.
+the agent's task and its report back to GCC, each tier served for real on loopback; every
+line the tiers log in that work carries the trace id beside the release, task and
+organization ids.
 
 The three tiers run in this process, so the SDK's in-memory exporter sees every span; they
 pass the trace to each other only as a real deployment does, through ``traceparent`` in
@@ -154,20 +156,54 @@ async def test_one_release_is_one_trace_from_publish_to_the_agents_report_at_gcc
     _assert_logs_carry_the_trace(lines.getvalue(), trace_id)
 
 
+# Each event of the release's work, in every tier, with the ids it must carry beside the trace's.
+RELEASE, DEPLOYMENT, TASK, ORGANIZATION = (
+    "release_id",
+    "deployment_id",
+    "task_id",
+    "organization_id",
+)
+CORRELATED_EVENTS = {
+    "release.publish.completed": {RELEASE},
+    "intake.webhook.received": {RELEASE},
+    "intake.download.succeeded": {RELEASE, DEPLOYMENT},
+    "task.claim.succeeded": {TASK, DEPLOYMENT},
+    "agent.task.claimed": {TASK, DEPLOYMENT},
+    "task.started": {TASK, DEPLOYMENT},
+    "command.started": {TASK, DEPLOYMENT},
+    "command.finished": {TASK, DEPLOYMENT},
+    "task.completion.recorded": {TASK, DEPLOYMENT},
+    "task.finished": {TASK, DEPLOYMENT},
+    "deployments.status.recorded": {RELEASE, ORGANIZATION},
+}
+PROJECT_LOGGERS = ("gcc.", "customer_backend.", "wrktalk_agent.")
+
+
 def _assert_logs_carry_the_trace(output: str, trace_id: int) -> None:
+    """Every line the tiers log in the release's work has its trace id next to the ids of
+    what it works on, and the ids agree across the tiers."""
+    trace_hex = f"{trace_id:032x}"
     events: dict[str, list[dict[str, Any]]] = {}
     for line in output.splitlines():
         event = json.loads(line)
         events.setdefault(event["event"], []).append(event)
-    for name in (
-        "release.publish.completed",
-        "intake.webhook.received",
-        "intake.download.succeeded",
-        "task.claim.succeeded",
-        "task.started",
-        "task.finished",
-    ):
+    seen: dict[str, set[str]] = {RELEASE: set(), DEPLOYMENT: set(), TASK: set()}
+    for name, ids in CORRELATED_EVENTS.items():
         assert name in events, f"no {name} event was logged"
         for event in events[name]:
-            assert event.get("trace_id") == f"{trace_id:032x}", event
+            assert event.get("trace_id") == trace_hex, event
             assert len(event["span_id"]) == 16
+            assert ids <= {key for key, value in event.items() if value}, event
+            for key in seen.keys() & ids:
+                seen[key].add(event[key])
+    assert all(len(values) == 1 for values in seen.values()), seen
+    in_trace = [
+        event
+        for named in events.values()
+        for event in named
+        if event.get("trace_id") == trace_hex and event["logger"].startswith(PROJECT_LOGGERS)
+    ]
+    for event in in_trace:
+        # GCC's audit trail names a release by its version, as "release"
+        named = {RELEASE, TASK, ORGANIZATION, DEPLOYMENT, "version", "release"}
+        assert named & {key for key, value in event.items() if value}, event

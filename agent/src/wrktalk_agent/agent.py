@@ -16,6 +16,7 @@ from enum import IntEnum
 from contracts import AgentTaskStatus, TaskStatusUpdate, replace_nul
 from logconfig import get_logger
 from signing import TrustedKeys
+from telemetry import trace_fields
 from timekeeping import Clock, SystemClock, backoff_delay
 from wrktalk_agent import metrics
 from wrktalk_agent.backend import BackendClient, MalformedTask
@@ -177,7 +178,13 @@ class Agent:
         if task is None:
             log.debug("agent.poll.empty")
             return None
-        log.info("agent.task.claimed", task_id=str(task.id), task_type=task.type)
+        log.info(
+            "agent.task.claimed",
+            task_id=str(task.id),
+            task_type=task.type,
+            deployment_id=str(task.deployment_id) if task.deployment_id else None,
+            **trace_fields(task.traceparent),
+        )
         if self.control.stopping.is_set():
             # Claimed by a poll already under way when the signal came: hand it back honestly.
             update = self._failure(

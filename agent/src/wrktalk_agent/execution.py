@@ -39,7 +39,7 @@ from contracts import (
     TaskStatusUpdate,
     replace_nul,
 )
-from logconfig import get_logger
+from logconfig import get_logger, log_context
 from signing import TrustedKeys
 from telemetry import StatusCode, span
 from timekeeping import Clock, backoff_delay
@@ -113,11 +113,14 @@ async def execute_task(task: ClaimedTask, services: TaskServices) -> TaskOutcome
     The run is the ``agent.task`` span, under the ``traceparent`` the task came with (its
     release's trace); its heartbeats, log batches and status reports carry the span on.
     """
-    with span(
-        "agent.task",
-        parent=task.traceparent,
-        attributes={"wrktalk.task_id": str(task.id), "wrktalk.task_type": task.type},
-    ) as current:
+    with (
+        span(
+            "agent.task",
+            parent=task.traceparent,
+            attributes={"wrktalk.task_id": str(task.id), "wrktalk.task_type": task.type},
+        ) as current,
+        log_context(task_id=task.id, task_type=task.type, deployment_id=task.deployment_id),
+    ):
         outcome = await _execute_task(task, services)
         current.set_attribute("wrktalk.task_outcome", str(outcome.kind))
         if outcome.kind is not TaskOutcomeKind.COMPLETED:

@@ -16,6 +16,7 @@ from customer_backend.settings import Settings
 from customer_backend.worker import celery_app, configure_celery, use_clock
 from servicekit.db import SessionFactory, session_scope
 from testsupport.gcc_fixtures import TaskRecorder
+from testsupport.metrics import scrape
 from timekeeping import ManualClock
 from wrktalk_testing.network import free_port
 from wrktalk_testing.smtp import SmtpSink
@@ -240,3 +241,26 @@ async def test_send_pending_runs_in_a_real_celery_worker(
     assert len(received) == 1
     [row] = await notifications(backend_sessions)
     assert row.sent_at is not None
+
+
+async def test_emails_are_counted_as_failed_then_sent(
+    backend_sessions, gcc_clock, backend_settings, admin_factory, smtp_sink, backend_client
+):
+    await admin_factory("ada@acme.example")
+    await admin_factory("bob@acme.example")
+    await queue(backend_sessions, gcc_clock)
+    before = await scrape(backend_client)
+
+    [failed] = await send(
+        backend_sessions, gcc_clock, backend_settings.model_copy(update={"smtp_port": free_port()})
+    )
+    assert failed.is_sent is False
+    gcc_clock.advance(timedelta(minutes=1))
+    [sent] = await send(backend_sessions, gcc_clock, backend_settings)
+    assert sent.is_sent is True
+
+    after = await scrape(backend_client)
+    # one email to every admin: counted once
+    assert after.moved(before, "wrktalk_backend_emails_total", outcome="failed") == 1
+    assert after.moved(before, "wrktalk_backend_emails_total", outcome="sent") == 1
+    assert len(smtp_sink.wait_for(lambda message: True)) == 1

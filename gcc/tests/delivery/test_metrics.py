@@ -86,3 +86,33 @@ async def test_a_failing_receiver_counts_retries_then_one_failure(
     assert after.moved(before, DELIVERIES, outcome="acknowledged") == 0
     assert after.value("wrktalk_gcc_webhook_deliveries_waiting_retry") == 0
     assert after.value("wrktalk_gcc_deployment_targets", status="webhookFailed") == 1
+
+
+async def test_a_receiver_refusing_the_signature_opens_an_escalation_that_ages(
+    gcc_client: httpx.AsyncClient,
+    runtime: Runtime,
+    receiver: Any,
+    organization_factory: OrganizationFactory,
+    published_release: Any,
+    gcc_clock: ManualClock,
+) -> None:
+    # not trusted: the receiver answers 401 to GCC's signature
+    refusing = await organization_factory(
+        "refusing", webhook_endpoint=receiver.endpoint("refusing")
+    )
+    await published_release([refusing.organization.id])
+    gcc_clock.advance(timedelta(seconds=90))
+    before = await scrape(gcc_client)
+    assert before.value("wrktalk_gcc_webhook_oldest_pending_age_seconds") == 90
+    rejected = {"type": "WEBHOOK_REJECTED"}
+    assert before.value("wrktalk_gcc_escalations_open", **rejected) == 0
+
+    await deliver_due(runtime)
+    gcc_clock.advance(timedelta(hours=2))
+
+    after = await scrape(gcc_client)
+    assert after.moved(before, DELIVERIES, outcome="rejected") == 1
+    assert after.value("wrktalk_gcc_webhook_oldest_pending_age_seconds") == 0
+    assert after.value("wrktalk_gcc_escalations_open", **rejected) == 1
+    assert after.value("wrktalk_gcc_escalation_oldest_open_age_seconds", **rejected) == 7200
+    assert after.value("wrktalk_gcc_escalations_open", type="LICENSE_EXPIRED") == 0

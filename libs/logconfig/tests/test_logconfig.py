@@ -1,7 +1,9 @@
+import asyncio
 import copy
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from logconfig import (
     configure_logging,
     get_logger,
     is_secret_key,
+    log_context,
     logging_restored,
     redact,
     redact_secrets,
@@ -182,6 +185,58 @@ def test_contextvars_are_merged() -> None:
     lines = json_lines(stream)
     assert [line["request_id"] for line in lines] == ["req-1", "req-1"]
     assert [line["token"] for line in lines] == [REDACTED, REDACTED]
+
+
+def test_log_context_names_the_work_on_every_line_inside_it_and_no_other() -> None:
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    task_id = uuid.uuid4()
+    log = get_logger("agent")
+    with log_context(release_id="r-1", deployment_id=None):
+        with log_context(task_id=task_id):
+            log.info("command.started")
+            logging.getLogger("httpx").info("HTTP Request: POST")
+            log.info("task.finished", release_id="explicit")
+        log.info("release.downloaded")
+    log.info("agent.poll.empty")
+    started, request, finished, downloaded, empty = json_lines(stream)
+    for inside in (started, request):
+        assert (inside["release_id"], inside["task_id"]) == ("r-1", str(task_id))
+        assert "deployment_id" not in inside
+    assert finished["release_id"] == "explicit"
+    assert downloaded["release_id"] == "r-1"
+    assert "task_id" not in downloaded
+    assert "release_id" not in empty
+
+
+def test_an_inner_log_context_gives_the_outer_ids_back_when_it_ends() -> None:
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    log = get_logger("agent")
+    with log_context(task_id="outer"):
+        with log_context(task_id="inner", step="helm"):
+            log.info("command.started")
+        log.info("task.finished")
+    started, finished = json_lines(stream)
+    assert (started["task_id"], started["step"]) == ("inner", "helm")
+    assert finished["task_id"] == "outer"
+    assert "step" not in finished
+
+
+async def test_log_context_is_each_asyncio_tasks_own() -> None:
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+
+    async def work(task_id: str) -> None:
+        with log_context(task_id=task_id):
+            await asyncio.sleep(0)
+            get_logger("agent").info("task.step", step=task_id)
+
+    await asyncio.gather(work("one"), work("two"))
+    assert sorted((line["step"], line["task_id"]) for line in json_lines(stream)) == [
+        ("one", "one"),
+        ("two", "two"),
+    ]
 
 
 def test_stdlib_records_are_rendered_as_json_too() -> None:

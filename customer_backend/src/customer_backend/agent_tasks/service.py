@@ -33,6 +33,7 @@ from customer_backend.config import service as config_service
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.settings import Settings
+from logconfig import log_context
 from objectstore import ObjectStore, ObjectStoreError
 from servicekit.errors import Conflict, NotFound
 from servicekit.runtime import SendTask
@@ -84,10 +85,13 @@ async def hand_out_task(
     told) and returns None, instead of blocking the queue. This is the ``task.hand_out`` span,
     in the task's own trace (its release's).
     """
-    with span(
-        "task.hand_out",
-        parent=claimed.trace_parent,
-        attributes={"wrktalk.task_id": str(claimed.id), "wrktalk.task_type": claimed.type},
+    with (
+        span(
+            "task.hand_out",
+            parent=claimed.trace_parent,
+            attributes={"wrktalk.task_id": str(claimed.id), "wrktalk.task_type": claimed.type},
+        ),
+        log_context(task_id=claimed.id, deployment_id=claimed.deployment_id),
     ):
         return await _hand_out_task(
             session,

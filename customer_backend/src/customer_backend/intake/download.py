@@ -43,6 +43,7 @@ from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
 from customer_backend.runtime import Runtime
+from logconfig import log_context
 from objectstore import ObjectInfo
 from servicekit.db import session_scope
 from signing import ManifestRefused
@@ -82,11 +83,14 @@ async def download_release(*, runtime: Runtime, deployment_id: uuid.UUID) -> Dow
         deployment = await _lease(runtime, deployment_id)
         if deployment is None:
             return DownloadOutcome.NOT_NEEDED
-        with span(
-            "release.download",
-            parent=deployment.trace_parent,
-            attributes={"wrktalk.deployment_id": str(deployment_id)},
-        ) as current:
+        with (
+            span(
+                "release.download",
+                parent=deployment.trace_parent,
+                attributes={"wrktalk.deployment_id": str(deployment_id)},
+            ) as current,
+            log_context(release_id=deployment.gcc_release_id, deployment_id=deployment_id),
+        ):
             artifact_type = deployment.artifact_type
             started = time.perf_counter()
             staged, download_errors = await _staged_or_downloaded(runtime, deployment)

@@ -41,6 +41,7 @@ from contracts import (
 from customer_backend.installation import service as installation
 from customer_backend.reporting import repository
 from customer_backend.reporting.models import GccOutboxMessage, OutboxKind
+from logconfig import log_context
 from servicekit.db import after_commit, session_scope
 from servicekit.runtime import SendTask
 from telemetry import SpanKind, StatusCode, current_traceparent, inject_traceparent, span
@@ -169,12 +170,15 @@ async def flush_outbox(*, runtime: Runtime, limit: int = OUTBOX_BATCH) -> FlushO
 async def _deliver(runtime: Runtime, message: GccOutboxMessage, outcome: FlushOutcome) -> Delivery:
     """Send one message, in a ``report.send`` span under the one that wrote it, and record
     GCC's answer in its own transaction."""
-    with span(
-        "report.send",
-        parent=message.trace_parent,
-        kind=SpanKind.CLIENT,
-        attributes={"wrktalk.report_kind": message.kind},
-    ) as current:
+    with (
+        span(
+            "report.send",
+            parent=message.trace_parent,
+            kind=SpanKind.CLIENT,
+            attributes={"wrktalk.report_kind": message.kind},
+        ) as current,
+        log_context(report_id=message.id, report_kind=message.kind),
+    ):
         delivery = await _send_and_record(runtime, message, outcome)
         if delivery is not Delivery.SENT:
             current.set_status(StatusCode.ERROR, str(delivery))

@@ -145,7 +145,9 @@ async def download_artifact(
     manifest = await manifest_lookup(session, version=download.version)
     log.info(
         "artifact.download.started",
+        organization_id=str(organization.id),
         organization=organization.name,
+        version=download.version,
         key=download.key,
         is_signed=manifest is not None,
     )

@@ -60,7 +60,9 @@ async def record_deployment_scheduled(
     await session.flush()
     log.info(
         "deployments.schedule.recorded",
+        organization_id=str(organization.id),
         organization=organization.name,
+        release_id=str(release.id),
         version=release.version,
         scheduled_for=report.scheduled_for.isoformat(),
     )
@@ -103,7 +105,9 @@ async def record_deployment_status(
     await session.flush()
     log.info(
         "deployments.status.recorded",
+        organization_id=str(organization.id),
         organization=organization.name,
+        release_id=str(release.id),
         version=release.version,
         status=str(report.status),
         has_target=has_target,

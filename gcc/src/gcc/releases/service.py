@@ -225,12 +225,11 @@ async def publish_release(
     """Publish a draft: create a deployment target per eligible organization.
 
     The Helm chart must have been uploaded (422); a published release that differs only in
-    build metadata is a 409. Organizations with an expired license or a
-    version below ``minCurrentVersion`` get no target but an escalation. With ``signer`` the
-    release's manifest is signed and stored with it (``forced_deadline`` after now is the
-    deadline a forced one states). Webhook delivery is enqueued once the transaction commits.
-    The publication is the ``release.publish`` span, which the release keeps: its trace
-    follows the release to every customer.
+    build metadata is a 409. Organizations with an expired license or a version below
+    ``minCurrentVersion`` get no target but an escalation. With ``signer`` the release's
+    manifest is signed and stored with it (``forced_deadline`` after now is the deadline a
+    forced one states). Webhook delivery is enqueued once the transaction commits. The
+    ``release.publish`` span, which the release keeps, carries its trace to every customer.
     """
     with span("release.publish", attributes={"release.version": version_text}):
         return await _publish_release(
@@ -312,6 +311,7 @@ async def _publish_release(
     )
     log.info(
         "release.publish.completed",
+        release_id=str(release.id),
         version=version,
         targets=len(fan_out.organization_ids),
         license_expired=fan_out.license_expired,

@@ -13,7 +13,7 @@ from logconfig.configuration import (
     get_logger,
     logging_restored,
 )
-from logconfig.correlation import add_trace_context
+from logconfig.correlation import add_trace_context, log_context
 from logconfig.redaction import REDACTED, SECRET_KEY_MARKERS, is_secret_key, redact, redact_secrets
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "is_secret_key",
+    "log_context",
     "logging_restored",
     "redact",
     "redact_secrets",
