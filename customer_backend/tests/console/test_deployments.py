@@ -118,6 +118,9 @@ async def test_a_deployment_run_by_a_real_agent_streams_its_log_into_the_page(
     log_pane = page.get_by_role("list", name="Agent log")
     await expect(log_pane.locator("li").first).to_be_visible()
     await expect(page.get_by_text("The log is complete.")).to_be_visible()
+    # the stream's end event, swapped in by htmx, says how it ended and closes the stream; the
+    # summary and timeline then fetch their fragment again
+    await expect(page.locator("#log-end")).to_contain_text("the deployment is success")
     await expect(page.locator("#summary")).to_contain_text("success")
     await expect(page.locator("#timeline")).to_contain_text("completed")
     assert await page.evaluate("() => window.stillTheSamePage === true")
