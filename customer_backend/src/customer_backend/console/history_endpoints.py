@@ -10,13 +10,13 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from consolekit.pagination import Page, PageRequest, page_request, page_url
+from consolekit.web import SignInRequired
 from contracts import MAX_STORED_INTEGER, DeploymentType, RollbackRequest
 from customer_backend.console import log_pane
 from customer_backend.console import service as console_service
 from customer_backend.console.web import (
     ConsoleActor,
     ConsoleViewer,
-    SignInRequired,
     attempt,
     render,
     see_other,
