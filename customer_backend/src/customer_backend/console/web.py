@@ -71,7 +71,7 @@ def deployment_status(value: object) -> Markup:
     the history draws one per row)."""
     text = str(value)
     kind = "ok" if text in ("success", "completed") else "bad" if text in _BAD_STATUSES else "warn"
-    return Markup('<span class="status status-{}">{}</span>').format(kind, text)
+    return Markup('<span class="status status-') + kind + Markup('">') + text + Markup("</span>")
 
 
 CONSOLE.templates.env.globals["deployment_status"] = deployment_status

@@ -96,8 +96,14 @@ def time_element(moment: datetime | None) -> Markup:
     script shows in the reader's time zone; an em dash for no time."""
     if moment is None:
         return Markup("—")
-    return Markup('<time datetime="{}" data-local-time>{}</time>').format(
-        format_iso(moment), format_utc(moment)
+    # Markup + str escapes the str: cheaper than Markup.format, whose formatter costs more
+    # than the rest of a history row
+    return (
+        Markup('<time datetime="')
+        + format_iso(moment)
+        + Markup('" data-local-time>')
+        + format_utc(moment)
+        + Markup("</time>")
     )
 
 
