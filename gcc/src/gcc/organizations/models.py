@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field
@@ -85,9 +86,10 @@ text (prerelease and build); NULL for no version. Immutable, so the fleet list's
 is read from an index."""
 
 
-def version_order_key(version: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-    """The version order key of ``version`` (see :data:`VERSION_ORDER_FUNCTION`)."""
-    return getattr(sa.func, VERSION_ORDER_FUNCTION)(version, type_=sa.Text)
+def version_order_key(version: Any) -> sa.ColumnElement[str]:
+    """The version order key of the ``version`` column (see :data:`VERSION_ORDER_FUNCTION`)."""
+    key: sa.ColumnElement[str] = sa.func.semver_order_key(version, type_=sa.Text)
+    return key
 
 
 _organizations = Organization.__table__  # type: ignore[attr-defined]
