@@ -10,7 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from consolekit.pagination import Page, PageRequest, page_request, page_url
-from consolekit.web import SignInRequired
+from consolekit.web import SignInRequired, is_htmx
 from contracts import MAX_STORED_INTEGER, DeploymentType, RollbackRequest
 from customer_backend.console import log_pane
 from customer_backend.console import service as console_service
@@ -108,13 +108,15 @@ async def deployment_state(
 
 @router.post("/deployments/{deployment_id}/cancel")
 async def cancel(
+    request: Request,
     deployment_id: uuid.UUID,
     user: ConsoleActor,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Response:
-    """Cancel a scheduled deployment (the service answers 409 once the agent has it)."""
+    """Cancel a scheduled deployment (the service answers 409 once the agent has it): from
+    htmx, the page's summary and timeline as they are now; from a plain form, the page."""
     await deployments.cancel_deployment(
         session,
         clock=clock,
@@ -122,6 +124,9 @@ async def cancel(
         deployment_id=deployment_id,
         admin_email=user.admin.email,
     )
+    if is_htmx(request):
+        state = await _deployment_state(session, deployment_id)
+        return render(request, "_deployment_state.html", state, user=user)
     return see_other(f"/deployments/{deployment_id}")
 
 

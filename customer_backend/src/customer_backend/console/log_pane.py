@@ -16,7 +16,8 @@ from contracts import DeploymentLogEnd, DeploymentLogLineView
 def _one_line(html: str) -> str:
     # An SSE data field ends at a newline: keep the fragment on one line (text newlines
     # become character references, which the browser shows as the same newlines).
-    return html.replace("\r", "&#13;").replace("\n", "&#10;")
+    # (str first: Markup.replace would escape the references it puts in)
+    return str(html).replace("\r", "&#13;").replace("\n", "&#10;")
 
 
 def line_item(line: DeploymentLogLineView) -> Markup:

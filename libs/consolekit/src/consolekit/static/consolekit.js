@@ -77,6 +77,7 @@
   function confirmForms(root) {
     root.querySelectorAll("form[data-confirm]").forEach(function (form) {
       if (form.dataset.confirmBound) { return; }
+      if (window.htmx && form.hasAttribute("hx-post")) { return; }  // htmx asks (hx-confirm)
       form.dataset.confirmBound = "1";
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
