@@ -201,6 +201,8 @@ async def test_an_operator_publishes_watches_resolves_and_finds_it_audited(
     assert await page.evaluate("() => window.stillTheSamePage === true")
 
     await page.get_by_role("link", name="Releases").click()
+    await expect(page.get_by_role("heading", name="Releases", exact=True)).to_be_visible()
+    await check_page(page, "releases")
     await page.get_by_role("link", name=VERSION).click()
     await page.get_by_role("link", name=f"Publish {VERSION}…").click()
     await expect(page.locator("#reach")).to_have_text("4")  # the lapsed license is held back
