@@ -15,12 +15,12 @@ from contracts import MAX_STORED_INTEGER, DeploymentType, RollbackRequest
 from customer_backend.console import log_pane
 from customer_backend.console import service as console_service
 from customer_backend.console.web import (
+    CONSOLE,
     ConsoleActor,
     ConsoleViewer,
     attempt,
     render,
     see_other,
-    session_cookie,
 )
 from customer_backend.deployments import history, logstream, rollback
 from customer_backend.deployments import service as deployments
@@ -132,9 +132,7 @@ async def cancel(
 
 async def _stream_user(request: Request, runtime: RuntimeDep, settings: SettingsDep) -> None:
     # The stream may stay open for long: check the session in a short session of its own.
-    token = session_cookie(settings).read(request)
-    if token is None:
-        raise SignInRequired
+    token = CONSOLE.session_token_of(request, plain_http=settings.console_plain_http)
     async with session_scope(runtime.session_factory) as session:
         admin = await console_service.signed_in_admin(
             session, clock=runtime.clock, settings=settings, session_token=token

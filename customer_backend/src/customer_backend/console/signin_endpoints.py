@@ -9,7 +9,7 @@ from fastapi import Depends
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consolekit.signin import LinkState
-from consolekit.signin_pages import sign_in_router
+from consolekit.signin_pages import SettingsSignIn, sign_in_router
 from customer_backend.console import service
 from customer_backend.console.web import CONSOLE, ConsoleUser, console_user
 from customer_backend.deps import ClockDep, RuntimeDep, SessionDep, SettingsDep
@@ -19,23 +19,13 @@ from timekeeping import Clock
 
 
 @dataclass(frozen=True)
-class AdminSignIn:
+class AdminSignIn(SettingsSignIn):
     """The sign-in backend of the Control Tower: links go to active admins, by the outbox."""
 
     session: AsyncSession
     clock: Clock
     settings: Settings
     send_task: SendTask | None
-
-    @property
-    def plain_http(self) -> bool:
-        """Whether the console is served over plain HTTP."""
-        return self.settings.console_plain_http
-
-    @property
-    def link_minutes(self) -> int:
-        """How long a link works."""
-        return round(self.settings.console_link_minutes)
 
     async def request_link(self, *, email: str, next_path: str) -> None:
         """Email a link if ``email`` is an active admin's (the link opens the overview)."""

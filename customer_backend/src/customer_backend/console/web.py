@@ -19,14 +19,12 @@ from fastapi import Depends, FastAPI, Request
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from consolekit.cookies import CookiePolicy
-from consolekit.csrf import check_csrf, csrf_token
+from consolekit.csrf import check_csrf
 from consolekit.templating import console_templates
-from consolekit.web import Console, NavEntry, SignInRequired, ViewerRefused
+from consolekit.web import Console, NavEntry, SignedIn, SignInRequired, ViewerRefused
 from customer_backend.admins.models import ACTING_ROLES, Admin, AdminRole
 from customer_backend.console import service
 from customer_backend.deps import ClockDep, SessionDep, SettingsDep
-from customer_backend.settings import Settings
 from servicekit.errors import ServiceError
 
 T = TypeVar("T")
@@ -77,28 +75,11 @@ def deployment_status(value: object) -> Markup:
 CONSOLE.templates.env.globals["deployment_status"] = deployment_status
 
 
-def session_cookie(settings: Settings) -> CookiePolicy:
-    """The session cookie (Secure unless ``console_plain_http``); see
-    :meth:`consolekit.web.Console.session_cookie`."""
-    return CONSOLE.session_cookie(plain_http=settings.console_plain_http)
-
-
-def form_cookie(settings: Settings) -> CookiePolicy:
-    """The pre-session cookie of the sign-in forms."""
-    return CONSOLE.form_cookie(plain_http=settings.console_plain_http)
-
-
-@dataclass(frozen=True)
-class ConsoleUser:
+@dataclass(frozen=True, kw_only=True)
+class ConsoleUser(SignedIn):
     """The signed-in admin and the session their cookie holds."""
 
     admin: Admin
-    session_token: str
-
-    @property
-    def csrf_token(self) -> str:
-        """The token every form of this session carries."""
-        return csrf_token(self.session_token)
 
     @property
     def can_act(self) -> bool:
@@ -125,9 +106,7 @@ async def console_user(
     request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> ConsoleUser:
     """The signed-in admin; a state-changing request must carry this session's CSRF token."""
-    token = session_cookie(settings).read(request)
-    if token is None:
-        raise SignInRequired
+    token = CONSOLE.session_token_of(request, plain_http=settings.console_plain_http)
     admin = await service.signed_in_admin(
         session, clock=clock, settings=settings, session_token=token
     )

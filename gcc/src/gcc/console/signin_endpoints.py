@@ -9,7 +9,7 @@ from fastapi import Depends
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consolekit.signin import LinkState
-from consolekit.signin_pages import sign_in_router
+from consolekit.signin_pages import SettingsSignIn, sign_in_router
 from gcc.console.web import CONSOLE, ConsoleUser, console_user
 from gcc.deps import ClockDep, SessionDep, SettingsDep
 from gcc.operators import signin
@@ -18,22 +18,12 @@ from timekeeping import Clock
 
 
 @dataclass(frozen=True)
-class OperatorSignIn:
+class OperatorSignIn(SettingsSignIn):
     """The sign-in backend of the operator console: links go to active operators, by SMTP."""
 
     session: AsyncSession
     clock: Clock
     settings: Settings
-
-    @property
-    def plain_http(self) -> bool:
-        """Whether the console is served over plain HTTP."""
-        return self.settings.console_plain_http
-
-    @property
-    def link_minutes(self) -> int:
-        """How long a link works."""
-        return round(self.settings.console_link_minutes)
 
     async def request_link(self, *, email: str, next_path: str) -> None:
         """Email a link if ``email`` is an active operator's; it opens ``next_path``."""

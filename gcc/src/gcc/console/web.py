@@ -19,16 +19,14 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from consolekit.cookies import CookiePolicy
-from consolekit.csrf import check_csrf, csrf_token
+from consolekit.csrf import check_csrf
 from consolekit.templating import console_templates
-from consolekit.web import Console, NavEntry, SignInRequired, ViewerRefused
+from consolekit.web import Console, NavEntry, SignedIn, SignInRequired, ViewerRefused
 from contracts import OperatorRole
 from gcc.audit.service import Actor
 from gcc.deps import ClockDep, SessionDep, SettingsDep
 from gcc.operators import signin
 from gcc.operators.models import Operator
-from gcc.settings import Settings
 from servicekit.errors import InvalidInput, ServiceError
 
 PREFIX = "/console"
@@ -60,28 +58,11 @@ see_other = CONSOLE.see_other
 url = CONSOLE.url
 
 
-def session_cookie(settings: Settings) -> CookiePolicy:
-    """The session cookie (Secure unless ``console_plain_http``); see
-    :meth:`consolekit.web.Console.session_cookie`."""
-    return CONSOLE.session_cookie(plain_http=settings.console_plain_http)
-
-
-def form_cookie(settings: Settings) -> CookiePolicy:
-    """The pre-session cookie of the sign-in forms."""
-    return CONSOLE.form_cookie(plain_http=settings.console_plain_http)
-
-
-@dataclass(frozen=True)
-class ConsoleUser:
+@dataclass(frozen=True, kw_only=True)
+class ConsoleUser(SignedIn):
     """The signed-in operator and the session their cookie holds."""
 
     operator: Operator
-    session_token: str
-
-    @property
-    def csrf_token(self) -> str:
-        """The token every form of this session carries."""
-        return csrf_token(self.session_token)
 
     @property
     def can_act(self) -> bool:
@@ -109,9 +90,7 @@ async def console_user(
 ) -> ConsoleUser:
     """The signed-in operator; a state-changing request must carry this session's CSRF
     token, checked before anything else happens."""
-    token = session_cookie(settings).read(request)
-    if token is None:
-        raise SignInRequired
+    token = CONSOLE.session_token_of(request, plain_http=settings.console_plain_http)
     operator = await signin.signed_in_operator(
         session, clock=clock, settings=settings, session_token=token
     )

@@ -72,6 +72,35 @@ class SignInBackend(Protocol):
         """End the session of ``session_token``."""
 
 
+class ConsoleSettings(Protocol):
+    """The settings every tier's console reads (each tier's settings class has them)."""
+
+    @property
+    def console_plain_http(self) -> bool:
+        """Whether the console is served over plain HTTP."""
+
+    @property
+    def console_link_minutes(self) -> float:
+        """How long a sign-in link works."""
+
+
+class SettingsSignIn:
+    """The part of a tier's :class:`SignInBackend` its settings answer; the tier adds the four
+    methods that reach its people and tables."""
+
+    settings: ConsoleSettings
+
+    @property
+    def plain_http(self) -> bool:
+        """Whether the console is served over plain HTTP."""
+        return self.settings.console_plain_http
+
+    @property
+    def link_minutes(self) -> int:
+        """How long a link works, in whole minutes."""
+        return round(self.settings.console_link_minutes)
+
+
 def _form_secret(console: Console, request: Request, signin: SignInBackend) -> tuple[str, bool]:
     """This browser's pre-session secret, and whether it is new (and must be set)."""
     existing = console.form_cookie(plain_http=signin.plain_http).read(request)

@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consolekit.cookies import CookiePolicy
-from consolekit.csrf import CsrfRefused
+from consolekit.csrf import CsrfRefused, csrf_token
 from consolekit.templating import ConsoleChrome, NavItem, console_static_files
 
 SECURITY_HEADERS = {
@@ -70,6 +70,19 @@ class ConsolePrincipal(Protocol):
     @property
     def csrf_token(self) -> str:
         """The token every form of their session carries."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """What every tier's signed-in person carries: their session's token, and the CSRF token
+    made from it. A tier's own class adds the person and their role."""
+
+    session_token: str
+
+    @property
+    def csrf_token(self) -> str:
+        """The token every form of this session carries."""
+        return csrf_token(self.session_token)
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,15 @@ class Console:
             secure=not plain_http,
             max_age=timedelta(hours=1),
         )
+
+    def session_token_of(self, request: Request, *, plain_http: bool) -> str:
+        """The session token the request's cookie holds; :class:`SignInRequired` without one.
+        The tier looks the session up (and raises the same when it has ended), then checks the
+        CSRF token of a state-changing request."""
+        token = self.session_cookie(plain_http=plain_http).read(request)
+        if token is None:
+            raise SignInRequired
+        return token
 
     def chrome_for(
         self,
