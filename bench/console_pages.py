@@ -11,8 +11,8 @@ p95 wall time per page and the CPU the process spent per page; the anchor is
 
     uv run python bench/console_pages.py [--deployments 10000] [--requests 200]
 
-The exit status is 1 when the median of a history page (25 rows) misses the target. On a
-machine whose other work competes for the cores, the CPU per page is the steadier figure.
+The exit status is 1 when the median of a history page (25 rows, or 100) misses the target.
+On a machine whose other work competes for the cores, the CPU per page is the steadier figure.
 """
 
 from __future__ import annotations
@@ -165,7 +165,9 @@ async def report(client: httpx.AsyncClient, arguments: argparse.Namespace) -> in
         median, p95, cpu = await measure(client, path, arguments.requests)
         anchor_cpu = anchor_cpu or cpu
         print(f"{label:34} {median:10.2f} {p95:8.2f} {cpu:8.2f} {cpu / anchor_cpu:9.2f}")
-        if label.startswith("history,") and "100 per page" not in label and median >= TARGET_MS:
+        # every history page, the longest (100 rows) included, on its median; the p95 is
+        # printed beside it (on a shared machine it measures the neighbours as much as the app)
+        if label.startswith("history,") and median >= TARGET_MS:
             missed = True
     print(
         f"target: a history page under {TARGET_MS:.0f} ms of server time: "

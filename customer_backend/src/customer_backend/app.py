@@ -27,7 +27,7 @@ def create_app(
     from customer_backend.console.history_endpoints import router as console_history_router
     from customer_backend.console.release_endpoints import router as console_release_router
     from customer_backend.console.signin_endpoints import router as console_sign_in_router
-    from customer_backend.console.web import install_console_error_pages, mount_static
+    from customer_backend.console.web import install_console
     from customer_backend.deployments.endpoints import router as deployments_router
     from customer_backend.deployments.task_endpoints import router as task_admin_router
     from customer_backend.intake.endpoints import WEBHOOK_SIGNATURE
@@ -60,8 +60,7 @@ def create_app(
         refresh_metrics=refresh_metrics,
     )
     # the Control Tower console: pages over the same services, under /console
-    mount_static(app)
-    install_console_error_pages(app)
+    install_console(app)
     return app
 
 

@@ -8,12 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import expect
 
 from agent.tests.support.artifacts import package_chart
 from contracts import DeploymentType
 from customer_backend.artifacts.models import LocalArtifact
+from customer_backend.console.web import SESSION_COOKIE
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.installation.models import InstallationState
 from servicekit.db import SessionFactory
@@ -118,6 +120,9 @@ async def test_a_deployment_run_by_a_real_agent_streams_its_log_into_the_page(
     log_pane = page.get_by_role("list", name="Agent log")
     await expect(log_pane.locator("li").first).to_be_visible()
     await expect(page.get_by_text("The log is complete.")).to_be_visible()
+    # the stream's end event, swapped in by htmx, says how it ended and closes the stream; the
+    # summary and timeline then fetch their fragment again
+    await expect(page.locator("#log-end")).to_contain_text("the deployment is success")
     await expect(page.locator("#summary")).to_contain_text("success")
     await expect(page.locator("#timeline")).to_contain_text("completed")
     assert await page.evaluate("() => window.stillTheSamePage === true")
@@ -209,3 +214,45 @@ async def test_the_log_pane_stops_following_when_scrolled_up_and_resumes_at_the_
     await add_log_lines(task.id, "one more line")
     await expect(pane.locator("li")).to_have_count(251)
     assert await pane.evaluate(at_bottom)
+
+
+async def test_the_log_stream_sends_html_fragments_from_the_last_event_id(
+    sign_in: SignIn,
+    console: str,
+    context: Any,
+    release_factory: Any,
+    task_factory: Any,
+    add_log_lines: Any,
+) -> None:
+    release = await release_factory("2.3.0", status="success")
+    task = await task_factory(deployment_id=release.id, status="completed")
+    first, second, third = await add_log_lines(task.id, "one", "<b>two</b>", "three\nfour")
+    page = await sign_in()
+    # the stored lines are in the page itself, for a reader without JavaScript
+    await page.goto(f"{console}/deployments/{release.id}")
+    await expect(page.locator("#log li")).to_have_count(3)
+    await expect(page.get_by_text("The log is complete.")).to_be_visible()
+    session = next(c for c in await context.cookies() if c["name"] == SESSION_COOKIE)["value"]
+    async with httpx.AsyncClient(cookies={SESSION_COOKIE: session}) as client:
+        resumed = await client.get(
+            f"{console}/deployments/{release.id}/logs/stream",
+            headers={"Last-Event-ID": str(first)},
+        )
+        state = await client.get(
+            f"{console}/deployments/{release.id}/state", headers={"HX-Request": "true"}
+        )
+        refused = await client.get(
+            f"{console}/deployments/{release.id}/logs/stream",
+            headers={"Last-Event-ID": "not a number"},
+        )
+    assert resumed.headers["content-type"].startswith("text/event-stream")
+    assert resumed.text == (
+        f'id: {second}\ndata: <li id="line-{second}" class="stdout">&lt;b&gt;two&lt;/b&gt;</li>\n\n'
+        f'id: {third}\ndata: <li id="line-{third}" class="stdout">three&#10;four</li>\n\n'
+        "event: end\ndata: Finished: the agent's task ended <strong>completed</strong>, "
+        "the deployment is <strong>success</strong>.\n\n"
+    )
+    assert state.status_code == 200
+    assert state.text.lstrip().startswith('<div id="deployment-state"')
+    assert "<html" not in state.text
+    assert refused.status_code == 422

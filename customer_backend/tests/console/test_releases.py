@@ -76,9 +76,15 @@ async def test_cancel_a_scheduled_deployment(
     await page.get_by_role("link", name="Releases").click()
     await page.get_by_label("Deploy 2.3.0 at").fill("2026-06-02T10:00")
     await page.get_by_role("button", name="Schedule 2.3.0").click()
+    await expect(page.get_by_text("Scheduled. The agent starts it")).to_be_visible()
+    await page.evaluate("() => { window.stillTheSamePage = true; }")
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Cancel this deployment").click()
+    # htmx puts the cancelled summary and timeline in place, without a reload
     await expect(page.locator("#summary")).to_contain_text("cancelled")
+    await expect(page.locator("#timeline")).to_contain_text("cancelled")
+    assert await page.evaluate("() => window.stillTheSamePage === true")
+    await expect(page.get_by_role("button", name="Cancel this deployment")).to_have_count(0)
     deployment = await rows.get(type(release.deployment), release.id)
     assert deployment.status == LocalDeploymentStatus.CANCELLED
 

@@ -190,15 +190,28 @@ async def test_an_operator_publishes_watches_resolves_and_finds_it_audited(
 
     await sign_in(page, base, "alice@vendor.example", smtp_sink)
     await check_page(page, "fleet")
+    # htmx: the filter form swaps in the organizations only, and keeps its address
+    await page.evaluate("() => { window.stillTheSamePage = true; }")
+    await page.get_by_label("Name contains").fill("alpha")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page).to_have_url(re.compile(r"q=alpha"))
+    organizations = page.locator("#organizations tbody")
+    await expect(organizations).to_contain_text("alpha-bank")
+    await expect(organizations).not_to_contain_text("delta-failing")
+    assert await page.evaluate("() => window.stillTheSamePage === true")
 
     await page.get_by_role("link", name="Releases").click()
+    await expect(page.get_by_role("heading", name="Releases", exact=True)).to_be_visible()
+    await check_page(page, "releases")
     await page.get_by_role("link", name=VERSION).click()
     await page.get_by_role("link", name=f"Publish {VERSION}…").click()
     await expect(page.locator("#reach")).to_have_text("4")  # the lapsed license is held back
     await check_page(page, "publish")
     await page.get_by_role("button", name="Publish to 4 organizations").click()
 
-    # the worker delivers; the page follows without a reload
+    # the worker delivers; the page follows without a reload (htmx polls the section)
+    await expect(page.get_by_role("heading", name="Delivery")).to_be_visible()
+    await page.evaluate("() => { window.stillTheSamePage = true; }")
     delivery = page.locator("#delivery")
     await expect(delivery.locator('[data-count="acknowledged"]')).to_have_text("3", timeout=30_000)
     await expect(delivery.locator('[data-count="retrying"]')).to_have_text("1", timeout=30_000)
@@ -209,6 +222,8 @@ async def test_an_operator_publishes_watches_resolves_and_finds_it_audited(
         await asyncio.sleep(1)
     await expect(page.locator("#delivery-percent")).to_have_text("100%", timeout=30_000)
     await expect(delivery.locator('[data-count="failed"]')).to_have_text("1")
+    assert await page.evaluate("() => window.stillTheSamePage === true")
+    await expect(delivery).not_to_have_attribute("hx-trigger", re.compile("every"))  # settled
     await check_page(page, "release")
     assert endpoints.received.count("delta") == 3
 
@@ -225,8 +240,12 @@ async def test_an_operator_publishes_watches_resolves_and_finds_it_audited(
     await failed_escalation.get_by_label("Reason for resolving").fill(
         "Customer's database is back; the backend polled the release"
     )
+    await page.evaluate("() => { window.stillTheSamePage = true; }")
     await failed_escalation.get_by_role("button", name="Resolve").click()
+    # htmx puts the resolved escalation in place of the open one, without a reload
     await expect(page.get_by_text("Resolved the WEBHOOK_FAILED escalation")).to_be_visible()
+    await expect(failed_escalation).to_contain_text("the backend polled the release")
+    assert await page.evaluate("() => window.stillTheSamePage === true")
 
     await page.get_by_role("link", name="Audit").click()
     await page.get_by_label("Change").select_option("escalation.resolve")

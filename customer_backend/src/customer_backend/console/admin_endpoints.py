@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from consolekit.pagination import Page, PageRequest, page_request, page_url
+from consolekit.web import ViewerRefused
 from contracts.maintenance import MaintenanceModeUpdate
 from customer_backend.admins import service as admins
 from customer_backend.admins.models import AdminRole
@@ -15,7 +16,6 @@ from customer_backend.console import service
 from customer_backend.console.web import (
     ConsoleActor,
     ConsoleViewer,
-    ViewerRefused,
     attempt,
     render,
     see_other,

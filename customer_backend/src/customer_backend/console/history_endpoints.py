@@ -5,21 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from consolekit.pagination import Page, PageRequest, page_request, page_url
+from consolekit.web import SignInRequired, is_htmx
 from contracts import MAX_STORED_INTEGER, DeploymentType, RollbackRequest
+from customer_backend.console import log_pane
 from customer_backend.console import service as console_service
 from customer_backend.console.web import (
+    CONSOLE,
     ConsoleActor,
     ConsoleViewer,
-    SignInRequired,
     attempt,
     render,
     see_other,
-    session_cookie,
 )
 from customer_backend.deployments import history, logstream, rollback
 from customer_backend.deployments import service as deployments
@@ -57,6 +58,15 @@ async def history_page(
     )
 
 
+async def _deployment_state(session: SessionDep, deployment_id: uuid.UUID) -> dict[str, object]:
+    detail = await history.deployment_detail(session, deployment_id=deployment_id)
+    return {
+        "detail": detail,
+        "target_id": deployment_id,
+        "is_cancellable": detail.deployment is not None and detail.deployment.status == CANCELLABLE,
+    }
+
+
 @router.get("/deployments/{deployment_id}")
 async def deployment_page(
     request: Request,
@@ -65,15 +75,18 @@ async def deployment_page(
     session: SessionDep,
 ) -> Response:
     """A deployment (or a rollback's task): timeline, live log, cancel while it can be."""
-    detail = await history.deployment_detail(session, deployment_id=deployment_id)
+    state = await _deployment_state(session, deployment_id)
+    # The lines stored so far are in the page (readable without JavaScript); the live pane
+    # streams from after the last of them.
+    logged = await history.log_page(session, target_id=deployment_id)
     return render(
         request,
         "deployment.html",
         {
-            "detail": detail,
-            "target_id": deployment_id,
-            "is_cancellable": detail.deployment is not None
-            and detail.deployment.status == CANCELLABLE,
+            **state,
+            "lines": [log_pane.line_item(line) for line in logged.lines],
+            "stream_after": logged.next_after_id,
+            "is_log_finished": logged.is_finished,
             "just_scheduled": request.query_params.get("scheduled") == "1",
         },
         user=user,
@@ -81,15 +94,29 @@ async def deployment_page(
     )
 
 
+@router.get("/deployments/{deployment_id}/state")
+async def deployment_state(
+    request: Request,
+    deployment_id: uuid.UUID,
+    user: ConsoleViewer,
+    session: SessionDep,
+) -> Response:
+    """The page's summary and timeline alone, which it fetches again when the log ends."""
+    state = await _deployment_state(session, deployment_id)
+    return render(request, "_deployment_state.html", state, user=user)
+
+
 @router.post("/deployments/{deployment_id}/cancel")
 async def cancel(
+    request: Request,
     deployment_id: uuid.UUID,
     user: ConsoleActor,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Response:
-    """Cancel a scheduled deployment (the service answers 409 once the agent has it)."""
+    """Cancel a scheduled deployment (the service answers 409 once the agent has it): from
+    htmx, the page's summary and timeline as they are now; from a plain form, the page."""
     await deployments.cancel_deployment(
         session,
         clock=clock,
@@ -97,14 +124,15 @@ async def cancel(
         deployment_id=deployment_id,
         admin_email=user.admin.email,
     )
+    if is_htmx(request):
+        state = await _deployment_state(session, deployment_id)
+        return render(request, "_deployment_state.html", state, user=user)
     return see_other(f"/deployments/{deployment_id}")
 
 
 async def _stream_user(request: Request, runtime: RuntimeDep, settings: SettingsDep) -> None:
     # The stream may stay open for long: check the session in a short session of its own.
-    token = session_cookie(settings).read(request)
-    if token is None:
-        raise SignInRequired
+    token = CONSOLE.session_token_of(request, plain_http=settings.console_plain_http)
     async with session_scope(runtime.session_factory) as session:
         admin = await console_service.signed_in_admin(
             session, clock=runtime.clock, settings=settings, session_token=token
@@ -118,12 +146,23 @@ async def stream_logs(
     deployment_id: uuid.UUID,
     runtime: RuntimeDep,
     last_event_id: Annotated[int, Query(alias="lastEventId", ge=0, le=MAX_STORED_INTEGER)] = 0,
+    resume_after: Annotated[
+        int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_STORED_INTEGER)
+    ] = None,
 ) -> StreamingResponse:
-    """The same Server-Sent Events as the API's stream, for the page's log pane."""
+    """The API's stream of log lines as HTML fragments for the page's pane: from
+    ``lastEventId`` (the last line drawn in the page), or from the ``Last-Event-ID`` the
+    browser sends when it reconnects."""
     async with session_scope(runtime.session_factory) as session:
         target = await deployments.resolve_stream_target(session, target_id=deployment_id)
     return StreamingResponse(
-        logstream.stream_logs(runtime.session_factory, target=target, after_id=last_event_id),
+        logstream.stream_logs(
+            runtime.session_factory,
+            target=target,
+            after_id=max(last_event_id, resume_after or 0),
+            format_line=log_pane.line_event,
+            format_end=log_pane.end_event,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

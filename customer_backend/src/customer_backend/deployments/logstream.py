@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from contracts import (
     AgentTaskStatus,
@@ -47,16 +47,20 @@ async def stream_logs(
     target: StreamTarget,
     after_id: int = 0,
     poll_interval: float = POLL_INTERVAL_SECONDS,
+    format_line: Callable[[DeploymentLogLineView], str] = line_event,
+    format_end: Callable[[DeploymentLogEnd], str] = end_event,
 ) -> AsyncIterator[str]:
     """Yield SSE text: lines after ``after_id`` as they arrive, then ``end``.
 
-    Each poll uses a short session of its own, so an open stream holds no connection.
+    Each poll uses a short session of its own, so an open stream holds no connection. The
+    events are the API's JSON ones unless ``format_line`` and ``format_end`` write others (the
+    console's pane takes HTML fragments).
     """
     idle_polls = 0
     while True:
         lines, tasks, deployment_status = await _poll(session_factory, target, after_id)
         for line in lines:
-            yield line_event(line)
+            yield format_line(line)
             after_id = line.id
         if len(lines) == BATCH_SIZE:
             continue
@@ -66,10 +70,10 @@ async def stream_logs(
             # Lines sent before the final status was stored are read now, after it.
             while lines := (await _poll(session_factory, target, after_id))[0]:
                 for line in lines:
-                    yield line_event(line)
+                    yield format_line(line)
                     after_id = line.id
             latest = tasks[-1] if tasks else None
-            yield end_event(
+            yield format_end(
                 DeploymentLogEnd(
                     task_id=latest.id if latest else None,
                     task_status=AgentTaskStatus(latest.status) if latest else None,

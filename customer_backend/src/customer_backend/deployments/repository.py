@@ -67,10 +67,13 @@ async def deployments_with_statuses(
 
 
 async def history(session: AsyncSession, *, limit: int, offset: int = 0) -> list[DeploymentHistory]:
-    """Deployments and rollbacks that ran, newest first."""
+    """Deployments and rollbacks that ran, newest first.
+
+    Both keys descend, so that the index on (deployed_at, id) read backwards gives the order
+    itself: with the id ascending, a page deep in a long history sorted the whole table."""
     result = await session.exec(
         select(DeploymentHistory)
-        .order_by(col(DeploymentHistory.deployed_at).desc(), col(DeploymentHistory.id))
+        .order_by(col(DeploymentHistory.deployed_at).desc(), col(DeploymentHistory.id).desc())
         .offset(offset)
         .limit(limit)
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 
+from consolekit.web import is_htmx
 from contracts import MAX_RESOLUTION_LENGTH, EscalationType
 from gcc.console.web import PREFIX, ConsoleActor, ConsoleViewer, choice, render, see_other
 from gcc.deps import ClockDep, SessionDep
@@ -68,6 +69,7 @@ async def escalations_page(
 
 @router.post("/escalations/{escalation_id}/resolve")
 async def resolve(
+    request: Request,
     user: ConsoleActor,
     session: SessionDep,
     clock: ClockDep,
@@ -75,7 +77,8 @@ async def resolve(
     reason: Annotated[str, Form(min_length=1, max_length=MAX_RESOLUTION_LENGTH)],
     back: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
-    """Close an escalation with what was done, as the signed-in operator."""
+    """Close an escalation with what was done, as the signed-in operator: from htmx, the
+    escalation resolved, to put in place of the open one; from a plain form, the page again."""
     resolved = await service.resolve_escalation(
         session,
         clock=clock,
@@ -83,7 +86,13 @@ async def resolve(
         escalation_id=escalation_id,
         resolution=reason.strip() or reason,
     )
+    done = f"Resolved the {resolved.type} escalation of {resolved.organization_name}."
+    if is_htmx(request):
+        return render(
+            request,
+            "escalation_item.html",
+            {"escalation": resolved, "titles": TITLES, "advice": ADVICE, "done": done},
+            user=user,
+        )
     target = back if back and back.startswith("/organizations/") else "/escalations"
-    return see_other(
-        target, done=f"Resolved the {resolved.type} escalation of {resolved.organization_name}."
-    )
+    return see_other(target, done=done)

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gcc.organizations.models import Organization, VersionHistory
+from gcc.organizations.models import Organization, VersionHistory, version_order_key
 
 
 async def get_by_api_key_hash(session: AsyncSession, api_key_hash: str) -> Organization | None:
@@ -220,21 +219,10 @@ def _escaped_like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _version_sort_key() -> Any:
-    """A text key that orders semantic versions numerically (2.10.0 after 2.9.0): each part
-    of major.minor.patch left-padded; prerelease and build text follow."""
-    core = func.split_part(func.split_part(col(Organization.current_version), "+", 1), "-", 1)
-    parts = [func.lpad(func.split_part(core, ".", index), 10, "0") for index in (1, 2, 3)]
-    key = func.concat(
-        parts[0], ".", parts[1], ".", parts[2], "-", col(Organization.current_version)
-    )
-    return case((col(Organization.current_version).is_(None), None), else_=key)
-
-
 FLEET_SORTS: dict[str, Any] = {
     "name": col(Organization.name),
     "health": col(Organization.health_status),
-    "version": _version_sort_key(),
+    "version": version_order_key(col(Organization.current_version)),
     "license": col(Organization.license_expires_at),
     "lastSeen": col(Organization.last_seen_at),
     "type": col(Organization.deployment_type),

@@ -1,5 +1,7 @@
-// The consoles' only script. Every page works without it; it adds local times, the browser's
-// time zone to forms that ask for it, and live log panes that follow a Server-Sent Events stream.
+// The consoles' own script, beside htmx (which swaps parts of pages in place and feeds the
+// live log pane from its Server-Sent Events stream). Every page works without either; this adds
+// local times, the browser's time zone to forms that ask for it, confirmations, countdowns, and
+// the log pane's following (auto-scroll that stops while the reader scrolls up).
 (function () {
   "use strict";
 
@@ -28,9 +30,12 @@
     });
   }
 
+  // A log pane fed by htmx's SSE extension (``sse-swap`` with ``hx-swap="beforeend"``): it
+  // follows new lines while the reader is at the bottom, and pauses while they scroll up.
   function followLog(pane) {
+    if (pane.dataset.following) { return; }
+    pane.dataset.following = "1";
     var state = document.getElementById(pane.dataset.followState || "");
-    var field = pane.dataset.textField || "line";
     var following = true;
     var scrolledByUs = false;
     function say(text) { if (state) { state.textContent = text; } }
@@ -44,39 +49,10 @@
       var bottom = pane.scrollHeight - pane.clientHeight;
       if (pane.scrollTop < bottom) { scrolledByUs = true; pane.scrollTop = bottom; }
     }
-    var source = new EventSource(pane.dataset.followLog);
-    source.onmessage = function (event) {
-      var data = JSON.parse(event.data);
-      var item = document.createElement("li");
-      item.textContent = data[field];
-      if (data.stream) { item.className = data.stream; }
-      pane.appendChild(item);
-      if (following) { scrollToEnd(); }
-    };
-    source.addEventListener("end", function (event) {
-      source.close();
-      say("The log is complete.");
-      pane.dispatchEvent(new CustomEvent("consolekit:log-end", { bubbles: true, detail: JSON.parse(event.data) }));
-      var selector = pane.dataset.refreshOnEnd;
-      if (selector) { refresh(selector); }
-    });
+    pane.addEventListener("htmx:sseMessage", function () { if (following) { scrollToEnd(); } });
+    document.body.addEventListener("htmx:sseClose", function () { say("The log is complete."); });
+    scrollToEnd();
     say("Following new lines.");
-  }
-
-  // Replace the parts of this page named by ``selector`` with the same parts of a fresh copy.
-  function refresh(selector) {
-    fetch(window.location.href, { credentials: "same-origin" })
-      .then(function (response) { return response.text(); })
-      .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html");
-        document.querySelectorAll(selector).forEach(function (element) {
-          var replacement = element.id ? fresh.getElementById(element.id) : null;
-          if (replacement) {
-            element.innerHTML = replacement.innerHTML;
-            showLocalTimes(element);
-          }
-        });
-      });
   }
 
   // Count down from the seconds the server measured when it drew the page (the browser's own
@@ -97,19 +73,31 @@
     setInterval(draw, 1000);
   }
 
+  // Forms that post without htmx ask here; htmx's own requests ask through ``hx-confirm``.
   function confirmForms(root) {
     root.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      if (form.dataset.confirmBound) { return; }
+      if (window.htmx && form.hasAttribute("hx-post")) { return; }  // htmx asks (hx-confirm)
+      form.dataset.confirmBound = "1";
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
       });
     });
   }
 
+  function enhance(root) {
+    showLocalTimes(root);
+    fillTimeZones(root);
+    confirmForms(root);
+    root.querySelectorAll("[data-follow-log]").forEach(followLog);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    showLocalTimes(document);
-    fillTimeZones(document);
-    confirmForms(document);
+    enhance(document);
     countDown(document);
-    document.querySelectorAll("[data-follow-log]").forEach(followLog);
+  });
+  // Parts htmx swapped in get the same treatment as the page they joined.
+  document.addEventListener("htmx:load", function (event) {
+    if (event.target && event.target.querySelectorAll) { enhance(event.target); }
   });
 })();
