@@ -48,8 +48,12 @@ async def raise_escalation(
     release_id: uuid.UUID | None = None,
     release_version: str | None = None,
     details: dict[str, Any] | None = None,
+    dedupe: str | None = None,
 ) -> bool:
     """Record an escalation unless the same one exists already; True when it is new.
+
+    ``dedupe`` replaces the usual key (type, organization, release) for an escalation raised
+    once per event rather than once per organization and release (a rollout's halts).
 
     An escalation about a release records its version too (``release_version``), so that
     listing and emailing escalations never reads the releases' table.
@@ -66,7 +70,7 @@ async def raise_escalation(
             release_id=release_id,
             release_version=release_version,
             type=str(escalation_type),
-            dedupe_key=dedupe_key(escalation_type, organization_id, release_id),
+            dedupe_key=dedupe or dedupe_key(escalation_type, organization_id, release_id),
             reason=reason,
             details=details,
             escalated_at=clock.now(),
