@@ -219,6 +219,7 @@ TITLES = {
     EscalationType.WEBHOOK_REJECTED: "Webhook rejected by the customer (401)",
     EscalationType.WEBHOOK_GONE: "Webhook endpoint gone (410)",
     EscalationType.WEBHOOK_FAILED: "Webhook not delivered after every attempt",
+    EscalationType.ROLLOUT_HALTED: "Phased rollout halted",
 }
 ADVICE = {
     EscalationType.FORCED_24H_EXCEEDED: "Contact the customer to schedule the deployment now.",
@@ -258,6 +259,12 @@ ADVICE = {
         "release is not lost: the customer backend takes it from its next poll of GCC. If the "
         "backend is down or unreachable, check with the customer; once it answers again, "
         "POST /api/operator/releases/{version}/redeliver sends the webhook again."
+    ),
+    EscalationType.ROLLOUT_HALTED: (
+        "No further wave is notified. Look at the numbers above and the wave's organizations "
+        "(GET /api/operator/releases/{version}/rollout). When the release is fine, "
+        "`gcc release resume {version}` notifies the next wave; when it is bad, "
+        "`gcc release withdraw {version}` takes it back (see the rollout runbook)."
     ),
 }
 

@@ -114,6 +114,8 @@ class Rollout(TableBase, table=True):
     state: str = enum_field(default="running")
     current_wave: int = 0
     """The last wave notified."""
+    notified_at: list[str] = json_field(nullable=False)
+    """When each wave notified so far was notified (ISO 8601), by wave."""
     halts: list[dict[str, Any]] = json_field(nullable=False)
     """Every halt, as ``RolloutHaltView`` JSON, oldest first."""
     created_at: datetime = timestamp_field(nullable=False)

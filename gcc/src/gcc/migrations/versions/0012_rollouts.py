@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("plan", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("current_wave", sa.Integer(), nullable=False),
+        sa.Column("notified_at", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("halts", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
