@@ -205,6 +205,25 @@ async def releases_awaiting(session: AsyncSession, organization_id: uuid.UUID) -
     return result.all()
 
 
+async def withdrawn_awaiting(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> Sequence[Release]:
+    """Withdrawn releases the organization was notified of and has not acknowledged the
+    withdrawal of, oldest first."""
+    result = await session.exec(
+        select(Release)
+        .join(DeploymentTarget, col(DeploymentTarget.release_id) == col(Release.id))
+        .where(
+            DeploymentTarget.organization_id == organization_id,
+            col(DeploymentTarget.webhook_acked).is_(False),
+            col(DeploymentTarget.wave_notified_at).is_not(None),
+            col(Release.withdrawn_at).is_not(None),
+        )
+        .order_by(col(Release.withdrawn_at), col(Release.version))
+    )
+    return result.all()
+
+
 async def get_target(
     session: AsyncSession, *, release_id: uuid.UUID, organization_id: uuid.UUID
 ) -> DeploymentTarget | None:

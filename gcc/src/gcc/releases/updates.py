@@ -1,4 +1,5 @@
-"""The updates poll: what a customer backend that missed webhooks asks GCC for."""
+"""The updates poll: what a customer backend that missed webhooks asks GCC for (releases
+published to it, and releases withdrawn after it was notified of them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from gcc.organizations import service as organization_service
 from gcc.organizations.models import Organization
 from gcc.releases import manifests, repository, views
 from gcc.releases.manifests import ManifestSigner
+from gcc.releases.webhook_body import build_withdrawn_body
 from timekeeping import Clock
 
 
@@ -38,4 +40,9 @@ async def pending_updates(
         release.id: manifests.current_manifest(release, signer=signer, now=now)
         for release in releases
     }
-    return views.updates_view(releases, digests, signed)
+    poll = views.updates_view(releases, digests, signed)
+    withdrawn = await repository.withdrawn_awaiting(session, organization.id)
+    poll.withdrawn = [
+        body for body in (build_withdrawn_body(release) for release in withdrawn) if body
+    ]
+    return poll

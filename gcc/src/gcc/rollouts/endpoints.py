@@ -1,4 +1,5 @@
-"""Operator routes of phased rollouts, under ``/api/operator/releases/{version}/rollout``."""
+"""Operator routes of phased rollouts (``/api/operator/releases/{version}/rollout``) and of
+withdrawing a release (``/api/operator/releases/{version}/withdraw``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from contracts import RolloutActionRequest, RolloutView
+from contracts import OperatorReleaseSummary, RolloutActionRequest, RolloutView
 from gcc.deps import ClockDep, OperatorCaller, RuntimeDep, SessionDep, VersionPath
-from gcc.rollouts import actions
+from gcc.rollouts import actions, withdraw
 from servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/operator/releases/{version}", tags=["operator: rollouts"])
@@ -71,6 +72,29 @@ async def advance_rollout(
 ) -> RolloutView:
     """Notify the next wave now, whatever the gates and the bake time say."""
     return await actions.advance_rollout(
+        session,
+        clock=clock,
+        actor=caller,
+        version_text=version,
+        reason=_reason(body),
+        send_task=runtime.send_task,
+    )
+
+
+@router.post(
+    "/withdraw", response_model=OperatorReleaseSummary, responses=error_responses(404, 409)
+)
+async def withdraw_release(
+    version: VersionPath,
+    caller: OperatorCaller,
+    session: SessionDep,
+    clock: ClockDep,
+    runtime: RuntimeDep,
+    body: ActionBody = None,
+) -> OperatorReleaseSummary:
+    """Take the release back: deprecated for those not yet notified, a signed
+    `release.withdrawn` webhook to those notified."""
+    return await withdraw.withdraw_release(
         session,
         clock=clock,
         actor=caller,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import DeploymentStatus, HealthStatus, RolloutState
+from contracts import DeploymentStatus, HealthStatus, ReleaseStatus, RolloutState
 from gcc.releases.models import Release, Rollout
 
 REPORTED_FAILED = (DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK)
@@ -163,3 +163,45 @@ async def get_rollout(session: AsyncSession, release_id: uuid.UUID) -> Rollout |
         .execution_options(populate_existing=True)
     )
     return result.first()
+
+
+# The organizations already notified get the withdrawal as a new webhook (a new webhook-id, a
+# fresh allowance of attempts); those never notified are cancelled and never hear of it.
+_WITHDRAW_NOTIFIED = sa.text(
+    """
+    UPDATE deployment_target
+    SET webhook_id = 'msg_' || replace(gen_random_uuid()::text, '-', ''),
+        webhook_sent = false, webhook_acked = false, webhook_failed = false,
+        webhook_attempts = 0, webhook_error = NULL, lease_expires_at = NULL,
+        next_attempt_at = :now, updated_at = :now
+    WHERE release_id = :release_id AND wave_notified_at IS NOT NULL
+    """
+)
+_CANCEL_WAITING = sa.text(
+    """
+    UPDATE deployment_target SET status = :cancelled, completed_at = :now, updated_at = :now
+    WHERE release_id = :release_id AND wave_notified_at IS NULL
+    """
+)
+
+
+async def withdraw_targets(
+    session: AsyncSession, *, release_id: uuid.UUID, now: datetime
+) -> tuple[int, int]:
+    """Make the withdrawal due for the notified targets and cancel the waiting ones; the
+    number of each."""
+    connection = await session.connection()
+    notified = await connection.execute(_WITHDRAW_NOTIFIED, {"release_id": release_id, "now": now})
+    waiting = await connection.execute(
+        _CANCEL_WAITING,
+        {"release_id": release_id, "now": now, "cancelled": str(DeploymentStatus.CANCELLED)},
+    )
+    return notified.rowcount, waiting.rowcount
+
+
+async def published_versions(session: AsyncSession) -> Sequence[str]:
+    """The versions of the published releases."""
+    result = await session.exec(
+        select(Release.version).where(Release.status == ReleaseStatus.PUBLISHED)
+    )
+    return result.all()
