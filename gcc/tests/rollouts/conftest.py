@@ -14,7 +14,7 @@ from contracts import ReleaseStatus
 from gcc.artifacts.models import Artifact
 from gcc.health.service import classify_health
 from gcc.releases.models import DeploymentTarget, Release
-from gcc.rollouts.service import Evaluation, evaluate_rollouts
+from gcc.rollouts.service import Evaluation, run_evaluation
 from gcc.settings import Settings
 from servicekit.db import SessionFactory, session_scope
 from testsupport.gcc_fixtures import CreatedOrganization, OrganizationFactory
@@ -99,10 +99,9 @@ class Fleet:
             await classify_health(session, clock=self.clock, settings=self.settings)
 
     async def evaluate(self) -> Evaluation:
-        async with session_scope(self.sessions) as session:
-            return await evaluate_rollouts(
-                session, clock=self.clock, send_task=self.dispatched.append
-            )
+        return await run_evaluation(
+            self.sessions, clock=self.clock, send_task=self.dispatched.append
+        )
 
     async def notified(self, version: str = VERSION) -> list[str]:
         """The organizations whose target of the release is due or delivered, by name."""

@@ -64,6 +64,12 @@ class DeploymentTarget(TableBase, table=True):
             "next_attempt_at",
             postgresql_where=sa.text("webhook_acked = false AND webhook_failed = false"),
         ),
+        # targets of a rollout wave not notified yet (migration 0012)
+        sa.Index(
+            "ix_target_waiting",
+            "release_id",
+            postgresql_where=sa.text("wave_notified_at IS NULL"),
+        ),
         # the pump's retry lane (migration 0007)
         sa.Index(
             "ix_target_retry_due",

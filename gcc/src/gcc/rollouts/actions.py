@@ -19,7 +19,7 @@ from gcc.audit.service import Actor
 from gcc.releases import service as release_service
 from gcc.releases.models import Release, Rollout
 from gcc.rollouts import repository
-from gcc.rollouts.service import open_next_wave, plan_of
+from gcc.rollouts.service import open_next_wave, open_waiting_targets, plan_of
 from gcc.rollouts.views import rollout_view
 from servicekit.errors import Conflict, NotFound
 from timekeeping import Clock
@@ -120,7 +120,11 @@ async def _advance(
         rollout.state = str(RolloutState.COMPLETED)
         return
     rollout.state = str(RolloutState.RUNNING)
-    await open_next_wave(session, rollout=rollout, release=release, now=now, send_task=send_task)
+    await open_next_wave(session, rollout=rollout, release=release, now=now)
+    # an operator waits for the whole wave: it is opened in this transaction
+    await open_waiting_targets(
+        session, clock=clock, send_task=send_task, limit=None, release_id=release.id
+    )
 
 
 async def resume_rollout(

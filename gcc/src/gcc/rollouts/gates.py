@@ -86,7 +86,7 @@ def judge(
             gate="failure",
             reason=(
                 f"wave {index}: {tally.failed} of {tally.deployed + tally.failed} finished "
-                f"deployments failed or rolled back ({gates.failure_rate:.0%}), above the "
+                f"deployments failed or rolled back ({gates.failure_rate:.1%}), above the "
                 f"failure threshold of {wave.failure_threshold:.0%}"
             ),
             numbers=_numbers(tally, gates),
@@ -97,7 +97,7 @@ def judge(
             gate="health",
             reason=(
                 f"wave {index}: {tally.regressed} of {tally.watched} organizations that "
-                f"deployed turned degraded, offline or critical ({gates.health_rate:.0%}), "
+                f"deployed turned degraded, offline or critical ({gates.health_rate:.1%}), "
                 f"above the health threshold of {wave.health_threshold:.0%}"
             ),
             numbers=_numbers(tally, gates),

@@ -89,26 +89,45 @@ async def wave_tallies(session: AsyncSession, release_id: uuid.UUID) -> dict[int
     return {row.wave: WaveTally(*row[1:]) for row in result}
 
 
-_OPEN_WAVE = sa.text(
+# Opening a wave only moves the rollout (current_wave); the targets of the waves it opened are
+# made due here, a batch per transaction (the partial index ix_target_waiting holds only the
+# waiting ones), so that the 70,000 targets of a last wave never hold one long transaction and
+# the pump starts on the first batch while the next is written. A batch is claimed with SKIP
+# LOCKED: two workers opening at once never touch the same target.
+_OPEN_WAITING = sa.text(
     """
     UPDATE deployment_target AS t
     SET next_attempt_at = :now, wave_notified_at = :now, health_before = o.health_status,
         updated_at = :now
     FROM organization AS o
     WHERE o.id = t.organization_id
-      AND t.release_id = :release_id
-      AND t.wave = :wave
-      AND t.wave_notified_at IS NULL
+      AND t.id IN (
+        SELECT waiting.id FROM deployment_target AS waiting
+        JOIN rollout AS r ON r.release_id = waiting.release_id
+        WHERE waiting.wave_notified_at IS NULL
+          AND waiting.wave <= r.current_wave
+          AND r.state <> :withdrawn
+          AND (CAST(:release_id AS uuid) IS NULL OR r.release_id = :release_id)
+        LIMIT :limit
+        FOR UPDATE OF waiting SKIP LOCKED
+      )
     """
 )
 
 
-async def open_wave(
-    session: AsyncSession, *, release_id: uuid.UUID, wave: int, now: datetime
+async def open_waiting_targets(
+    session: AsyncSession, *, now: datetime, limit: int, release_id: uuid.UUID | None = None
 ) -> int:
-    """Make the targets of a wave due now, recording their organizations' health; how many."""
+    """Make due up to ``limit`` targets of waves their rollout opened (of one release, or of
+    every rollout), recording their organizations' health; how many."""
     result = await (await session.connection()).execute(
-        _OPEN_WAVE, {"release_id": release_id, "wave": wave, "now": now}
+        _OPEN_WAITING,
+        {
+            "now": now,
+            "limit": limit,
+            "release_id": release_id,
+            "withdrawn": str(RolloutState.WITHDRAWN),
+        },
     )
     return result.rowcount
 

@@ -25,10 +25,13 @@ from gcc.releases.service import DISPATCH_TASK
 from gcc.rollouts import repository
 from gcc.rollouts.gates import Decision, Verdict, judge
 from gcc.rollouts.repository import WaveTally
-from servicekit.db import after_commit
+from servicekit.db import SessionFactory, after_commit, session_scope
 from timekeeping import Clock
 
 log = structlog.get_logger(__name__)
+
+OPEN_BATCH = 10_000
+"""Targets made due per transaction when a wave opens."""
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Evaluation:
     advanced: int = 0
     halted: int = 0
     completed: int = 0
+    opened: int = 0
+    """Targets made due because their wave opened."""
 
 
 def plan_of(rollout: Rollout) -> RolloutPlan:
@@ -53,23 +58,38 @@ def notified_at(rollout: Rollout, wave: int) -> datetime | None:
 
 
 async def open_next_wave(
-    session: AsyncSession,
-    *,
-    rollout: Rollout,
-    release: Release,
-    now: datetime,
-    send_task: Callable[..., Any],
-) -> int:
-    """Notify the wave after the current one; how many organizations it holds."""
+    session: AsyncSession, *, rollout: Rollout, release: Release, now: datetime
+) -> None:
+    """Open the wave after the current one: the rollout moves on now; its targets are made due
+    by :func:`open_waiting_targets` (beat's evaluation right after, an operator's action at
+    once)."""
     wave = rollout.current_wave + 1
-    opened = await repository.open_wave(session, release_id=release.id, wave=wave, now=now)
     rollout.current_wave = wave
     rollout.notified_at = [*rollout.notified_at, now.isoformat()]
     rollout.updated_at = now
     session.add(rollout)
+    await session.flush()
+    log.info("rollout.wave.opened", version=release.version, wave=wave)
+
+
+async def open_waiting_targets(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    send_task: Callable[..., Any],
+    limit: int | None = OPEN_BATCH,
+    release_id: uuid.UUID | None = None,
+) -> int:
+    """Make due the targets of opened waves (up to ``limit``, all without), and have the pump
+    deliver them once the transaction commits; how many."""
+    opened = await repository.open_waiting_targets(
+        session,
+        now=clock.now(),
+        limit=limit if limit is not None else 2**31 - 1,
+        release_id=release_id,
+    )
     if opened:
         after_commit(session, lambda: send_task(DISPATCH_TASK))
-    log.info("rollout.wave.opened", version=release.version, wave=wave, organizations=opened)
     return opened
 
 
@@ -151,9 +171,7 @@ async def _step(
             result.completed += 1
             log.info("rollout.completed", version=release.version)
             return
-        await open_next_wave(
-            session, rollout=rollout, release=release, now=now, send_task=send_task
-        )
+        await open_next_wave(session, rollout=rollout, release=release, now=now)
         result.advanced += 1
 
 
@@ -185,6 +203,21 @@ async def evaluate_rollouts(
             completed=result.completed,
         )
     return result
+
+
+async def run_evaluation(
+    session_factory: SessionFactory, *, clock: Clock, send_task: Callable[..., Any]
+) -> Evaluation:
+    """What beat's ``rollouts.evaluate`` does: evaluate every running rollout (one
+    transaction), then make due the targets of the waves opened, a batch per transaction."""
+    async with session_scope(session_factory) as session:
+        result = await evaluate_rollouts(session, clock=clock, send_task=send_task)
+    while True:
+        async with session_scope(session_factory) as session:
+            opened = await open_waiting_targets(session, clock=clock, send_task=send_task)
+        result.opened += opened
+        if opened < OPEN_BATCH:
+            return result
 
 
 async def rollout_of(session: AsyncSession, release_id: uuid.UUID) -> Rollout | None:

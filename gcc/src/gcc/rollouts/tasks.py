@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from gcc.rollouts.service import Evaluation, evaluate_rollouts
+from gcc.rollouts.service import Evaluation, run_evaluation
 from gcc.runtime import Runtime
 from gcc.worker import celery_app, run_task
-from servicekit.db import session_scope
 
 
 async def _evaluate(runtime: Runtime) -> Evaluation:
-    async with session_scope(runtime.session_factory) as session:
-        return await evaluate_rollouts(session, clock=runtime.clock, send_task=runtime.send_task)
+    return await run_evaluation(
+        runtime.session_factory, clock=runtime.clock, send_task=runtime.send_task
+    )
 
 
 @celery_app.task(name="rollouts.evaluate")  # type: ignore[untyped-decorator]
@@ -22,4 +22,5 @@ def evaluate() -> dict[str, int]:
         "advanced": result.advanced,
         "halted": result.halted,
         "completed": result.completed,
+        "opened": result.opened,
     }

@@ -46,6 +46,12 @@ def upgrade() -> None:
         sa.Column("health_before", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     )
     op.execute("UPDATE deployment_target SET wave_notified_at = created_at")
+    op.create_index(
+        "ix_target_waiting",
+        "deployment_target",
+        ["release_id"],
+        postgresql_where=sa.text("wave_notified_at IS NULL"),
+    )
     op.add_column("release", sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("release", sa.Column("withdraw_reason", sa.Text(), nullable=True))
     op.add_column(
@@ -72,6 +78,7 @@ def downgrade() -> None:
     op.drop_column("release", "rollback_version")
     op.drop_column("release", "withdraw_reason")
     op.drop_column("release", "withdrawn_at")
+    op.drop_index("ix_target_waiting", table_name="deployment_target")
     op.drop_column("deployment_target", "health_before")
     op.drop_column("deployment_target", "wave_notified_at")
     op.drop_column("deployment_target", "wave")
