@@ -60,6 +60,7 @@ async def test_a_withdrawal_cancels_the_schedule_emails_and_refuses_a_new_schedu
     received = await send_withdrawal(tower.client, tower.clock, release.deployment.gcc_release_id)
     repeated = await send_withdrawal(tower.client, tower.clock, release.deployment.gcc_release_id)
     again = await tower.schedule(release.id)
+    shown = await tower.client.get(f"/api/admin/deployment/{release.id}", headers=tower.headers)
 
     assert received.status_code == 200, received.text
     assert repeated.status_code == 200
@@ -74,6 +75,8 @@ async def test_a_withdrawal_cancels_the_schedule_emails_and_refuses_a_new_schedu
     assert email.context["reason"] == "the chart fails on upgrade"
     reports = [message.payload for message in await rows.outbox()]
     assert reports[-1]["status"] == "cancelled"
+    assert shown.json()["deployment"]["withdrawnAt"] is not None
+    assert shown.json()["deployment"]["rollbackVersion"] == "2.2.0"
     assert again.status_code == 409
     assert again.json()["field"] == "deploymentId"
     assert "withdrawn" in again.json()["detail"]
