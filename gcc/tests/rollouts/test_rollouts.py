@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 
@@ -275,3 +276,36 @@ def test_the_wave_of_each_organization_is_the_same_on_every_run() -> None:
     assert 850 < first.count(1) < 1150  # a quarter of the general ring
     assert first.count(1) + first.count(2) == 3999
     assert first != other_release
+
+
+async def test_an_organization_whose_gate_clears_joins_its_own_wave(
+    make_fleet: FleetMaker, organization_factory: Any
+) -> None:
+    from gcc.releases.gate_recheck import recheck_gates
+    from servicekit.db import session_scope
+
+    fleet = await make_fleet(canary=["c1"], general=["g1"])
+    expired = fleet.clock.now() - timedelta(days=1)
+    for name, ring in (("late-canary", "canary"), ("late-general", "general")):
+        fleet.organizations[name] = await organization_factory(
+            name, ring=ring, license_expires_at=expired
+        )
+    await fleet.draft()
+    await fleet.publish(plan={"waves": [{"rings": ["canary"]}, {"percent": 100}]})
+    async with fleet.sessions() as session:
+        for name in ("late-canary", "late-general"):
+            organization = fleet.organizations[name].organization
+            stored = await session.get(type(organization), organization.id)
+            assert stored is not None
+            stored.license_expires_at = fleet.clock.now() + timedelta(days=365)
+            session.add(stored)
+        await session.commit()
+
+    async with session_scope(fleet.sessions) as session:
+        result = await recheck_gates(session, clock=fleet.clock, send_task=fleet.dispatched.append)
+
+    assert result.delivered == 2
+    assert await fleet.notified() == ["c1", "late-canary"]
+    fleet.clock.advance(HOUR)
+    await fleet.evaluate()
+    assert await fleet.notified() == ["c1", "g1", "late-canary", "late-general"]
