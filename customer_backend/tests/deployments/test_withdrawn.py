@@ -4,6 +4,7 @@ it withdrawn, cancels its pending schedule, emails the admins, and scheduling it
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +13,9 @@ import pytest
 from contracts import AgentTaskStatus, LocalDeploymentStatus, ReleaseWithdrawnWebhook
 from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.deployments.models import ScheduledDeployment
+from customer_backend.deployments.timelines import run_timelines
+from customer_backend.settings import Settings
+from servicekit.db import SessionFactory
 from signing import build_headers
 from testsupport.backend_fixtures import BACKEND_WEBHOOK_SECRET, AdminFactory
 from timekeeping import ManualClock
@@ -107,3 +111,25 @@ async def test_a_withdrawal_with_a_bad_field_is_422_naming_it(
 
     assert response.status_code == 422
     assert response.json()["field"] == "releaseId"
+
+
+async def test_a_withdrawn_forced_release_gets_no_reminder_and_no_deadline(
+    control_tower: ControlTower,
+    release_factory: Any,
+    rows: Any,
+    backend_sessions: SessionFactory,
+    backend_settings: Settings,
+) -> None:
+    release = await release_factory("2.3.0", is_forced=True)
+    await send_withdrawal(
+        control_tower.client, control_tower.clock, release.deployment.gcc_release_id
+    )
+    control_tower.clock.advance(timedelta(hours=25))
+
+    await run_timelines(
+        session_factory=backend_sessions, clock=control_tower.clock, settings=backend_settings
+    )
+
+    assert [n.event for n in await rows.notifications()] == ["release_withdrawn"]
+    deployment = await rows.get(ScheduledDeployment, release.id)
+    assert deployment.status == LocalDeploymentStatus.PENDING
