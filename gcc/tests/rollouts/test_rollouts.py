@@ -12,9 +12,12 @@ from sqlmodel import select
 from contracts import EscalationType, RolloutPlan
 from gcc.audit.models import AuditEntry
 from gcc.escalations.models import Escalation
+from gcc.escalations.service import notify_new_escalations
+from gcc.notifications.email import SmtpMailer
 from gcc.releases.models import DeploymentTarget
 from gcc.releases.waves import assign_waves
-from servicekit.db import SessionFactory
+from servicekit.db import SessionFactory, session_scope
+from wrktalk_testing.smtp import SmtpSink
 
 from .conftest import FleetMaker
 
@@ -282,7 +285,6 @@ async def test_an_organization_whose_gate_clears_joins_its_own_wave(
     make_fleet: FleetMaker, organization_factory: Any
 ) -> None:
     from gcc.releases.gate_recheck import recheck_gates
-    from servicekit.db import session_scope
 
     fleet = await make_fleet(canary=["c1"], general=["g1"])
     expired = fleet.clock.now() - timedelta(days=1)
@@ -309,3 +311,27 @@ async def test_an_organization_whose_gate_clears_joins_its_own_wave(
     fleet.clock.advance(HOUR)
     await fleet.evaluate()
     assert await fleet.notified() == ["c1", "g1", "late-canary", "late-general"]
+
+
+async def test_a_halt_is_emailed_to_the_operators_with_its_numbers(
+    make_fleet: FleetMaker, smtp_sink: SmtpSink
+) -> None:
+    fleet = await make_fleet(canary=["c1"], early=["e1"])
+    release = await fleet.draft()
+    await fleet.publish()
+    await fleet.report("c1", release, "rolledBack")
+    await fleet.evaluate()
+
+    async with session_scope(fleet.sessions) as session:
+        result = await notify_new_escalations(
+            session,
+            clock=fleet.clock,
+            settings=fleet.settings,
+            mailer=SmtpMailer(fleet.settings, timeout=5),
+        )
+
+    assert result.sent == 1
+    halt = next(m for m in smtp_sink.messages if "Phased rollout halted" in m.subject)
+    assert set(fleet.settings.admin_emails) <= set(halt.recipients)
+    assert "1 of 1 finished deployments failed or rolled back" in halt.text
+    assert "gcc release resume" in halt.text
