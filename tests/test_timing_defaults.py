@@ -92,6 +92,8 @@ def test_the_gcc_beat_schedule_follows_the_spec() -> None:
         "releases.recheck_gates": ONE_MINUTE,
         # spec 8.1 error 1.2: a cleanup job deletes orphan charts
         "releases.remove_orphan_artifacts": 3600.0,
+        # phased rollouts: a halt within a minute of the report that trips a gate
+        "rollouts.evaluate": ONE_MINUTE,
     }
 
 

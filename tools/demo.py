@@ -3,7 +3,9 @@
 ``uv run nox -s demo`` runs :func:`main` against a running stack (``uv run nox -s stack``), and
 ``uv run nox -s demo -- --docker`` against ``docker compose -f docker-compose.dev.yml up``.
 The first run publishes the next version; a later run publishes the next one as a forced update
-and then rolls the first customer back to the version before it. Each step is printed with its
+and then rolls the first customer back to the version before it. Each round's release goes out
+in two waves: the first customer, placed in the ``canary`` ring, is notified at publish and the
+others once it has deployed. Each step is printed with its
 duration, and at the end the state GCC records.
 """
 
@@ -98,6 +100,16 @@ def build_compose_bundle(version: str, work: Path) -> Path:
     return bundle
 
 
+TWO_WAVES: dict[str, Any] = {
+    "waves": [
+        # the canary ring first; the rest as soon as every canary deployed it
+        {"rings": ["canary"], "bakeMinutes": 0, "advanceWhen": "success", "successThreshold": 1},
+        {"percent": 100, "bakeMinutes": 0},
+    ]
+}
+"""The demo's rollout plan: the first customer (placed in the canary ring), then the others."""
+
+
 class Demo:
     """Drives the stack's public APIs the way CI and admins do."""
 
@@ -134,10 +146,19 @@ class Demo:
         releases = body["releases"] if isinstance(body, dict) else body
         return sorted(Version.parse(release["version"]) for release in releases)
 
-    def release(self, version: str, *, forced: bool) -> None:
-        """Upload both artifacts, create the release and publish it, as CI does."""
+    def release(self, version: str, *, forced: bool, rollout: dict[str, Any] | None = None) -> None:
+        """Upload both artifacts, create the release and publish it (in the waves of
+        ``rollout`` when given), as CI does."""
         self.upload_artifacts(version)
-        self.publish(version, forced=forced)
+        self.publish(version, forced=forced, rollout=rollout)
+
+    def place_in_ring(self, name: str, ring: str) -> None:
+        """Put organization ``name`` in a rollout ring, as an operator does."""
+        with self.timeline.step(f"the operator places {name} in the {ring} ring"):
+            response = self.gcc.patch(
+                f"/api/operator/organizations/{name}", headers=self.operator, json={"ring": ring}
+            )
+            _check(response)
 
     def upload_artifacts(self, version: str) -> None:
         """Build the sample Helm chart and Compose bundle of ``version`` and upload both."""
@@ -157,10 +178,12 @@ class Demo:
                         )
                     _check(response)
 
-    def publish(self, version: str, *, forced: bool) -> None:
-        """Create the release of the uploaded artifacts and publish it."""
+    def publish(self, version: str, *, forced: bool, rollout: dict[str, Any] | None = None) -> None:
+        """Create the release of the uploaded artifacts and publish it (in waves with a
+        ``rollout`` plan)."""
+        waves = f" in {len(rollout['waves'])} waves" if rollout else ""
         with self.timeline.step(
-            f"CI creates and publishes {version}" + (" (forced)" if forced else "")
+            f"CI creates and publishes {version}" + (" (forced)" if forced else "") + waves
         ):
             tag = f"sha-{version.replace('.', '')}"
             response = self.gcc.post(
@@ -180,7 +203,11 @@ class Demo:
                 },
             )
             response.raise_for_status()
-            response = self.gcc.post(f"/api/internal/releases/{version}/publish", headers=self.ci)
+            response = self.gcc.post(
+                f"/api/internal/releases/{version}/publish",
+                headers=self.ci,
+                json={"rollout": rollout} if rollout else None,
+            )
             response.raise_for_status()
 
     def wait_for_download(self, name: str, version: str) -> dict[str, Any]:
@@ -278,14 +305,17 @@ class Demo:
         return "\n".join(lines)
 
     def run(self) -> None:
-        """One demo round: a normal release, or a forced one plus a rollback when one exists."""
+        """One demo round: a normal release, or a forced one plus a rollback when one exists,
+        published in two waves (the first customer, then the others once it deployed)."""
         published = self.published_versions()
         previous = published[-1] if published else None
         base = previous or Version.parse("1.0.0")
         version = f"{base.major}.{base.minor + 1}.0"
         forced = previous is not None
         print(f"Demo: publishing {version}" + (" as a forced update" if forced else ""))
-        self.release(version, forced=forced)
+        # two waves: the first customer (canary) deploys first, the others are notified after
+        self.place_in_ring(self.stack.config.customers[0].name, "canary")
+        self.release(version, forced=forced, rollout=TWO_WAVES)
         self.deliver(version)
         if previous is not None:
             self.roll_back(self.stack.config.customers[0].name, str(previous))

@@ -197,6 +197,8 @@ class Stack:
             "GCC_DISPATCH_INTERVAL_SECONDS": str(config.dispatch_interval),
             "GCC_WEBHOOK_RETRY_DELAY_SECONDS": str(config.webhook_retry_delay),
             "GCC_HEALTH_INTERVAL_SECONDS": "30",
+            # the demo's second wave opens at the first evaluation after the canary deployed
+            "GCC_ROLLOUT_INTERVAL_SECONDS": str(config.dispatch_interval),
             "GCC_MANIFEST_SIGNING_KEYS": str(self.manifest_keys_dir),
             "GCC_LOG_JSON": "true",
             **config.extra_gcc_env,

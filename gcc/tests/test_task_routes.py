@@ -19,6 +19,7 @@ def test_beat_tasks_go_to_the_schedule_queue_and_the_delivery_pump_to_the_defaul
         "escalations.notify_new",
         "releases.recheck_gates",
         "releases.remove_orphan_artifacts",
+        "rollouts.evaluate",
     }
     assert set(BEAT_SCHEDULE) == scheduled
     for task in scheduled:

@@ -109,3 +109,30 @@ async def test_poll_after_the_license_expired_takes_up_nothing(
     assert (outcome.offered, outcome.recorded) == (1, 0)
     assert await _deployments(backend_sessions) == []
     assert backend_task_recorder.sent == []
+
+
+async def test_the_poll_carries_a_withdrawal_of_a_release_taken_up(
+    publish_release: Publisher,
+    backend_runtime: Runtime,
+    backend_sessions: SessionFactory,
+    gcc_client: httpx.AsyncClient,
+    operator_headers: dict[str, str],
+) -> None:
+    await publish_release("2.3.0")
+    await poll_gcc(runtime=backend_runtime)
+    withdrawn = await gcc_client.post(
+        "/api/operator/releases/2.3.0/withdraw",
+        json={"reason": "bad chart"},
+        headers=operator_headers,
+    )
+
+    outcome = await poll_gcc(runtime=backend_runtime)
+    again = await poll_gcc(runtime=backend_runtime)
+
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert outcome is not None
+    assert outcome.offered == 0
+    assert again is not None
+    [deployment] = await _deployments(backend_sessions)
+    assert deployment.withdrawn_at is not None
+    assert deployment.withdraw_reason == "bad chart"

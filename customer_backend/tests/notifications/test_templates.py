@@ -11,6 +11,9 @@ from customer_backend.notifications.events import EMAIL_EVENTS, EVENT_ALIASES
 from customer_backend.notifications.rendering import render, template_environment
 
 SAMPLE_CONTEXT: dict[str, Any] = {
+    "rollback_version": "2.2.0",
+    "was_cancelled": True,
+    "is_deployed": True,
     "version": "2.3.0",
     "release_name": "v2.3.0",
     "release_notes": "Faster media uploads.\nNew admin screen.",

@@ -27,6 +27,7 @@ def create_app(
     from gcc.monitoring.service import refresh_metrics
     from gcc.organizations.endpoints import router as organizations_router
     from gcc.releases.endpoints import router as releases_router
+    from gcc.rollouts.endpoints import router as rollouts_router
 
     settings = settings or get_settings()
     app = create_service_app(
@@ -36,6 +37,7 @@ def create_app(
             health_router,
             artifacts_router,
             releases_router,
+            rollouts_router,
             organizations_router,
             delivery_router,
             escalations_router,

@@ -18,6 +18,8 @@ BEAT_SCHEDULE: dict[str, str | float] = {
     "escalations.notify_new": "health_interval_seconds",
     # Delivers a release held back by the license or version gate once it clears.
     "releases.recheck_gates": "health_interval_seconds",
+    # Halts a phased rollout whose gate tripped, notifies the next wave of one that may go.
+    "rollouts.evaluate": "rollout_interval_seconds",
     # Deletes uploaded artifacts no release references once GCC_ORPHAN_ARTIFACT_AGE has passed.
     "releases.remove_orphan_artifacts": ORPHAN_SWEEP_INTERVAL_SECONDS,
 }

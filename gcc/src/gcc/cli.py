@@ -9,6 +9,7 @@ from gcc.organizations.commands import organizations_app
 from gcc.organizations.fleet_commands import fleet
 from gcc.releases.commands import releases_app
 from gcc.releases.key_commands import keys_app
+from gcc.rollouts import commands as rollout_commands
 from servicekit.cli import ServiceProcesses, add_process_commands
 from servicekit.failures import CommandLine, service_typer
 
@@ -21,6 +22,11 @@ app.add_typer(escalations_app, name="escalations")
 app.command("fleet")(fleet)
 organizations_app.command("redeliver")(redeliver_organization)
 releases_app.command("redeliver")(redeliver_release)
+releases_app.command("rollout")(rollout_commands.rollout)
+releases_app.command("pause")(rollout_commands.pause)
+releases_app.command("resume")(rollout_commands.resume)
+releases_app.command("advance")(rollout_commands.advance)
+releases_app.command("withdraw")(rollout_commands.withdraw_command)
 
 
 @app.command()

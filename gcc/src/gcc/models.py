@@ -5,7 +5,7 @@ from gcc.audit.models import AuditEntry
 from gcc.escalations.models import Escalation
 from gcc.operators.models import Operator, OperatorSession, OperatorSignInLink
 from gcc.organizations.models import Organization, VersionHistory
-from gcc.releases.models import DeploymentTarget, Release
+from gcc.releases.models import DeploymentTarget, Release, Rollout
 
 __all__ = [
     "Artifact",
@@ -17,5 +17,6 @@ __all__ = [
     "OperatorSignInLink",
     "Organization",
     "Release",
+    "Rollout",
     "VersionHistory",
 ]

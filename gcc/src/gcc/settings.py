@@ -118,6 +118,15 @@ class Settings(ServiceSettings, SmtpSettings):
         timedelta(hours=24),
         description="How long after publishing a forced release must be deployed.",
     )
+    rollout_rings: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["canary", "early", "general"],
+        description="Comma-separated rollout rings an organization may belong to, earliest "
+        "first; a rollout plan's waves name them. New organizations join `general` (add it "
+        "when you replace the list).",
+    )
+    rollout_interval_seconds: float = Field(
+        60.0, gt=0, description="How often beat evaluates the gates of running rollouts."
+    )
     manifest_signing_keys: Path | None = Field(
         None,
         description="Ed25519 private key(s) that sign release manifests: a PEM file, or a "
@@ -167,6 +176,15 @@ class Settings(ServiceSettings, SmtpSettings):
             raw = data.get("admin_emails")
             if isinstance(raw, str):
                 data["admin_emails"] = [part.strip() for part in raw.split(",") if part.strip()]
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_rollout_rings(cls, data: object) -> object:
+        if isinstance(data, dict):
+            raw = data.get("rollout_rings")
+            if isinstance(raw, str):
+                data["rollout_rings"] = [part.strip() for part in raw.split(",") if part.strip()]
         return data
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ TASK_MODULES = [
     "gcc.health.tasks",
     "gcc.escalations.tasks",
     "gcc.releases.tasks",
+    "gcc.rollouts.tasks",
 ]
 
 

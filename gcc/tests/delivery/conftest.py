@@ -361,6 +361,7 @@ def published_release(gcc_sessions: SessionFactory, gcc_clock: ManualClock) -> R
                     webhook_id=f"msg_{uuid.uuid4().hex}",
                     status=str(DeploymentStatus.PENDING),
                     next_attempt_at=now,
+                    wave_notified_at=now,
                     created_at=now,
                     updated_at=now,
                 )

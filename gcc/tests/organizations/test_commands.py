@@ -181,3 +181,18 @@ async def test_update_rotate_secret_and_fleet_use_the_operator_services(
     assert unknown.exit_code == 1
     assert "error (name): There is no organization named 'nobody'." in unknown.stderr
     assert nothing.exit_code == 2
+
+
+async def test_ring_places_the_organization_and_refuses_an_unknown_ring(
+    command_environment: None, gcc_sessions: SessionFactory
+) -> None:
+    assert (await run(*ADD_ACME)).exit_code == 0
+
+    placed = await run("ring", "acme", "early")
+    unknown = await run("ring", "acme", "beta")
+
+    assert placed.exit_code == 0, placed.output
+    assert "acme is in ring early" in placed.output
+    assert (await stored(gcc_sessions, "acme")).ring == "early"
+    assert unknown.exit_code == 1
+    assert "error (ring)" in unknown.stderr

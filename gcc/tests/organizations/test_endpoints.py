@@ -416,3 +416,30 @@ async def test_fleet_counts_per_health_state_and_version(
             {"version": None, "count": 1},
         ],
     }
+
+
+async def test_patch_places_the_organization_in_a_ring(
+    gcc_client: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    created = await gcc_client.post(
+        "/api/operator/organizations", json=create_body(), headers=operator_headers
+    )
+
+    response = await gcc_client.patch(
+        "/api/operator/organizations/customer-x", json={"ring": "canary"}, headers=operator_headers
+    )
+    unknown_ring = await gcc_client.patch(
+        "/api/operator/organizations/customer-x", json={"ring": "beta"}, headers=operator_headers
+    )
+    bad_name = await gcc_client.patch(
+        "/api/operator/organizations/customer-x", json={"ring": "Canary!"}, headers=operator_headers
+    )
+
+    assert created.json()["organization"]["ring"] == "general"
+    assert response.status_code == 200, response.text
+    assert response.json()["ring"] == "canary"
+    assert unknown_ring.status_code == 422
+    assert unknown_ring.json()["field"] == "ring"
+    assert "canary, early, general" in unknown_ring.json()["detail"]
+    assert bad_name.status_code == 422
+    assert bad_name.json()["field"] == "ring"

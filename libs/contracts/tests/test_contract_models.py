@@ -32,6 +32,7 @@ from contracts import (
     RollbackPayload,
     RollbackRequest,
     RollbackTask,
+    RolloutPlan,
     TaskHeartbeatAck,
     TaskStatusUpdate,
     UpdatesPollResponse,
@@ -536,7 +537,21 @@ def test_env_update_needs_a_change_and_refuses_a_null_value() -> None:
 def test_updates_poll_holds_webhook_bodies() -> None:
     poll = UpdatesPollResponse.model_validate({"releases": [_webhook_body(), _webhook_body()]})
     assert len(poll.releases) == 2
-    assert UpdatesPollResponse().model_dump(mode="json") == {"releases": []}
+    assert UpdatesPollResponse().model_dump(mode="json") == {"releases": [], "withdrawn": []}
+
+
+def test_a_rollout_plan_needs_someone_in_each_wave_and_growing_percentages() -> None:
+    plan = RolloutPlan.model_validate(
+        {"waves": [{"rings": ["canary"]}, {"percent": 25}, {"percent": 100, "bakeMinutes": 0}]}
+    )
+    assert [wave.percent for wave in plan.waves] == [None, 25, 100]
+    assert plan.waves[0].advance_when == "bake"
+    with pytest.raises(ValidationError, match="names rings, a percentage"):
+        RolloutPlan.model_validate({"waves": [{}]})
+    with pytest.raises(ValidationError, match="must grow"):
+        RolloutPlan.model_validate({"waves": [{"percent": 50}, {"percent": 25}]})
+    with pytest.raises(ValidationError):
+        RolloutPlan.model_validate({"waves": [{"rings": ["Canary"]}]})
 
 
 # helpers

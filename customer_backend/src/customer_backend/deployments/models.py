@@ -46,6 +46,11 @@ class ScheduledDeployment(TableBase, table=True):
     # The release's trace as this installation carries it on: the webhook's intake, then the
     # download's span; the deploy task continues it.
     trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_LENGTH)
+    withdrawn_at: datetime | None = timestamp_field()
+    """When GCC withdrew the release: it cannot be scheduled again."""
+    withdraw_reason: str | None = text_field()
+    rollback_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
+    """The version GCC says to roll back to, for an installation that deployed it."""
     created_at: datetime = timestamp_field(nullable=False)
     updated_at: datetime = timestamp_field(nullable=False)
 

@@ -139,6 +139,8 @@ async def forced_deployments_due(
             col(ScheduledDeployment.is_forced),
             col(ScheduledDeployment.force_deadline).is_not(None),
             col(ScheduledDeployment.force_deadline) <= deadline_before,
+            # a release GCC withdrew is no longer due: no reminder, no deadline
+            col(ScheduledDeployment.withdrawn_at).is_(None),
             col(ScheduledDeployment.status).not_in(
                 [LocalDeploymentStatus.SUCCESS, LocalDeploymentStatus.DEADLINE_EXCEEDED]
             ),

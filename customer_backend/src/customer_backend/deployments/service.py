@@ -28,7 +28,7 @@ from customer_backend.agent_tasks import queue as agent_queue
 from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.artifacts import service as artifacts
 from customer_backend.artifacts.models import LocalArtifact
-from customer_backend.deployments import bundles, history, repository, views
+from customer_backend.deployments import bundles, history, repository, views, withdrawals
 from customer_backend.deployments.models import ScheduledDeployment
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
@@ -115,7 +115,8 @@ async def schedule_deployment(
     """Schedule a downloaded release and queue its deploy task for the agent.
 
     404 for an unknown deployment; 422 for a time in the past, a release not downloaded or a
-    status that cannot be scheduled; 409 while anything else is active.
+    status that cannot be scheduled; 409 while anything else is active or when GCC withdrew
+    the release.
     """
     now = clock.now()
     if await repository.get_deployment(session, deployment_id) is None:
@@ -129,6 +130,7 @@ async def schedule_deployment(
     await ensure_nothing_active(session)
     deployment = await repository.get_deployment(session, deployment_id, for_update=True)
     assert deployment is not None
+    withdrawals.refuse_withdrawn(deployment)
     artifact = await _schedulable_artifact(session, object_store, deployment)
     task = await agent_queue.queue_task(
         session,

@@ -59,6 +59,8 @@ def deployment_view(
         helm_revision=deployment.helm_revision,
         error_message=tail(deployment.error_message),
         task_id=task_id,
+        withdrawn_at=deployment.withdrawn_at,
+        rollback_version=deployment.rollback_version,
         created_at=deployment.received_at,
     )
 

@@ -67,6 +67,8 @@ async def notify_release_available(
     Sent when the artifact is downloaded and verified, so the release the email asks admins to
     schedule can be scheduled.
     """
+    if deployment.withdrawn_at is not None:
+        return False  # withdrawn while it downloaded: the admins were told so instead
     ruleset = ReleasePublishedWebhook.model_validate(deployment.release_data).ruleset
     deadline = deployment.force_deadline
     return await notify_admins(

@@ -111,6 +111,7 @@ async def import_bundle(*, runtime: Runtime, source: Path | BinaryIO) -> BundleI
                 field="manifest",
             ) from None
         raise
+    assert outcome.deployment_id is not None  # only a withdrawal records no deployment
     log.info(
         "intake.bundle.imported",
         release_id=str(manifest.release_id),

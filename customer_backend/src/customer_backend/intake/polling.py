@@ -10,7 +10,8 @@ import structlog
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import ReleasePublishedWebhook
+from contracts import ReleasePublishedWebhook, ReleaseWithdrawnWebhook
+from customer_backend.deployments import withdrawals
 from customer_backend.installation import service as installation
 from customer_backend.intake.manifests import report_refusal
 from customer_backend.intake.service import license_is_valid, record_release
@@ -35,7 +36,8 @@ class PollOutcome:
 async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
     """Feed every release GCC's updates endpoint offers through :func:`record_release`.
 
-    This is how a release whose webhook never arrived is taken up. Returns None when GCC could
+    This is how a release whose webhook never arrived is taken up; the releases GCC withdrew
+    after telling this installation of them are recorded withdrawn too. Returns None when GCC could
     not be asked (the next beat tries again); ``last_gcc_poll_at`` records each answered poll.
     Each poll also tells GCC whether this backend sends heartbeats (``heartbeatEnabled``).
     An air-gapped backend (``WRKTALK_AIR_GAPPED``) never polls: None.
@@ -55,8 +57,10 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
         log.warning("intake.poll.failed", status=response.status_code, body=response.text[:300])
         return None
     try:
-        entries = response.json()["releases"]
-    except (ValueError, KeyError, TypeError):
+        document = response.json()
+        entries = document["releases"]
+        withdrawn = document.get("withdrawn") or []
+    except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("intake.poll.failed", reason="unexpected_body", body=response.text[:300])
         return None
     now = runtime.clock.now()
@@ -77,6 +81,7 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
                 refused += 1
             else:
                 recorded += is_new
+        await _take_up_withdrawals(session, runtime=runtime, entries=withdrawn)
         await installation.record_gcc_poll(session, now=now)
     log.info(
         "intake.poll.completed",
@@ -86,6 +91,25 @@ async def poll_gcc(*, runtime: Runtime) -> PollOutcome | None:
         refused=refused,
     )
     return PollOutcome(offered=offered, recorded=recorded, invalid=invalid, refused=refused)
+
+
+async def _take_up_withdrawals(
+    session: AsyncSession, *, runtime: Runtime, entries: list[Any]
+) -> None:
+    """Record each release the poll says GCC withdrew (known ones change nothing)."""
+    for entry in entries:
+        try:
+            withdrawal = ReleaseWithdrawnWebhook.model_validate(entry)
+        except ValidationError as error:
+            log.warning("intake.poll.invalid_withdrawal", error=str(error).splitlines()[0])
+            continue
+        await withdrawals.withdraw_release(
+            session,
+            clock=runtime.clock,
+            settings=runtime.settings,
+            withdrawal=withdrawal,
+            send_task=runtime.send_task,
+        )
 
 
 async def _take_up(

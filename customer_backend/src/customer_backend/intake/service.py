@@ -26,11 +26,16 @@ from contracts import (
     ReleasePublishedWebhook,
 )
 from customer_backend import metrics
+from customer_backend.deployments import withdrawals
 from customer_backend.installation import service as installation
 from customer_backend.intake import repository
 from customer_backend.intake.availability import accept_stored_artifact
 from customer_backend.intake.manifests import check_release_manifest, report_refusal
-from customer_backend.intake.verification import parse_webhook_body, verify_webhook
+from customer_backend.intake.verification import (
+    parse_webhook_body,
+    parse_withdrawal,
+    verify_webhook,
+)
 from customer_backend.notifications.events import EmailEventName
 from customer_backend.notifications.service import notify_admins
 from customer_backend.reporting.service import enqueue_report
@@ -54,7 +59,8 @@ DOWNLOAD_TASK = "intake.download_release"
 class IntakeOutcome:
     """What recording a release did."""
 
-    deployment_id: uuid.UUID
+    deployment_id: uuid.UUID | None
+    """None for a withdrawal (it creates no deployment)."""
     is_new: bool
 
 
@@ -80,7 +86,8 @@ async def receive_webhook(
     send_task: SendTask,
     session_factory: SessionFactory,
 ) -> IntakeOutcome:
-    """Verify, parse and record a ``release.published`` webhook.
+    """Verify, parse and record a ``release.published`` webhook (or a ``release.withdrawn``
+    one: see :mod:`customer_backend.deployments.withdrawals`).
 
     401 when the signature or timestamp fails (nothing is read or stored), 422 for a body that
     is not a release or whose signed manifest is refused, 403 when the license expired. A
@@ -130,6 +137,15 @@ async def _receive_webhook(
 ) -> IntakeOutcome:
     now = clock.now()
     webhook_id = verify_webhook(settings=settings, headers=headers, body=body, now=now)
+    withdrawal = parse_withdrawal(body)
+    if withdrawal is not None:
+        is_new = await withdrawals.withdraw_release(
+            session, clock=clock, settings=settings, withdrawal=withdrawal, send_task=send_task
+        )
+        await repository.remember_webhook(
+            session, webhook_id=webhook_id, release_id=withdrawal.release_id, now=now
+        )
+        return IntakeOutcome(deployment_id=None, is_new=is_new)
     webhook, document = parse_webhook_body(body)
     ensure_license_valid(settings=settings, now=now)
     try:

@@ -14,7 +14,12 @@ import pydantic_core
 import structlog
 from pydantic import ValidationError
 
-from contracts import MAX_WEBHOOK_ID_LENGTH, ReleasePublishedWebhook
+from contracts import (
+    MAX_WEBHOOK_ID_LENGTH,
+    RELEASE_WITHDRAWN,
+    ReleasePublishedWebhook,
+    ReleaseWithdrawnWebhook,
+)
 from customer_backend.settings import Settings
 from servicekit.errors import InvalidInput, Unauthorized
 from signing import HEADER_ID, WebhookVerificationError, verify
@@ -65,3 +70,21 @@ def parse_webhook_body(body: bytes) -> tuple[ReleasePublishedWebhook, dict[str, 
         field = ".".join(str(part) for part in first["loc"]) or None
         raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
     return webhook, document
+
+
+def parse_withdrawal(body: bytes) -> ReleaseWithdrawnWebhook | None:
+    """The ``release.withdrawn`` message the body holds; None when it is another event (or
+    no JSON object: :func:`parse_webhook_body` says why); 422 for a withdrawal with a bad
+    field."""
+    try:
+        document = pydantic_core.from_json(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get("eventType") != RELEASE_WITHDRAWN:
+        return None
+    try:
+        return ReleaseWithdrawnWebhook.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidInput(f"{field}: {first['msg']}", field=field) from None

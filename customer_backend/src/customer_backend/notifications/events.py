@@ -43,6 +43,7 @@ class EmailEventName(enum.StrEnum):
     MAINTENANCE_CHANGED = "maintenance_changed"
     MAINTENANCE_FAILED = "maintenance_failed"
     MANIFEST_REFUSED = "manifest_refused"
+    RELEASE_WITHDRAWN = "release_withdrawn"
     CONSOLE_SIGN_IN = "console_sign_in"
 
 
@@ -173,6 +174,12 @@ EMAIL_EVENTS: Mapping[str, EmailEvent] = {
             "A release could not be downloaded and verified; it cannot be scheduled yet.",
             {"version", "error"},
             {"attempts", "next_attempt_at", "release_name", "deployment_id"},
+        ),
+        _event(
+            EmailEventName.RELEASE_WITHDRAWN,
+            "GCC withdrew a release: it cannot be scheduled, a pending schedule was cancelled.",
+            {"version"},
+            {"reason", "rollback_version", "was_cancelled", "is_deployed", "deployment_id"},
         ),
         _event(
             EmailEventName.MANIFEST_REFUSED,

@@ -12,7 +12,7 @@ from gcc.delivery.outcomes import Refusal
 from gcc.delivery.repository import ReleaseDigests, TakenTarget
 from gcc.delivery.sender import WebhookRequest
 from gcc.releases.manifests import ManifestSigner, current_manifest, stored_manifest
-from gcc.releases.webhook_body import build_webhook_body
+from gcc.releases.webhook_body import build_webhook_body, build_withdrawn_body
 from gcc.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -33,10 +33,16 @@ def signing_secrets(target: TakenTarget, now: datetime) -> list[str]:
 def webhook_body(
     found: ReleaseDigests, *, signer: ManifestSigner | None = None, now: datetime | None = None
 ) -> bytes | str:
-    """The release's body serialised once (the bytes every target receives), with its signed
+    """The release's body serialised once (the bytes every target receives): its
+    ``release.withdrawn`` body once withdrawn, else its ``release.published`` body with its signed
     manifest (signed afresh by ``signer`` when half expired or signed by another key), or why
     there is none."""
     release = found.release
+    withdrawn = build_withdrawn_body(release)
+    if withdrawn is not None:
+        # A withdrawal goes to the organizations already notified (their targets were made due
+        # again by the withdrawal); the others were never made due.
+        return withdrawn.model_dump_json().encode()
     if release.status != ReleaseStatus.PUBLISHED:
         return f"release {release.version} is {release.status}, not published"
     if found.chart_sha256 is None:

@@ -48,8 +48,12 @@ async def raise_escalation(
     release_id: uuid.UUID | None = None,
     release_version: str | None = None,
     details: dict[str, Any] | None = None,
+    dedupe: str | None = None,
 ) -> bool:
     """Record an escalation unless the same one exists already; True when it is new.
+
+    ``dedupe`` replaces the usual key (type, organization, release) for an escalation raised
+    once per event rather than once per organization and release (a rollout's halts).
 
     An escalation about a release records its version too (``release_version``), so that
     listing and emailing escalations never reads the releases' table.
@@ -66,7 +70,7 @@ async def raise_escalation(
             release_id=release_id,
             release_version=release_version,
             type=str(escalation_type),
-            dedupe_key=dedupe_key(escalation_type, organization_id, release_id),
+            dedupe_key=dedupe or dedupe_key(escalation_type, organization_id, release_id),
             reason=reason,
             details=details,
             escalated_at=clock.now(),
@@ -215,6 +219,7 @@ TITLES = {
     EscalationType.WEBHOOK_REJECTED: "Webhook rejected by the customer (401)",
     EscalationType.WEBHOOK_GONE: "Webhook endpoint gone (410)",
     EscalationType.WEBHOOK_FAILED: "Webhook not delivered after every attempt",
+    EscalationType.ROLLOUT_HALTED: "Phased rollout halted",
 }
 ADVICE = {
     EscalationType.FORCED_24H_EXCEEDED: "Contact the customer to schedule the deployment now.",
@@ -254,6 +259,12 @@ ADVICE = {
         "release is not lost: the customer backend takes it from its next poll of GCC. If the "
         "backend is down or unreachable, check with the customer; once it answers again, "
         "POST /api/operator/releases/{version}/redeliver sends the webhook again."
+    ),
+    EscalationType.ROLLOUT_HALTED: (
+        "No further wave is notified. Look at the numbers above and the wave's organizations "
+        "(GET /api/operator/releases/{version}/rollout). When the release is fine, "
+        "`gcc release resume {version}` notifies the next wave; when it is bad, "
+        "`gcc release withdraw {version}` takes it back (see the rollout runbook)."
     ),
 }
 

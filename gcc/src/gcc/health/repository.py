@@ -151,7 +151,7 @@ _PENDING_FORCED = """
         SELECT candidate.*
         FROM (
             SELECT t.organization_id, t.status AS target_status, r.id AS release_id,
-                   r.version, r.published_at,
+                   r.version, r.published_at, t.wave_notified_at AS notified_at,
                    CAST(:type AS text) || ':' || t.organization_id::text || ':' || r.id::text
                        AS dedupe_key
             FROM release AS r
@@ -185,12 +185,15 @@ _PENDING_FORCED = """
 _RAISE_FORCED_DEADLINE = sa.text(
     _PENDING_FORCED.format(
         excluded=":success",
-        release_condition="AND r.published_at <= :deadline_published_before",
+        # In a phased rollout each organization's deadline counts from its own wave's
+        # notification (a waiting wave's null never passes); otherwise from the publication.
+        release_condition="AND CASE WHEN EXISTS (SELECT 1 FROM rollout WHERE release_id = r.id)"
+        " THEN t.wave_notified_at ELSE r.published_at END <= :deadline_published_before",
         organization_condition="",
         reason="'Organization ' || o.name || ' has not deployed the forced release '"
-        " || p.version || ' within the deadline after it was published.'",
+        " || p.version || ' within the deadline after it was notified of it.'",
         details="jsonb_build_object('version', p.version, 'publishedAt', p.published_at,"
-        " 'targetStatus', p.target_status)",
+        " 'notifiedAt', p.notified_at, 'targetStatus', p.target_status)",
     )
 )
 

@@ -259,6 +259,23 @@ def update(
     print_json(organization_view(organization))
 
 
+@organizations_app.command("ring")
+def ring(
+    name: str = typer.Argument(..., help="The organization's name."),
+    ring_name: str = typer.Argument(..., metavar="RING", help="One of GCC_ROLLOUT_RINGS."),
+) -> None:
+    """Place the organization in a rollout ring (as PATCH .../organizations/{name} with
+    `ring`) and print it."""
+    request = validated(OrganizationUpdateRequest, {"ring": ring_name})
+    settings = get_settings()
+    organization = run_in_database(
+        lambda session: service.update_organization(
+            session, clock=SystemClock(), settings=settings, actor=ACTOR, name=name, request=request
+        )
+    )
+    typer.echo(f"{organization.name} is in ring {organization.ring}")
+
+
 @organizations_app.command("rotate-secret")
 def rotate_secret(
     name: str = typer.Argument(..., help="The organization's name."),

@@ -15,12 +15,16 @@ from contracts import (
     MAX_EMAIL_LENGTH,
     MAX_ORGANIZATION_NAME_LENGTH,
     MAX_PHONE_LENGTH,
+    MAX_RING_LENGTH,
     MAX_VERSION_LENGTH,
     MAX_WEBHOOK_ENDPOINT_LENGTH,
     HealthStatus,
 )
 from gcc.table_base import TableBase
 from servicekit.columns import enum_field, id_field, timestamp_field
+
+DEFAULT_RING = "general"
+"""The ring of an organization nobody placed in one."""
 
 
 class Organization(TableBase, table=True):
@@ -57,6 +61,13 @@ class Organization(TableBase, table=True):
     spoc_email: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH)
     spoc_phone: str | None = Field(default=None, max_length=MAX_PHONE_LENGTH)
     account_manager_email: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH)
+    ring: str = Field(
+        default=DEFAULT_RING,
+        max_length=MAX_RING_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_RING},
+        nullable=False,
+    )
+    """The rollout ring (one of ``GCC_ROLLOUT_RINGS``) a phased rollout groups it by."""
     created_at: datetime = timestamp_field(nullable=False)
     updated_at: datetime = timestamp_field(nullable=False)
     deleted_at: datetime | None = timestamp_field()

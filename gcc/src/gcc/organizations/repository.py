@@ -159,6 +159,7 @@ class Candidate:
     deployment_type: str
     license_expires_at: datetime | None
     current_version: str | None
+    ring: str = "general"
 
 
 async def publish_candidates(session: AsyncSession, names: Sequence[str] | None) -> list[Candidate]:
@@ -169,6 +170,7 @@ async def publish_candidates(session: AsyncSession, names: Sequence[str] | None)
         Organization.deployment_type,
         Organization.license_expires_at,
         Organization.current_version,
+        Organization.ring,
     ).where(col(Organization.deleted_at).is_(None))
     if names is not None:
         statement = statement.where(col(Organization.name).in_(list(names)))

@@ -185,6 +185,8 @@ async def update_organization(
         organization.license_expires_at = request.license_expires_at
     if "account_manager_email" in given:
         organization.account_manager_email = request.account_manager_email
+    if "ring" in given:
+        organization.ring = _known_ring(request.ring, settings=settings)
     if "contacts" in given:
         # null clears every contact field; an object changes only the fields it holds
         contacts = request.contacts or OrganizationContacts(
@@ -307,6 +309,16 @@ def _parse_version_or_none(text: str | None) -> Version | None:
         return None
 
 
+def _known_ring(ring: str | None, *, settings: Settings) -> str:
+    """``ring`` when it is one of the configured rings; 422 naming ``ring`` otherwise."""
+    if ring is None or ring not in settings.rollout_rings:
+        raise InvalidInput(
+            f"ring: {ring!r} is not a ring; the rings are {', '.join(settings.rollout_rings)}",
+            field="ring",
+        )
+    return ring
+
+
 def organization_view(organization: Organization) -> OrganizationView:
     """The operator's view of an organization: no secret, no key hash."""
     return OrganizationView(
@@ -334,6 +346,7 @@ def organization_view(organization: Organization) -> OrganizationView:
         ),
         account_manager_email=organization.account_manager_email,
         previous_secret_expires_at=organization.previous_secret_expires_at,
+        ring=organization.ring,
         created_at=organization.created_at,
         updated_at=organization.updated_at,
     )

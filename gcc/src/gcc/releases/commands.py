@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import OperatorReleaseList, TargetDeliveryView
+from contracts import AdvanceWhen, OperatorReleaseList, RolloutPlan, TargetDeliveryView
 from gcc.audit.service import Actor
 from gcc.command_runtime import run_with_runtime
 from gcc.releases import service
 from gcc.releases.export import export_release
 from gcc.runtime import Runtime
+from servicekit.errors import InvalidInput
 from servicekit.failures import command_group
 from servicekit.output import Column, minute, print_json, print_page_footer, print_table
 
@@ -144,11 +146,82 @@ def _delivery_state(delivery: TargetDeliveryView) -> str:
     return "sent" if delivery.sent else "due"
 
 
+def rollout_plan(
+    waves: str,
+    *,
+    bake_minutes: int,
+    success_threshold: float,
+    failure_threshold: float,
+    health_threshold: float,
+    advance_when: AdvanceWhen,
+) -> RolloutPlan:
+    """The plan ``--waves`` describes: comma-separated waves, each ``+``-joined rings and/or
+    a percentage (``canary,early+10%,25%,100%``), every wave with the same options."""
+    raw_waves: list[dict[str, object]] = []
+    for token in waves.split(","):
+        rings: list[str] = []
+        percent: int | None = None
+        for part in token.strip().split("+"):
+            if part.endswith("%") and part[:-1].isdigit():
+                percent = int(part[:-1])
+            elif part:
+                rings.append(part)
+        raw_waves.append(
+            {
+                "rings": rings,
+                "percent": percent,
+                "bakeMinutes": bake_minutes,
+                "successThreshold": success_threshold,
+                "failureThreshold": failure_threshold,
+                "healthThreshold": health_threshold,
+                "advanceWhen": advance_when,
+            }
+        )
+    try:
+        return RolloutPlan.model_validate({"waves": raw_waves})
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise InvalidInput(f"waves: {waves!r}: {problem['msg']}", field="waves") from None
+
+
 @releases_app.command()
-def publish(version: str = typer.Argument(..., help="The draft release to publish.")) -> None:
-    """Publish a draft release: send its webhook to every eligible organization."""
+def publish(
+    version: str = typer.Argument(..., help="The draft release to publish."),
+    waves: str | None = typer.Option(
+        None,
+        help="Roll out in waves: comma-separated rings and/or cumulative percentages, such "
+        "as canary,early,25%,100%. Without it every organization is notified at once.",
+    ),
+    bake_minutes: int = typer.Option(60, min=0, help="Minutes each wave bakes."),
+    success_threshold: float = typer.Option(
+        1.0, min=0.0, max=1.0, help="Share of a wave that must deploy (--advance-when success)."
+    ),
+    failure_threshold: float = typer.Option(
+        0.0, min=0.0, max=1.0, help="Halt when more than this share of deployments failed."
+    ),
+    health_threshold: float = typer.Option(
+        0.0, min=0.0, max=1.0, help="Halt when more than this share turned unhealthy after."
+    ),
+    advance_when: AdvanceWhen = typer.Option(
+        AdvanceWhen.BAKE, help="bake, success, or either: what opens the next wave."
+    ),
+) -> None:
+    """Publish a draft release: send its webhook to every eligible organization, or to the
+    first wave of ``--waves``."""
 
     async def work(session: AsyncSession, runtime: Runtime) -> None:
+        plan = (
+            None
+            if waves is None
+            else rollout_plan(
+                waves,
+                bake_minutes=bake_minutes,
+                success_threshold=success_threshold,
+                failure_threshold=failure_threshold,
+                health_threshold=health_threshold,
+                advance_when=advance_when,
+            )
+        )
         view = await service.publish_release(
             session,
             clock=runtime.clock,
@@ -157,6 +230,8 @@ def publish(version: str = typer.Argument(..., help="The draft release to publis
             send_task=runtime.send_task,
             signer=runtime.manifest_signer,
             forced_deadline=runtime.settings.forced_deadline,
+            plan=plan,
+            rings=runtime.settings.rollout_rings,
         )
         typer.echo(
             f"published {view.version}: {view.targets} organizations targeted, "
@@ -164,6 +239,8 @@ def publish(version: str = typer.Argument(..., help="The draft release to publis
             f"{view.below_min_version} below the minimum version, "
             f"{view.without_artifact} without an artifact for their deployment type"
         )
+        if plan is not None:
+            typer.echo(f"rolling out in {len(plan.waves)} waves; the first is notified now")
 
     _run(work)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from contracts import (
     OperatorReleaseDetail,
@@ -12,6 +12,7 @@ from contracts import (
     OperatorReleaseSummary,
     ReleaseCreateRequest,
     ReleaseCreateResponse,
+    ReleasePublishRequest,
     ReleasePublishResponse,
     UpdatesPollResponse,
 )
@@ -25,7 +26,7 @@ from gcc.deps import (
     SessionDep,
     VersionPath,
 )
-from gcc.releases import service
+from gcc.releases import service, updates
 from servicekit.openapi import error_responses, links_to
 
 router = APIRouter(tags=["releases"])
@@ -70,8 +71,10 @@ async def publish_release(
     session: SessionDep,
     clock: ClockDep,
     runtime: RuntimeDep,
+    body: Annotated[ReleasePublishRequest | None, Body()] = None,
 ) -> ReleasePublishResponse:
-    """Create the deployment targets and enqueue the webhooks."""
+    """Create the deployment targets and enqueue the webhooks; with a `rollout` plan, only the
+    first wave's now, the others as the rollout advances."""
     return await service.publish_release(
         session,
         clock=clock,
@@ -80,6 +83,8 @@ async def publish_release(
         send_task=runtime.send_task,
         signer=runtime.manifest_signer,
         forced_deadline=runtime.settings.forced_deadline,
+        plan=body.rollout if body is not None else None,
+        rings=runtime.settings.rollout_rings,
     )
 
 
@@ -140,7 +145,7 @@ async def poll_updates(
     ] = None,
 ) -> UpdatesPollResponse:
     """The webhook bodies of releases whose webhook was missed, oldest first."""
-    return await service.pending_updates(
+    return await updates.pending_updates(
         session,
         clock=clock,
         organization=organization,

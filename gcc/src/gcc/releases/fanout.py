@@ -40,6 +40,8 @@ class FanOut:
     """The organizations to target and how many each gate held back."""
 
     organization_ids: list[uuid.UUID] = field(default_factory=list)
+    rings: dict[uuid.UUID, str] = field(default_factory=dict)
+    """The ring of each organization targeted."""
     license_expired: int = 0
     below_min_version: int = 0
     without_artifact: int = 0
@@ -210,6 +212,7 @@ async def plan_fan_out(
         hold = gate_hold(release, candidate, minimum=minimum, versions=versions, now=now)
         if hold is None:
             fan_out.organization_ids.append(candidate.id)
+            fan_out.rings[candidate.id] = candidate.ring
             continue
         if hold.escalation_type is EscalationType.LICENSE_EXPIRED:
             fan_out.license_expired += 1

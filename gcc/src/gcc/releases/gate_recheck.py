@@ -33,11 +33,11 @@ from typing import Any
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts import ArtifactType, EscalationType
+from contracts import ArtifactType, EscalationType, RolloutPlan
 from gcc.artifacts import service as artifact_service
 from gcc.escalations import service as escalation_service
 from gcc.organizations.repository import Candidate
-from gcc.releases import repository
+from gcc.releases import held_back, repository, waves
 from gcc.releases.fanout import (
     Hold,
     VersionCache,
@@ -46,8 +46,8 @@ from gcc.releases.fanout import (
     minimum_version,
     raise_hold,
 )
-from gcc.releases.models import Release
-from gcc.releases.repository import HeldBack
+from gcc.releases.held_back import HeldBack
+from gcc.releases.models import Release, Rollout
 from gcc.releases.service import DISPATCH_TASK
 from servicekit.db import after_commit
 from timekeeping import Clock
@@ -96,10 +96,10 @@ class _Pass:
     result: GateRecheck = field(default_factory=GateRecheck)
     resolutions: dict[uuid.UUID, str] = field(default_factory=dict)
     """Escalation id to resolution text."""
-    targets: defaultdict[uuid.UUID, set[uuid.UUID]] = field(
-        default_factory=lambda: defaultdict(set)
+    targets: defaultdict[uuid.UUID, dict[uuid.UUID, str]] = field(
+        default_factory=lambda: defaultdict(dict)
     )
-    """Release id to the organizations to target."""
+    """Release id to the organizations to target, with their rings."""
 
     async def decide(
         self,
@@ -132,7 +132,7 @@ class _Pass:
         )
         if hold is None:
             self.result.delivered += 1
-            self.targets[release.id].add(organization.id)
+            self.targets[release.id][organization.id] = organization.ring
             self.resolutions[held.escalation_id] = (
                 f"{_gate_cleared(held.escalation_type, release, organization)}, "
                 f"release {release.version} delivered"
@@ -167,11 +167,20 @@ class _Pass:
         return True
 
     async def write(self, session: AsyncSession) -> None:
-        for release_id, organization_ids in self.targets.items():
+        for release_id, rings in self.targets.items():
+            organization_ids = sorted(rings)
+            # In a phased rollout the organization joins its own wave: notified now when that
+            # wave is open, with its wave otherwise.
+            rollout = await session.get(Rollout, release_id)
+            plan = None if rollout is None else RolloutPlan.model_validate({"waves": rollout.plan})
             await repository.insert_targets(
                 session,
                 release_id=release_id,
-                organization_ids=sorted(organization_ids),
+                organization_ids=organization_ids,
+                waves=waves.assign_waves(
+                    plan, release_id=release_id, organization_ids=organization_ids, rings=rings
+                ),
+                open_wave=0 if rollout is None else rollout.current_wave,
                 now=self.now,
             )
         await escalation_service.resolve_many(session, self.resolutions, now=self.now)
@@ -195,13 +204,13 @@ async def recheck_gates(
     run = _Pass(clock=clock, now=clock.now())
     after: uuid.UUID | None = None
     while True:
-        batch = await repository.claim_held_back(
+        batch = await held_back.claim_held_back(
             session, types=[str(gate) for gate in GATED], after=after, limit=batch_size
         )
         if not batch:
             break
         after = batch[-1].escalation_id
-        releases = await repository.share_published(session, {held.release_id for held in batch})
+        releases = await held_back.share_published(session, {held.release_id for held in batch})
         available = await artifact_service.available_types(
             session, [release.version for release in releases.values()]
         )

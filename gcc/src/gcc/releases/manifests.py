@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
     ArtifactType,
@@ -24,6 +25,7 @@ from contracts import (
     SignedManifest,
     Version,
 )
+from gcc.artifacts import service as artifact_service
 from gcc.artifacts.models import Artifact
 from gcc.releases.models import Release
 from gcc.settings import Settings
@@ -141,3 +143,20 @@ def current_manifest(
         key_id=signer.key.key_id,
     )
     return signer.sign(manifest, now=now)
+
+
+async def sign_at_publish(
+    session: AsyncSession,
+    *,
+    release: Release,
+    signer: ManifestSigner | None,
+    forced_deadline: timedelta,
+    now: datetime,
+) -> None:
+    """Sign the manifest of a release being published and store it with the release."""
+    if signer is None:
+        log.warning("release.manifest.unsigned", version=release.version, reason="no_signing_key")
+        return
+    artifacts = await artifact_service.artifacts_of_version(session, release.version)
+    manifest = build_manifest(release, artifacts, forced_deadline=forced_deadline, now=now)
+    release.signed_manifest = signer.sign(manifest, now=now).model_dump(mode="json")

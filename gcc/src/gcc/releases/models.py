@@ -46,6 +46,11 @@ class Release(TableBase, table=True):
     # The publication's span: each webhook delivery, and all that follows it at the customer,
     # continues this trace.
     trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_LENGTH)
+    withdrawn_at: datetime | None = timestamp_field()
+    """When an operator withdrew the published release (it is deprecated too)."""
+    withdraw_reason: str | None = text_field()
+    rollback_version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
+    """At withdrawal: the newest published version older than this one."""
 
 
 class DeploymentTarget(TableBase, table=True):
@@ -58,6 +63,12 @@ class DeploymentTarget(TableBase, table=True):
             "ix_target_due",
             "next_attempt_at",
             postgresql_where=sa.text("webhook_acked = false AND webhook_failed = false"),
+        ),
+        # targets of a rollout wave not notified yet (migration 0012)
+        sa.Index(
+            "ix_target_waiting",
+            "release_id",
+            postgresql_where=sa.text("wave_notified_at IS NULL"),
         ),
         # the pump's retry lane (migration 0007)
         sa.Index(
@@ -87,5 +98,31 @@ class DeploymentTarget(TableBase, table=True):
     completed_at: datetime | None = timestamp_field()
     helm_revision: int | None = None
     error_message: str | None = text_field()
+    wave: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, nullable=False)
+    """The rollout wave the organization belongs to (0 for a release without a plan)."""
+    wave_notified_at: datetime | None = timestamp_field()
+    """When the target's wave was notified (its webhook became due); null while the wave
+    waits. A forced release's deadline counts from here."""
+    health_before: str | None = Field(default=None, max_length=16)
+    """The organization's health when its wave was notified (rollouts' health gate)."""
+    created_at: datetime = timestamp_field(nullable=False)
+    updated_at: datetime = timestamp_field(nullable=False)
+
+
+class Rollout(TableBase, table=True):
+    """The phased rollout of a release published with a plan."""
+
+    __tablename__ = "rollout"
+
+    release_id: uuid.UUID = Field(foreign_key="release.id", primary_key=True)
+    plan: list[dict[str, Any]] = json_field(nullable=False)
+    """The waves, as ``RolloutWave`` JSON."""
+    state: str = enum_field(default="running")
+    current_wave: int = 0
+    """The last wave notified."""
+    notified_at: list[str] = json_field(nullable=False)
+    """When each wave notified so far was notified (ISO 8601), by wave."""
+    halts: list[dict[str, Any]] = json_field(nullable=False)
+    """Every halt, as ``RolloutHaltView`` JSON, oldest first."""
     created_at: datetime = timestamp_field(nullable=False)
     updated_at: datetime = timestamp_field(nullable=False)

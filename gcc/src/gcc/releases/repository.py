@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import DeploymentStatus, ReleaseStatus
 from gcc.escalations.models import Escalation
 from gcc.organizations.models import Organization
-from gcc.organizations.repository import Candidate
 from gcc.releases.models import DeploymentTarget, Release
 
 FAILED_DEPLOYMENT_STATUSES = (
@@ -130,90 +129,27 @@ async def targets_with_organizations(
     return result.all()
 
 
-@dataclass(frozen=True)
-class HeldBack:
-    """An open escalation of a release a gate held back, and the organization it was held from."""
-
-    escalation_id: uuid.UUID
-    escalation_type: str
-    release_id: uuid.UUID
-    organization: Candidate
-
-
-async def claim_held_back(
-    session: AsyncSession, *, types: Sequence[str], after: uuid.UUID | None, limit: int
-) -> list[HeldBack]:
-    """Up to ``limit`` open escalations of these types, by id after ``after``, whose release is
-    published and whose organization is active; locked for this transaction.
-
-    Rows another transaction holds are skipped (``FOR UPDATE SKIP LOCKED``), so two runs at
-    once never handle the same escalation.
-    """
-    statement = (
-        select(  # type: ignore[call-overload]
-            Escalation.id,
-            Escalation.type,
-            Escalation.release_id,
-            Organization.id,
-            Organization.name,
-            Organization.deployment_type,
-            Organization.license_expires_at,
-            Organization.current_version,
-        )
-        .join(Organization, col(Organization.id) == col(Escalation.organization_id))
-        .join(Release, col(Release.id) == col(Escalation.release_id))
-        .where(
-            col(Escalation.resolved_at).is_(None),
-            col(Escalation.type).in_(list(types)),
-            Release.status == ReleaseStatus.PUBLISHED,
-            col(Organization.deleted_at).is_(None),
-        )
-    )
-    if after is not None:
-        statement = statement.where(col(Escalation.id) > after)
-    result = await session.exec(
-        statement.order_by(col(Escalation.id))
-        .limit(limit)
-        .with_for_update(of=Escalation, skip_locked=True)
-    )
-    return [
-        HeldBack(
-            escalation_id=row[0],
-            escalation_type=row[1],
-            release_id=row[2],
-            organization=Candidate(*row[3:]),
-        )
-        for row in result.all()
-    ]
-
-
-async def share_published(
-    session: AsyncSession, release_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Release]:
-    """Those of the releases that are published, locked against deprecation (``FOR SHARE``)
-    until this transaction ends."""
-    ids = list(set(release_ids))
-    if not ids:
-        return {}
-    result = await session.exec(
-        select(Release)
-        .where(col(Release.id).in_(ids), Release.status == ReleaseStatus.PUBLISHED)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    )
-    return {release.id: release for release in result.all()}
-
-
+# A target whose wave is open is due now (its wave notified now); one of a later wave waits,
+# not due, until its wave opens (gcc.rollouts). The organization's health is recorded as it
+# was when the wave was notified, for the rollout's health gate.
 _INSERT_TARGETS = text(
     """
     INSERT INTO deployment_target (
         id, release_id, organization_id, webhook_id, webhook_sent, webhook_acked,
-        webhook_failed, webhook_attempts, next_attempt_at, status, created_at, updated_at
+        webhook_failed, webhook_attempts, next_attempt_at, status, wave, wave_notified_at,
+        health_before, created_at, updated_at
     )
-    SELECT gen_random_uuid(), :release_id, organization_id,
+    SELECT gen_random_uuid(), :release_id, wanted.organization_id,
            'msg_' || replace(gen_random_uuid()::text, '-', ''),
-           false, false, false, 0, :now, :status, :now, :now
-    FROM unnest(CAST(:organization_ids AS uuid[])) AS organization_id
+           false, false, false, 0,
+           CASE WHEN wanted.wave <= :open_wave THEN CAST(:now AS timestamptz) END,
+           :status, wanted.wave,
+           CASE WHEN wanted.wave <= :open_wave THEN CAST(:now AS timestamptz) END,
+           CASE WHEN wanted.wave <= :open_wave THEN organization.health_status END,
+           :now, :now
+    FROM unnest(CAST(:organization_ids AS uuid[]), CAST(:waves AS integer[]))
+         AS wanted(organization_id, wave)
+    JOIN organization ON organization.id = wanted.organization_id
     ON CONFLICT ON CONSTRAINT uq_target_release_org DO NOTHING
     """
 )
@@ -225,8 +161,12 @@ async def insert_targets(
     release_id: uuid.UUID,
     organization_ids: Sequence[uuid.UUID],
     now: datetime,
+    waves: Sequence[int] | None = None,
+    open_wave: int = 0,
 ) -> None:
-    """Insert a pending, due-now target per organization in one statement.
+    """Insert a pending target per organization in one statement: due now when its wave
+    (``waves``, in the order of ``organization_ids``; all 0 without) is at most ``open_wave``,
+    waiting for its wave otherwise.
 
     Each target gets a fresh ``webhook-id`` (``msg_`` and 32 hex digits), kept for every retry
     of its delivery. One ``INSERT ... SELECT FROM unnest`` keeps ten thousand targets to a
@@ -239,6 +179,8 @@ async def insert_targets(
         params={
             "release_id": release_id,
             "organization_ids": list(organization_ids),
+            "waves": list(waves) if waves is not None else [0] * len(organization_ids),
+            "open_wave": open_wave,
             "now": now,
             "status": str(DeploymentStatus.PENDING),
         },
@@ -255,9 +197,29 @@ async def releases_awaiting(session: AsyncSession, organization_id: uuid.UUID) -
             DeploymentTarget.organization_id == organization_id,
             col(DeploymentTarget.webhook_acked).is_(False),
             col(DeploymentTarget.status).in_(UNREPORTED_STATUSES),
+            col(DeploymentTarget.wave_notified_at).is_not(None),
             Release.status == ReleaseStatus.PUBLISHED,
         )
         .order_by(col(Release.published_at), col(Release.version))
+    )
+    return result.all()
+
+
+async def withdrawn_awaiting(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> Sequence[Release]:
+    """Withdrawn releases the organization was notified of and has not acknowledged the
+    withdrawal of, oldest first."""
+    result = await session.exec(
+        select(Release)
+        .join(DeploymentTarget, col(DeploymentTarget.release_id) == col(Release.id))
+        .where(
+            DeploymentTarget.organization_id == organization_id,
+            col(DeploymentTarget.webhook_acked).is_(False),
+            col(DeploymentTarget.wave_notified_at).is_not(None),
+            col(Release.withdrawn_at).is_not(None),
+        )
+        .order_by(col(Release.withdrawn_at), col(Release.version))
     )
     return result.all()
 

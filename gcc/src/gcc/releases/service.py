@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,16 +27,15 @@ from contracts import (
     ReleaseCreateResponse,
     ReleasePublishResponse,
     ReleaseStatus,
+    RolloutPlan,
     SignedManifest,
-    UpdatesPollResponse,
     parse_version_text,
 )
 from gcc.artifacts import service as artifact_service
 from gcc.audit import service as audit_service
 from gcc.audit.service import Actor
 from gcc.organizations import service as organization_service
-from gcc.organizations.models import Organization
-from gcc.releases import manifests, repository, views
+from gcc.releases import manifests, repository, views, waves
 from gcc.releases.fanout import plan_fan_out
 from gcc.releases.manifests import ManifestSigner
 from gcc.releases.models import Release
@@ -221,8 +220,13 @@ async def publish_release(
     send_task: Callable[..., Any],
     signer: ManifestSigner | None = None,
     forced_deadline: timedelta = timedelta(hours=24),
+    plan: RolloutPlan | None = None,
+    rings: Sequence[str] = (),
 ) -> ReleasePublishResponse:
     """Publish a draft: create a deployment target per eligible organization.
+
+    With a rollout ``plan`` (naming only ``rings``) each target joins its wave and only the
+    first wave is notified now; the rollout (:mod:`gcc.rollouts`) notifies the others.
 
     The Helm chart must have been uploaded (422); a published release that differs only in
     build metadata is a 409. Organizations with an expired license or a version below
@@ -240,38 +244,16 @@ async def publish_release(
             send_task=send_task,
             signer=signer,
             forced_deadline=forced_deadline,
+            plan=plan,
+            rings=rings,
         )
 
 
-async def _sign_manifest(
-    session: AsyncSession,
-    *,
-    release: Release,
-    signer: ManifestSigner | None,
-    forced_deadline: timedelta,
-    now: datetime,
-) -> None:
-    """Sign the manifest of a release being published and store it with the release."""
-    if signer is None:
-        log.warning("release.manifest.unsigned", version=release.version, reason="no_signing_key")
-        return
-    artifacts = await artifact_service.artifacts_of_version(session, release.version)
-    manifest = manifests.build_manifest(
-        release, artifacts, forced_deadline=forced_deadline, now=now
-    )
-    release.signed_manifest = signer.sign(manifest, now=now).model_dump(mode="json")
-
-
-async def _publish_release(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    actor: Actor,
-    version_text: str,
-    send_task: Callable[..., Any],
-    signer: ManifestSigner | None,
-    forced_deadline: timedelta,
-) -> ReleasePublishResponse:
+async def _publishable_draft(
+    session: AsyncSession, version_text: str
+) -> tuple[Release, set[ArtifactType]]:
+    """The draft to publish, locked, with its artifact types; 409 when it is no draft or a
+    published release has its precedence, 422 without a Helm chart."""
     release = await get_release(session, version_text=version_text, for_update=True)
     version = release.version
     if release.status != ReleaseStatus.DRAFT:
@@ -284,18 +266,35 @@ async def _publish_release(
             f"charts/helm/wrktalk-{version}.tgz before publishing",
             field="helm",
         )
+    return release, available
+
+
+async def _publish_release(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Actor,
+    version_text: str,
+    send_task: Callable[..., Any],
+    signer: ManifestSigner | None,
+    forced_deadline: timedelta,
+    plan: RolloutPlan | None,
+    rings: Sequence[str],
+) -> ReleasePublishResponse:
+    if plan is not None:
+        waves.check_rings(plan, rings)
+    release, available = await _publishable_draft(session, version_text)
+    version = release.version
     now = clock.now()
     fan_out = await plan_fan_out(
         session, clock=clock, release=release, available=available, now=now
     )
-    await repository.insert_targets(
-        session, release_id=release.id, organization_ids=fan_out.organization_ids, now=now
-    )
+    await waves.create_targets(session, release=release, fan_out=fan_out, plan=plan, now=now)
     release.status = ReleaseStatus.PUBLISHED
     release.published_at = now
     release.updated_at = now
     release.trace_parent = current_traceparent()
-    await _sign_manifest(
+    await manifests.sign_at_publish(
         session, release=release, signer=signer, forced_deadline=forced_deadline, now=now
     )
     await session.flush()
@@ -365,34 +364,6 @@ async def release_detail(session: AsyncSession, *, version_text: str) -> Operato
     artifacts = await artifact_service.artifacts_of_version(session, release.version)
     targets = await repository.targets_with_organizations(session, release.id)
     return views.detail_view(release, counts.get(release.id), artifacts, targets)
-
-
-async def pending_updates(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    organization: Organization,
-    heartbeat_enabled: bool | None = None,
-    signer: ManifestSigner | None = None,
-) -> UpdatesPollResponse:
-    """The webhook bodies of the published releases the organization has not taken up yet.
-
-    The poll also carries whether the backend sends heartbeats (``heartbeat_enabled``; None
-    leaves it as it was), which the organization records. Each body carries its release's
-    manifest, signed afresh by ``signer`` when needed.
-    """
-    if heartbeat_enabled is not None:
-        await organization_service.record_heartbeat_enabled(
-            session, organization=organization, enabled=heartbeat_enabled, now=clock.now()
-        )
-    releases = await repository.releases_awaiting(session, organization.id)
-    digests = await artifact_service.digests(session, (release.version for release in releases))
-    now = clock.now()
-    signed = {
-        release.id: manifests.current_manifest(release, signer=signer, now=now)
-        for release in releases
-    }
-    return views.updates_view(releases, digests, signed)
 
 
 async def statuses_of_versions(session: AsyncSession, versions: Iterable[str]) -> dict[str, str]:

@@ -7,6 +7,7 @@ from contracts import (
     PublishedRelease,
     ReleasePublishedWebhook,
     ReleaseRuleset,
+    ReleaseWithdrawnWebhook,
     SignedManifest,
     Version,
 )
@@ -45,4 +46,19 @@ def build_webhook_body(
             ),
         ),
         manifest=manifest,
+    )
+
+
+def build_withdrawn_body(release: Release) -> ReleaseWithdrawnWebhook | None:
+    """The ``release.withdrawn`` body of a withdrawn release; None for one not withdrawn."""
+    if release.withdrawn_at is None:
+        return None
+    return ReleaseWithdrawnWebhook(
+        release_id=release.id,
+        version=Version.parse(release.version),
+        withdrawn_at=release.withdrawn_at,
+        reason=release.withdraw_reason,
+        rollback_version=(
+            Version.parse(release.rollback_version) if release.rollback_version else None
+        ),
     )

@@ -7,6 +7,6 @@ expiry (:mod:`consolekit.sessions`), the session cookie (:mod:`consolekit.cookie
 tokens (:mod:`consolekit.csrf`), server-side pagination (:mod:`consolekit.pagination`), the
 base templates, filters and static files with htmx (:mod:`consolekit.templating`), the console
 shell a tier declares once (:mod:`consolekit.web`: addresses, cookies, rendering, redirects,
-error pages) and the sign-in pages over a tier's backend (:mod:`consolekit.signin_pages`). It never imports a
-tier: a tier declares its own tables from the field sets here and passes them in.
+error pages) and the sign-in pages over a tier's backend (:mod:`consolekit.signin_pages`).
+It never imports a tier: a tier declares its own tables from the field sets here and passes them in.
 """

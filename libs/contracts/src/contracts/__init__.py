@@ -10,7 +10,8 @@ Modules: ``versions`` (Version), ``primitives`` (constrained strings), ``base`` 
 ``gcc_reports`` (customer to GCC), ``agent_tasks`` and ``agent_reports`` (agent and backend),
 ``control_tower``, ``control_tower_config`` and ``maintenance`` (admin UI),
 ``application_config`` (the WrkTalk application reading its settings), ``operator_organizations``,
-``operator_escalations``, ``operator_delivery`` and ``operator_audit`` (GCC operators), ``errors``,
+``operator_escalations``, ``operator_delivery``, ``operator_audit`` and ``rollouts`` (GCC
+operators), ``errors``,
 ``limits``
 (what database columns are declared from);
 ``python -m contracts.schema`` writes the JSON Schemas.
@@ -208,6 +209,8 @@ from contracts.releases import (
     ReleaseCreateRequest,
     ReleaseCreateResponse,
 )
+from contracts.rollouts import *  # noqa: F403 - the names of rollouts.__all__
+from contracts.rollouts import __all__ as _rollout_names
 from contracts.versions import (
     MAX_VERSION_LENGTH,
     VERSION_PATTERN,
@@ -225,6 +228,7 @@ from contracts.webhooks import (
 )
 
 __all__ = [
+    *_rollout_names,
     "AGENT_TASK_ADAPTER",
     "APPLICATION_CONFIG_PATH",
     "KEY_ID_PATTERN",

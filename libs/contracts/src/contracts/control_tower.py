@@ -87,6 +87,10 @@ class ScheduledDeploymentView(ContractModel):
     """Why it failed."""
     task_id: UUID | None = None
     """The agent task that runs it, once scheduled."""
+    withdrawn_at: Timestamp | None = None
+    """When the vendor withdrew the release: it can no longer be scheduled."""
+    rollback_version: str | None = None
+    """For a withdrawn release: the version the vendor says to roll back to."""
     created_at: Timestamp
     """When the release was received."""
 

@@ -93,6 +93,9 @@ class EscalationType(StrEnum):
     WEBHOOK_GONE = "WEBHOOK_GONE"
     """The organization's webhook endpoint answered 410: it asks GCC to stop sending to it.
     Not retried; the release is offered by the updates poll meanwhile."""
+    ROLLOUT_HALTED = "ROLLOUT_HALTED"
+    """A release's phased rollout halted: a wave's failures or health regressions passed the
+    plan's threshold. Raised once per halt; further waves wait for an operator."""
     WEBHOOK_FAILED = "WEBHOOK_FAILED"
     """Every attempt to deliver a release's webhook failed (an error answer, a timeout, no
     connection): the target is `webhookFailed` and the release waits for the customer's poll."""

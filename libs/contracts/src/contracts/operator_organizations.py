@@ -17,6 +17,7 @@ from contracts.base import ContractModel, omit_null
 from contracts.enums import DeploymentType, HealthStatus, HeartbeatStatus
 from contracts.limits import MAX_CONTACT_NAME_LENGTH, MAX_EMAIL_LENGTH, MAX_PHONE_LENGTH
 from contracts.primitives import SPACE, OrganizationName, TextPattern, Timestamp
+from contracts.rollouts import RingName
 from contracts.versions import Version
 
 __all__ = [
@@ -133,6 +134,8 @@ class OrganizationUpdateRequest(ContractModel):
     """Contact fields to change."""
     account_manager_email: EmailAddress | None = None
     """New account manager (null clears it)."""
+    ring: RingName | None = Field(default=None, json_schema_extra=omit_null)
+    """New rollout ring, one of GCC's `GCC_ROLLOUT_RINGS`."""
 
     @field_validator("webhook_endpoint")
     @classmethod
@@ -180,6 +183,8 @@ class OrganizationView(ContractModel):
     """The account manager who receives escalations."""
     previous_secret_expires_at: Timestamp | None = None
     """Until when webhooks are also signed with the previous secret (after a rotation)."""
+    ring: str = "general"
+    """The rollout ring the organization belongs to."""
     created_at: Timestamp
     """When the organization was added."""
     updated_at: Timestamp

@@ -18,6 +18,7 @@ from contracts.limits import MAX_ESTIMATED_DOWNTIME_LENGTH
 from contracts.manifests import SignedManifest
 from contracts.primitives import ImageTags, Sha256
 from contracts.releases import MAX_RELEASE_NOTES_LENGTH
+from contracts.rollouts import ReleaseWithdrawnWebhook
 from contracts.versions import Version
 
 __all__ = [
@@ -99,3 +100,5 @@ class UpdatesPollResponse(ContractModel):
     releases: list[ReleasePublishedWebhook] = Field(default_factory=list)
     """Published releases targeted at the organization that it has neither acknowledged nor
     reported a status for, oldest first."""
+    withdrawn: list[ReleaseWithdrawnWebhook] = Field(default_factory=list)
+    """Releases GCC withdrew after the organization was notified of them."""

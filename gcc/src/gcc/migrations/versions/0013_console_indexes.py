@@ -1,7 +1,7 @@
 """indexes for the console's fleet list: its sort orders and its version filter
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 02:00:00
 
 With 100,000 organizations, sorting the fleet list by version, license or deployment type
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Phased rollouts of releases: waves, gates, halts and the operator's actions."""
