@@ -5,7 +5,6 @@ the signed manifest and the artifact again. The status report stays in the backe
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from agent.tests.support.git_repositories import git, make_working_copy
 from contracts import DeploymentType, LocalDeploymentStatus
 from customer_backend.agent_tasks.models import AgentTask
 from customer_backend.app import create_app
@@ -40,35 +40,10 @@ AgentFactory = Callable[..., Any]
 IMAGE_TAGS = {"backend": "sha-b23", "media": "sha-m23", "controlTower": "sha-c23", "agent": "a23"}
 
 
-def git(repository: Path, *arguments: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repository), *arguments],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={
-            "GIT_AUTHOR_NAME": "Ops",
-            "GIT_AUTHOR_EMAIL": "ops@acme.example",
-            "GIT_COMMITTER_NAME": "Ops",
-            "GIT_COMMITTER_EMAIL": "ops@acme.example",
-            "PATH": "/usr/bin:/bin",
-        },
-    ).stdout.strip()
-
-
 @pytest.fixture
 def working_copy(tmp_path: Path) -> Path:
     """A working copy on branch main with one commit, cloned from a bare remote."""
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
-    repository = tmp_path / "cluster-config"
-    subprocess.run(["git", "clone", "--quiet", str(remote), str(repository)], check=True)
-    git(repository, "checkout", "--quiet", "-b", "main")
-    (repository / "README.md").write_text("Manifests synced by Argo CD\n")
-    git(repository, "add", "README.md")
-    git(repository, "commit", "--quiet", "-m", "Start")
-    git(repository, "push", "--quiet", "origin", "main")
-    return repository
+    return make_working_copy(tmp_path)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from agent.tests.support.backend_tasks import BackendTasks, bundle
+from agent.tests.support.git_repositories import git, make_working_copy
 from contracts import ArtifactType, DeploymentType, Version
 from wrktalk_agent.agent import OnceExit
 from wrktalk_agent.manifests import VersionHistory
@@ -20,35 +21,10 @@ OLD_TAGS = {"backend": "sha-b22", "media": "sha-m22", "controlTower": "sha-c22",
 AgentFactory = Callable[..., Any]
 
 
-def git(repository: Path, *arguments: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repository), *arguments],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={
-            "GIT_AUTHOR_NAME": "Ops",
-            "GIT_AUTHOR_EMAIL": "ops@acme.example",
-            "GIT_COMMITTER_NAME": "Ops",
-            "GIT_COMMITTER_EMAIL": "ops@acme.example",
-            "PATH": "/usr/bin:/bin",
-        },
-    ).stdout.strip()
-
-
 @pytest.fixture
 def working_copy(tmp_path: Path) -> Path:
     """A working copy on branch main with one commit, cloned from a bare remote."""
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
-    repository = tmp_path / "cluster-config"
-    subprocess.run(["git", "clone", "--quiet", str(remote), str(repository)], check=True)
-    git(repository, "checkout", "--quiet", "-b", "main")
-    (repository / "README.md").write_text("Manifests synced by Argo CD\n")
-    git(repository, "add", "README.md")
-    git(repository, "commit", "--quiet", "-m", "Start")
-    git(repository, "push", "--quiet", "origin", "main")
-    return repository
+    return make_working_copy(tmp_path)
 
 
 async def store(
