@@ -21,11 +21,12 @@ import httpx
 import pytest
 import yaml
 
+from tests.e2e.stacks import serve_stack
 from tools.demo import SAMPLES, Demo, build_compose_bundle
 from tools.stack import OPERATOR_TOKEN, CustomerSpec, Stack, StackConfig
 from tools.waiting import wait_until
 from wrktalk_testing.network import free_port
-from wrktalk_testing.redis_db import RedisClaim, claim_redis_db, release_redis_db
+from wrktalk_testing.redis_db import RedisClaim, claim_redis_db
 
 REDIS_BASE = "redis://127.0.0.1:6379"
 RINGS = {"acme": "canary", "globex": "early", "initech": "general"}
@@ -69,21 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         gcc_worker_metrics_port=free_port(),
         extra_backend_env={"WRKTALK_DOWNLOAD_RETRY_BASE_SECONDS": "0.5"},
     )
-    running = Stack(config)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.reset()
-        for claim in claims:
-            release_redis_db(claim)
-
-
-@pytest.fixture(scope="module")
-def demo(stack: Stack) -> Iterator[Demo]:
-    driver = Demo(stack)
-    yield driver
-    driver.gcc.close()
+    yield from serve_stack(config, claims)
 
 
 def operator(stack: Stack, method: str, path: str, **kwargs: Any) -> httpx.Response:

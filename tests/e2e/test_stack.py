@@ -23,11 +23,12 @@ import boto3
 import httpx
 import pytest
 
+from tests.e2e.stacks import serve_stack
 from tools.demo import Demo
 from tools.stack import OPERATOR_TOKEN, CustomerSpec, Stack, StackConfig
 from tools.waiting import WaitTimeout, wait_until
 from wrktalk_testing.network import free_port
-from wrktalk_testing.redis_db import RedisClaim, claim_redis_db, release_redis_db
+from wrktalk_testing.redis_db import RedisClaim, claim_redis_db
 from wrktalk_testing.relay import TcpRelay, relay
 
 REDIS_BASE = "redis://127.0.0.1:6379"
@@ -97,21 +98,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, partition: Partition) -> Ite
             "WRKTALK_DOWNLOAD_RETRY_BASE_SECONDS": "0.5",
         },
     )
-    running = Stack(config)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.reset()
-        for claim in claims:
-            release_redis_db(claim)
-
-
-@pytest.fixture(scope="module")
-def demo(stack: Stack) -> Iterator[Demo]:
-    driver = Demo(stack)
-    yield driver
-    driver.gcc.close()
+    yield from serve_stack(config, claims)
 
 
 def operator_get(stack: Stack, path: str) -> httpx.Response:
