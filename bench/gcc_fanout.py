@@ -368,23 +368,36 @@ async def publish(settings: Any, send_task: Any) -> tuple[float, int]:
         await engine.dispose()
 
 
-async def delivery_state(dsn: str) -> dict[str, Any]:
-    connection = await asyncpg.connect(dsn)
-    try:
-        row = await connection.fetchrow(
-            """
-            SELECT count(*) FILTER (WHERE webhook_acked) AS acknowledged,
-                   count(*) FILTER (WHERE webhook_failed) AS failed,
-                   count(*) FILTER (WHERE webhook_attempts > 1) AS retried,
-                   min(acked_at) AS first_ack, max(acked_at) AS last_ack,
-                   count(*) AS targets
-            FROM deployment_target
-            """
-        )
-        assert row is not None
-        return dict(row)
-    finally:
-        await connection.close()
+PROGRESS_SECONDS = 0.25
+"""How often the run looks whether everything is settled (the figures come from the rows'
+own timestamps, so this only decides when the run notices)."""
+
+
+async def unsettled(connection: asyncpg.Connection) -> int:
+    """Targets neither acknowledged nor failed: a count over the due index's entries only, so
+    watching the run costs PostgreSQL little next to the fan-out it watches."""
+    value = await connection.fetchval(
+        "SELECT count(*) FROM deployment_target"
+        " WHERE webhook_acked = false AND webhook_failed = false"
+    )
+    return int(value)
+
+
+async def delivery_state(connection: asyncpg.Connection) -> dict[str, Any]:
+    """Counts and the last acknowledgement and failure times (read once, at the end)."""
+    row = await connection.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE webhook_acked) AS acknowledged,
+               count(*) FILTER (WHERE webhook_failed) AS failed,
+               count(*) FILTER (WHERE webhook_attempts > 1) AS retried,
+               min(acked_at) AS first_ack, max(acked_at) AS last_ack,
+               max(updated_at) FILTER (WHERE webhook_failed) AS last_failure,
+               count(*) AS targets
+        FROM deployment_target
+        """
+    )
+    assert row is not None
+    return dict(row)
 
 
 # --- worker -------------------------------------------------------------------------------
@@ -513,56 +526,70 @@ async def run(
 
             publish_seconds, targets = await publish(settings, send_task)
             published_at = time.perf_counter()
+            published_wall = datetime.now(UTC)
             print(f"published to {targets} targets in {publish_seconds:.2f} s")
 
             last_beat = published_at
-            fast_total = count - len(slow)
-            fast_done: float | None = None
             restarted_at: float | None = None
+            restarted_wall: datetime | None = None
             worker_cpu_sample = 0.0
-            state = await delivery_state(dsn)
-            while state["acknowledged"] + state["failed"] < targets:
-                elapsed_now = time.perf_counter() - published_at
-                if elapsed_now > arguments.timeout:
-                    print(f"timed out after {arguments.timeout:.0f} s")
-                    break
-                if fast_done is None and state["acknowledged"] >= fast_total:
-                    fast_done = elapsed_now
-                if kill_at is not None and restarted_at is None and elapsed_now >= kill_at:
-                    dead_workers_cpu += worker_cpu_sample - cpu_before
-                    os.killpg(worker.pid, 9)
-                    worker.wait()
-                    print(
-                        f"  worker killed at {elapsed_now:.1f} s, "
-                        f"{state['acknowledged']} acknowledged"
-                    )
-                    await asyncio.sleep(RESTART_AFTER_SECONDS)
-                    worker = start_worker(settings, arguments, log_path + ".2")
-                    worker_process = psutil.Process(worker.pid)
-                    cpu_before = 0.0
-                    restarted_at = time.perf_counter()
-                if broker_at is not None and restarted_at is None and elapsed_now >= broker_at:
-                    private_redis.kill()
-                    print(
-                        f"  broker killed at {elapsed_now:.1f} s, "
-                        f"{state['acknowledged']} acknowledged"
-                    )
-                    await asyncio.sleep(BROKER_DOWN_SECONDS)
-                    private_redis.start()
-                    restarted_at = time.perf_counter()
-                if time.perf_counter() - last_beat >= BEAT_INTERVAL_SECONDS:
-                    await asyncio.to_thread(beat)
-                    last_beat = time.perf_counter()
-                await asyncio.sleep(0.05)
-                state = await delivery_state(dsn)
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    worker_cpu_sample = cpu_seconds(worker_process)
-            elapsed = time.perf_counter() - published_at
-            if fast_done is None and state["acknowledged"] >= fast_total:
-                fast_done = elapsed
-            worker_cpu = dead_workers_cpu + cpu_seconds(worker_process) - cpu_before
-            receivers_cpu = sum(map(cpu_seconds, receiver_processes)) - receivers_cpu_before
-            machine_busy = psutil.cpu_percent(interval=None) / 100 * (os.cpu_count() or 1) * elapsed
+            watcher = await asyncpg.connect(dsn)
+            try:
+                remaining = await unsettled(watcher)
+                while remaining:
+                    elapsed_now = time.perf_counter() - published_at
+                    if elapsed_now > arguments.timeout:
+                        print(f"timed out after {arguments.timeout:.0f} s")
+                        break
+                    if kill_at is not None and restarted_at is None and elapsed_now >= kill_at:
+                        dead_workers_cpu += worker_cpu_sample - cpu_before
+                        os.killpg(worker.pid, 9)
+                        worker.wait()
+                        print(f"  worker killed at {elapsed_now:.1f} s, {remaining} unsettled")
+                        await asyncio.sleep(RESTART_AFTER_SECONDS)
+                        worker = start_worker(settings, arguments, log_path + ".2")
+                        worker_process = psutil.Process(worker.pid)
+                        cpu_before = 0.0
+                        restarted_at = time.perf_counter()
+                        restarted_wall = datetime.now(UTC)
+                    if broker_at is not None and restarted_at is None and elapsed_now >= broker_at:
+                        private_redis.kill()
+                        print(f"  broker killed at {elapsed_now:.1f} s, {remaining} unsettled")
+                        await asyncio.sleep(BROKER_DOWN_SECONDS)
+                        private_redis.start()
+                        restarted_at = time.perf_counter()
+                        restarted_wall = datetime.now(UTC)
+                    if time.perf_counter() - last_beat >= BEAT_INTERVAL_SECONDS:
+                        await asyncio.to_thread(beat)
+                        last_beat = time.perf_counter()
+                    await asyncio.sleep(PROGRESS_SECONDS)
+                    remaining = await unsettled(watcher)
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        worker_cpu_sample = cpu_seconds(worker_process)
+                noticed = time.perf_counter() - published_at
+                worker_cpu = dead_workers_cpu + cpu_seconds(worker_process) - cpu_before
+                receivers_cpu = sum(map(cpu_seconds, receiver_processes)) - receivers_cpu_before
+                machine_busy = (
+                    psutil.cpu_percent(interval=None) / 100 * (os.cpu_count() or 1) * noticed
+                )
+                state = await delivery_state(watcher)
+            finally:
+                await watcher.close()
+            # The figures come from the rows' own times (the worker's clock is this machine's):
+            # the last acknowledgement, or the last failure when a slow receiver ended later.
+            settled_times = [
+                moment for moment in (state["last_ack"], state["last_failure"]) if moment
+            ]
+            elapsed = (
+                (max(settled_times) - published_wall).total_seconds()
+                if settled_times and not remaining
+                else noticed
+            )
+            fast_done = (
+                (state["last_ack"] - published_wall).total_seconds()
+                if state["last_ack"] is not None and state["acknowledged"] >= count - len(slow)
+                else None
+            )
 
         acknowledged = state["acknowledged"]
         totals = receiver_totals(ports[:: arguments.ports])
@@ -596,19 +623,19 @@ async def run(
             f"{receivers_cpu:.2f} s CPU"
         )
         recovered_in = None
-        if restarted_at is not None:
-            recovered_in = published_at + elapsed - restarted_at
+        if restarted_wall is not None:
+            recovered_in = (published_wall - restarted_wall).total_seconds() + elapsed
             what = "the worker's restart" if kill_at is not None else "the broker's return"
             print(
                 f"all acknowledged {recovered_in:.2f} s after {what} "
                 f"(target: {RECOVERY_TARGET_SECONDS:g} s)"
             )
-        capacity = elapsed * (os.cpu_count() or 1)
+        capacity = noticed * (os.cpu_count() or 1)
         print(
             f"machine: {machine_busy / capacity:.0%} of {os.cpu_count()} CPUs busy during the "
-            f"fan-out; the worker used {worker_cpu / elapsed:.0%} of one CPU, the receivers "
-            f"{receivers_cpu / elapsed:.0%}, everything else (PostgreSQL, Redis, other "
-            f"processes) {(machine_busy - worker_cpu - receivers_cpu) / elapsed:.0%}"
+            f"fan-out; the worker used {worker_cpu / noticed:.0%} of one CPU, the receivers "
+            f"{receivers_cpu / noticed:.0%}, everything else (PostgreSQL, Redis, other "
+            f"processes) {(machine_busy - worker_cpu - receivers_cpu) / noticed:.0%}"
         )
         print(f"load average: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
         print(f"worker log: {log_path}")

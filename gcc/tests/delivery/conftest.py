@@ -86,6 +86,9 @@ class WebhookReceiver:
         self.received: list[ReceivedWebhook] = []
         self.connections = 0
         """TCP connections accepted so far."""
+        self.in_flight = 0
+        self.most_in_flight = 0
+        """The most requests this receiver was answering at once."""
         self._endpoints: dict[str, _Endpoint] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -152,7 +155,14 @@ class WebhookReceiver:
                 if request is None:
                     return
                 target, headers, body = request
-                keep_open = await self._answer(connection, writer, target, headers, body)
+                with self._lock:
+                    self.in_flight += 1
+                    self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                try:
+                    keep_open = await self._answer(connection, writer, target, headers, body)
+                finally:
+                    with self._lock:
+                        self.in_flight -= 1
                 if not keep_open or connection.our_state is h11.MUST_CLOSE:
                     return
                 connection.start_next_cycle()

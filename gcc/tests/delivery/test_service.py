@@ -613,6 +613,20 @@ async def test_a_retry_after_date_beyond_an_hour_is_capped_at_an_hour(
     assert target.webhook_error.startswith("HTTP 503: ")
 
 
+async def test_no_more_requests_than_the_per_host_limit_go_to_one_receiver_at_once(
+    delivery: Delivery,
+) -> None:
+    # every customer of the test receiver shares its host and port
+    delivery.configure(delivery_concurrency=10, delivery_per_host_limit=3)
+    delivery.receiver.latency_seconds = 0.2
+    await delivery.publish(await delivery.customers("shared", 12))
+
+    (report,) = await delivery.deliver()
+
+    assert report.acknowledged == 12
+    assert delivery.receiver.most_in_flight == 3
+
+
 async def test_a_slow_receiver_holds_one_slot_and_the_others_are_answered_meanwhile(
     delivery: Delivery, gcc_clock: ManualClock
 ) -> None:
@@ -620,7 +634,9 @@ async def test_a_slow_receiver_holds_one_slot_and_the_others_are_answered_meanwh
     delivery.receiver.slow_seconds = 1.5
     slow = await delivery.customer("slow-one", "slow")
     fast = await delivery.customers("fast", 10)
-    await delivery.publish([slow, *fast])
+    # the slow one is due first, so it is among the first two requests sent
+    await delivery.publish([slow], published_at=gcc_clock.now() - timedelta(seconds=1))
+    await delivery.publish(fast, version="2.1.1")
 
     (report,) = await delivery.deliver()
 

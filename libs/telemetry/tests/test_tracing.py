@@ -21,7 +21,9 @@ from telemetry import (
     inject_traceparent,
     recording,
     span,
+    start_span,
     trace_fields,
+    traceparent_of,
 )
 
 UPSTREAM = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -103,6 +105,36 @@ def test_without_an_endpoint_spans_are_not_recorded_but_ids_still_flow() -> None
     assert passed_on is not None
     assert passed_on.startswith(f"00-{UPSTREAM_TRACE:032x}-")
     assert passed_on.split("-")[2] != f"{UPSTREAM_SPAN:016x}"
+
+
+def test_a_started_span_continues_its_parent_without_becoming_current(
+    exporter: InMemorySpanExporter,
+) -> None:
+    started = start_span("webhook.delivery", parent=context_from_traceparent(UPSTREAM))
+    assert current_traceparent() is None, "not made the current span"
+    passed_on = traceparent_of(started)
+    started.end()
+
+    [finished] = exporter.get_finished_spans()
+    assert finished.name == "webhook.delivery"
+    assert finished.parent is not None
+    assert finished.parent.span_id == UPSTREAM_SPAN
+    assert passed_on == f"00-{UPSTREAM_TRACE:032x}-{finished.context.span_id:016x}-01"
+
+
+def test_an_unrecorded_started_span_still_has_its_own_id() -> None:
+    exporter = InMemorySpanExporter()
+    with recording(exporter):
+        configure_tracing(service="tests", endpoint=None)
+        first = start_span("webhook.delivery", parent=context_from_traceparent(UPSTREAM))
+        second = start_span("webhook.delivery", parent=context_from_traceparent(UPSTREAM))
+        first.end()
+        second.end()
+    assert exporter.get_finished_spans() == ()
+    ids = [traceparent_of(started) for started in (first, second)]
+    assert all(value and value.startswith(f"00-{UPSTREAM_TRACE:032x}-") for value in ids)
+    assert len({value.split("-")[2] for value in ids if value}) == 2
+    assert f"{UPSTREAM_SPAN:016x}" not in {value.split("-")[2] for value in ids if value}
 
 
 def test_log_lines_inside_a_span_carry_its_trace_and_span_ids(

@@ -4,8 +4,11 @@ One pump runs per worker process (:mod:`gcc.delivery.pump_thread`). It claims du
 itself (``FOR UPDATE SKIP LOCKED``: several pumps share a fan-out without waiting on each
 other) in two lanes, first deliveries and retries, each with its own number of requests in
 flight, so a receiver that timed out once never holds a slot a first delivery needs. A slow
-receiver holds one slot, not a batch: a slot freed by an answer is claimed again at once.
-No more than ``delivery_per_host_limit`` requests go to one receiver at a time.
+receiver holds one slot, not a batch: each lane claims ahead (up to its capacity again,
+waiting for a slot), so a slot freed by an answer starts its next request at once, and claims
+come as a few large statements. No more than ``delivery_per_host_limit`` requests go to one
+receiver at a time; a request whose receiver is at its limit waits, in its slot, for that
+receiver's next answer.
 
 Answers are written back in small groups (every :data:`FLUSH_GROUP` answers, or
 :data:`FLUSH_SECONDS` after the first of a group), never at the end of a batch. Claimed
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -79,7 +83,8 @@ class DeliveryPump:
         )
         self._lease = timedelta(seconds=settings.delivery_lease_seconds)
         self._held: dict[uuid.UUID, TakenTarget] = {}
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._host_active: dict[str, int] = {}
+        self._host_waiting: dict[str, deque[tuple[Lane, sender.WebhookRequest]]] = {}
         self._releases: dict[uuid.UUID, CachedRelease] = {}
         self._buffer = AnswerBuffer()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -165,20 +170,20 @@ class DeliveryPump:
     async def _claim(self, client: aiohttp.ClientSession) -> int:
         claimed = 0
         for lane in self._lanes:
-            free = lane.capacity - lane.active
             now = time.monotonic()
-            if free <= 0 or now < lane.next_claim_at or (lane.active and free < lane.refill):
+            room = lane.room
+            if room <= 0 or not lane.wants_more or now < lane.next_claim_at:
                 continue
             try:
-                taken = await self._claim_lane(lane, free)
+                taken = await self._claim_lane(lane, room)
             except Exception as exc:  # the database is away: try again shortly
                 log.warning("webhook.claim.failed", lane=lane.name, error=str(exc))
                 lane.next_claim_at = now + RETRY_WRITE_SECONDS
                 continue
-            lane.next_claim_at = now if len(taken) == free else now + POLL_SECONDS
+            lane.next_claim_at = now if len(taken) == room else now + POLL_SECONDS
             claimed += len(taken)
-            for target in taken:
-                self._start(lane, target, client)
+            lane.waiting.extend(taken)
+            self._start_waiting(lane, client)
         return claimed
 
     async def _claim_lane(self, lane: Lane, limit: int) -> list[TakenTarget]:
@@ -206,55 +211,92 @@ class DeliveryPump:
         signed_at = self.runtime.clock.now()
         for release_id, release in found.items():
             body = webhook_body(release, signer=self.runtime.manifest_signer, now=signed_at)
-            self._releases[release_id] = CachedRelease(release, body, read_at)
+            webhook = (
+                body
+                if isinstance(body, str)
+                else sender.ReleaseWebhook.of(body, trace_parent=release.release.trace_parent)
+            )
+            self._releases[release_id] = CachedRelease(release, webhook, read_at)
         for target in taken:
             self._held[target.target_id] = target
         return taken
 
+    def _start_waiting(self, lane: Lane, client: aiohttp.ClientSession) -> None:
+        """Start the lane's waiting targets while it has free slots (none once stopping)."""
+        while lane.waiting and lane.active < lane.capacity and not self._stopping:
+            self._start(lane, lane.waiting.popleft(), client)
+
     def _start(self, lane: Lane, target: TakenTarget, client: aiohttp.ClientSession) -> None:
         cached = self._releases.get(target.release_id)
-        body = cached.body if cached is not None else "the release no longer exists"
+        webhook = cached.webhook if cached is not None else "the release no longer exists"
         self._pending_releases.add(target.release_id)
         planned = plan_request(
-            target,
-            body,
-            settings=self.runtime.settings,
-            now=self.runtime.clock.now(),
-            trace_parent=cached.found.release.trace_parent if cached is not None else None,
+            target, webhook, settings=self.runtime.settings, now=self.runtime.clock.now()
         )
         if isinstance(planned, Refusal):
             self._buffer.refusals.append(planned)
             self._answer_arrived()
             return
         lane.active += 1
-        task = asyncio.create_task(self._deliver(lane, planned, client))
+        host = sender.origin(planned.endpoint)
+        if self._host_active.get(host, 0) < self.runtime.settings.delivery_per_host_limit:
+            self._send(lane, planned, host, client)
+        else:  # it keeps its lane slot while it waits for its receiver's turn
+            self._host_waiting.setdefault(host, deque()).append((lane, planned))
+
+    def _send(
+        self,
+        lane: Lane,
+        request: sender.WebhookRequest,
+        host: str,
+        client: aiohttp.ClientSession,
+    ) -> None:
+        self._host_active[host] = self._host_active.get(host, 0) + 1
+        task = asyncio.create_task(self._deliver(lane, request, host, client))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(
-        self, lane: Lane, request: sender.WebhookRequest, client: aiohttp.ClientSession
+        self,
+        lane: Lane,
+        request: sender.WebhookRequest,
+        host: str,
+        client: aiohttp.ClientSession,
     ) -> None:
         try:
-            async with self._host(request.endpoint):
-                result = await sender.send_one(
-                    request,
-                    client=client,
-                    clock=self.runtime.clock,
-                    timeout_seconds=self.runtime.settings.webhook_timeout_seconds,
-                )
+            result = await sender.send_one(
+                request,
+                client=client,
+                clock=self.runtime.clock,
+                timeout_seconds=self.runtime.settings.webhook_timeout_seconds,
+            )
         finally:
             lane.active -= 1
-            self._wake.set()
+            self._host_finished(host, client)
+            self._start_waiting(lane, client)
+            if lane.wants_more:
+                self._wake.set()
         self._buffer.results.append(result)
         self._answer_arrived()
 
-    def _host(self, endpoint: str) -> asyncio.Semaphore:
-        key = sender.origin(endpoint)
-        semaphore = self._hosts.get(key)
-        if semaphore is None:
-            semaphore = asyncio.Semaphore(self.runtime.settings.delivery_per_host_limit)
-            self._hosts[key] = semaphore
-        return semaphore
+    def _host_finished(self, host: str, client: aiohttp.ClientSession) -> None:
+        """One request to ``host`` ended: the next one waiting for it goes, or the host is
+        forgotten (a fleet has as many hosts as organizations)."""
+        remaining = self._host_active[host] - 1
+        if remaining:
+            self._host_active[host] = remaining
+        else:
+            del self._host_active[host]
+        waiting = self._host_waiting.get(host)
+        if not waiting:
+            return
+        lane, request = waiting.popleft()
+        if not waiting:
+            del self._host_waiting[host]
+        if self._stopping:  # never sent: its target is given back with the rest
+            lane.active -= 1
+            return
+        self._send(lane, request, host, client)
 
     def _answer_arrived(self) -> None:
         if not self._buffer.first_at:
@@ -272,6 +314,7 @@ class DeliveryPump:
             await self._write_group()
 
     async def _cancel_requests(self) -> None:
+        self._stopping = True  # a cancelled request starts none waiting behind it
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

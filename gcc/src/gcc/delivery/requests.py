@@ -10,7 +10,7 @@ from contracts import ReleaseStatus
 from gcc.delivery import sender
 from gcc.delivery.outcomes import Refusal
 from gcc.delivery.repository import ReleaseDigests, TakenTarget
-from gcc.delivery.sender import WebhookRequest
+from gcc.delivery.sender import ReleaseWebhook, WebhookRequest
 from gcc.releases.manifests import ManifestSigner, current_manifest, stored_manifest
 from gcc.releases.webhook_body import build_webhook_body, build_withdrawn_body
 from gcc.settings import Settings
@@ -67,17 +67,15 @@ def webhook_body(
 
 def plan_request(
     target: TakenTarget,
-    body: bytes | str,
+    webhook: ReleaseWebhook | str,
     *,
     settings: Settings,
     now: datetime,
-    trace_parent: str | None = None,
 ) -> WebhookRequest | Refusal:
-    """The request to send to ``target``, or why it is not sent (``body`` is the release's
-    webhook body, or why the release cannot be sent; ``trace_parent`` the release's
-    publication, which the delivery's span continues)."""
-    if isinstance(body, str):
-        return Refusal(target, body)
+    """The request to send to ``target``, or why it is not sent (``webhook`` is what the
+    release sends, or why it cannot be sent)."""
+    if isinstance(webhook, str):
+        return Refusal(target, webhook)
     if target.organization_deleted_at is not None:
         return Refusal(target, "the organization was deleted")
     problem = sender.endpoint_problem(
@@ -89,7 +87,6 @@ def plan_request(
         target_id=target.target_id,
         webhook_id=target.webhook_id,
         endpoint=target.webhook_endpoint,
-        body=body,
+        webhook=webhook,
         secrets=signing_secrets(target, now),
-        trace_parent=trace_parent,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown
 
 from logconfig import configure_logging
 from servicekit import metrics
@@ -109,12 +110,36 @@ def _forget_pool_process(pid: int | None = None, **_: object) -> None:
     metrics.mark_process_dead(pid or os.getpid())
 
 
+YOUNG_COLLECTION_THRESHOLD: Final = 10_000
+"""Objects allocated (net of those freed) between two collections of the youngest generation;
+Python's default is 700."""
+
+
+def settle_heap(**_: object) -> None:
+    """Leave what a pool process starts with out of garbage collection, and collect the
+    youngest objects less often.
+
+    A pool process starts with nearly 300,000 objects (modules, the Celery app, settings) that
+    live as long as it does, and each full collection walked them all: a third of the
+    delivery pump's CPU went to the collector. After one collection those objects are frozen
+    (``gc.freeze``: kept, never examined again). The youngest generation is collected after
+    :data:`YOUNG_COLLECTION_THRESHOLD` new objects instead of 700: nearly all of a request's
+    objects are freed by reference counting before then, so each collection finds little,
+    and fewer of them push short-lived objects into the older generations.
+    """
+    gc.collect()
+    gc.freeze()
+    _young, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, oldest)
+
+
 def run_worker(
     celery: Celery, *, log_level: str, concurrency: int, queues: Sequence[str] = ()
 ) -> None:
     """Run a Celery worker that leaves the logging configuration alone (see
     :func:`worker_arguments` for the queues it consumes)."""
     celery.conf.worker_hijack_root_logger = False
+    worker_process_init.connect(settle_heap, weak=False)
     worker_process_shutdown.connect(_forget_pool_process, weak=False)
     celery.worker_main(
         worker_arguments(celery, log_level=log_level, concurrency=concurrency, queues=queues)

@@ -25,7 +25,9 @@ from telemetry.tracing import (
     is_recording,
     recording,
     span,
+    start_span,
     trace_fields,
+    traceparent_of,
     tracer,
 )
 
@@ -42,6 +44,8 @@ __all__ = [
     "is_recording",
     "recording",
     "span",
+    "start_span",
     "trace_fields",
+    "traceparent_of",
     "tracer",
 ]
