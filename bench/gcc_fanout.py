@@ -19,7 +19,9 @@ delivery, and what the receivers counted.
 Faults, each printed with its own figures:
 
 - ``--slow-percent P``: P% of the organizations point at receivers that read one byte a
-  second (they never answer within the webhook timeout; one attempt each). The fan-out runs
+  second (they never answer within the webhook timeout; one attempt each), spread over
+  ``--slow-ports`` ports (64: in a fleet each slow organization is a receiver host of its own,
+  and ``GCC_DELIVERY_PER_HOST_LIMIT`` caps requests per host). The fan-out runs
   twice, first without them (the anchor), and prints when the last fast receiver was
   acknowledged in each run and their ratio (target: under 2x).
 - ``--kill-worker-at S``: the worker is SIGKILLed S seconds after the publish and a new one
@@ -490,9 +492,7 @@ async def run(
         + (f", broker down at {broker_at:g} s" if broker_at is not None else "")
     )
     receivers, ports = start_receivers(arguments.receivers, arguments.ports)
-    slow_process, slow_ports = (
-        start_slow_receivers(arguments.receivers * arguments.ports) if slow else (None, [])
-    )
+    slow_process, slow_ports = start_slow_receivers(arguments.slow_ports) if slow else (None, [])
     broker_url = f"{private_redis.url}/0"
     log_dir = tempfile.mkdtemp(prefix="gcc-fanout-")
     worker: subprocess.Popen[bytes] | None = None
@@ -701,6 +701,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--webhook-timeout", type=float, default=10.0)
     parser.add_argument("--slow-percent", type=float, default=0.0)
+    parser.add_argument(
+        "--slow-ports",
+        type=int,
+        default=64,
+        help="ports the slow receivers listen on (each a receiver host of its own to the "
+        "per-host cap; in a fleet every slow organization is one)",
+    )
     parser.add_argument("--kill-worker-at", type=float, default=None)
     parser.add_argument("--restart-broker-at", type=float, default=None)
     parser.add_argument("--log-level", default="INFO", help="the worker's log level")

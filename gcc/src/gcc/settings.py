@@ -102,6 +102,19 @@ class Settings(ServiceSettings, SmtpSettings):
         description="Webhook requests in flight at once to one receiver (scheme, host and "
         "port) from one worker process.",
     )
+    delivery_slow_after_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="A webhook request not answered within this gives its slot back and "
+        "waits for its answer (or its timeout) as a slow request, so slow receivers never "
+        "hold the slots of others.",
+    )
+    delivery_slow_limit: int = Field(
+        1000,
+        ge=0,
+        description="Slow requests one worker process's delivery pump keeps waiting at once "
+        "(each holds a connection); beyond it a slow request keeps its slot.",
+    )
     delivery_lease_seconds: float = Field(
         15.0,
         gt=0,

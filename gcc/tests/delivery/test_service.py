@@ -627,6 +627,45 @@ async def test_no_more_requests_than_the_per_host_limit_go_to_one_receiver_at_on
     assert delivery.receiver.most_in_flight == 3
 
 
+async def test_a_slow_receiver_gives_its_slot_back_and_the_others_go_through_it(
+    delivery: Delivery, gcc_clock: ManualClock
+) -> None:
+    # one slot: the fast ones are answered while the slow one is still being read
+    delivery.configure(
+        delivery_concurrency=1, delivery_slow_after_seconds=0.3, webhook_timeout_seconds=3.0
+    )
+    delivery.receiver.slow_seconds = 1.5
+    slow = await delivery.customer("slow-one", "slow")
+    await delivery.publish([slow], published_at=gcc_clock.now() - timedelta(seconds=1))
+    await delivery.publish(await delivery.customers("fast", 5), version="2.1.1")
+
+    (report,) = await delivery.deliver()
+
+    assert report.acknowledged == 6
+    assert [hook.organization for hook in delivery.receiver.received][0] == "slow-one"
+    assert delivery.receiver.most_in_flight == 2, "the slow one, and one fast one at a time"
+
+
+async def test_beyond_the_slow_limit_a_slow_receiver_keeps_its_slot(
+    delivery: Delivery, gcc_clock: ManualClock
+) -> None:
+    delivery.configure(
+        delivery_concurrency=1,
+        delivery_slow_after_seconds=0.3,
+        delivery_slow_limit=0,
+        webhook_timeout_seconds=3.0,
+    )
+    delivery.receiver.slow_seconds = 1.0
+    slow = await delivery.customer("slow-one", "slow")
+    await delivery.publish([slow], published_at=gcc_clock.now() - timedelta(seconds=1))
+    await delivery.publish(await delivery.customers("fast", 3), version="2.1.1")
+
+    (report,) = await delivery.deliver()
+
+    assert report.acknowledged == 4
+    assert delivery.receiver.most_in_flight == 1
+
+
 async def test_a_slow_receiver_holds_one_slot_and_the_others_are_answered_meanwhile(
     delivery: Delivery, gcc_clock: ManualClock
 ) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from gcc.delivery.outcomes import Refusal
 from gcc.delivery.repository import ReleaseDigests, TakenTarget
+from gcc.delivery.requests import webhook_body
 from gcc.delivery.sender import AttemptResult, ReleaseWebhook
+from gcc.releases.manifests import ManifestSigner
 
 
 @dataclass
@@ -44,6 +50,50 @@ class CachedRelease:
     found: ReleaseDigests
     webhook: ReleaseWebhook | str
     read_at: float
+
+
+class ReleaseCache:
+    """Each release's webhook as last read, reused for ``max_age_seconds`` (so a deprecated
+    release stops going out within that)."""
+
+    def __init__(self, max_age_seconds: float) -> None:
+        self._max_age = max_age_seconds
+        self._entries: dict[uuid.UUID, CachedRelease] = {}
+
+    def get(self, release_id: uuid.UUID) -> CachedRelease | None:
+        """The release as last read, or None."""
+        return self._entries.get(release_id)
+
+    def to_read(self, release_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of ``release_ids`` never read, or read too long ago."""
+        stale = time.monotonic() - self._max_age
+        return {
+            release_id
+            for release_id in release_ids
+            if (cached := self._entries.get(release_id)) is None or cached.read_at < stale
+        }
+
+    def store(
+        self,
+        read: Iterable[uuid.UUID],
+        found: dict[uuid.UUID, ReleaseDigests],
+        *,
+        signer: ManifestSigner | None,
+        now: datetime,
+    ) -> None:
+        """Keep what reading ``read`` ``found`` (a release not found is forgotten), with each
+        webhook's body built once for every target."""
+        read_at = time.monotonic()
+        for release_id in read:
+            self._entries.pop(release_id, None)
+        for release_id, release in found.items():
+            body = webhook_body(release, signer=signer, now=now)
+            webhook = (
+                body
+                if isinstance(body, str)
+                else ReleaseWebhook.of(body, trace_parent=release.release.trace_parent)
+            )
+            self._entries[release_id] = CachedRelease(release, webhook, read_at)
 
 
 @dataclass

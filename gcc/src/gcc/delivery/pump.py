@@ -1,31 +1,27 @@
 """The delivery pump: a bounded number of webhooks in flight, outcomes written as they come.
 
 One pump runs per worker process (:mod:`gcc.delivery.pump_thread`). It claims due targets
-itself (``FOR UPDATE SKIP LOCKED``: several pumps share a fan-out without waiting on each
-other) in two lanes, first deliveries and retries, each with its own number of requests in
-flight, so a receiver that timed out once never holds a slot a first delivery needs. A slow
-receiver holds one slot, not a batch: each lane claims ahead (up to its capacity again,
-waiting for a slot), so a slot freed by an answer starts its next request at once, and claims
-come as a few large statements. No more than ``delivery_per_host_limit`` requests go to one
-receiver at a time; a request whose receiver is at its limit waits, in its slot, for that
-receiver's next answer.
+itself (``FOR UPDATE SKIP LOCKED``: several pumps share a fan-out) in two lanes, first
+deliveries and retries, each with its own slots, so a receiver that timed out once never
+holds a slot a first delivery needs. Each lane claims ahead (up to its capacity again), so a
+freed slot starts its next request at once; :mod:`gcc.delivery.slots` decides when a request
+may go (the per-receiver cap) and frees the slots of slow ones.
 
 Answers are written back in small groups (every :data:`FLUSH_GROUP` answers, or
-:data:`FLUSH_SECONDS` after the first of a group), never at the end of a batch. Claimed
-targets are leased for ``delivery_lease_seconds`` and the pump renews the lease of what it
-holds every third of it, so the lease only runs out when the pump is gone: a worker killed
-mid fan-out has its targets claimed again by another pump seconds later, with the same
-``webhook-id``; at most the answers of the group not yet written are sent twice. A pump that
-stops gives back what it holds at once.
+:data:`FLUSH_SECONDS` after the first of a group). Claimed targets are leased for
+``delivery_lease_seconds`` and renewed every third of it while held, so a lease only runs out
+when its pump is gone: a killed worker's targets are claimed again seconds later, with the
+same ``webhook-id``; at most the answers not yet written are sent twice. A pump that stops
+gives back what it holds at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -34,10 +30,11 @@ import structlog
 
 from gcc import metrics
 from gcc.delivery import claims, outcomes, repository, sender
-from gcc.delivery.lanes import AnswerBuffer, CachedRelease, Lane
+from gcc.delivery.lanes import AnswerBuffer, Lane, ReleaseCache
 from gcc.delivery.outcomes import DeliveryReport, Refusal
 from gcc.delivery.repository import TakenTarget
-from gcc.delivery.requests import plan_request, webhook_body
+from gcc.delivery.requests import plan_request
+from gcc.delivery.slots import Admitted, Slots
 from gcc.runtime import Runtime
 from servicekit.db import session_scope
 
@@ -50,8 +47,7 @@ FLUSH_SECONDS = 0.2
 POLL_SECONDS = 0.5
 """How often a lane that found nothing due looks again while the pump runs."""
 RELEASE_CACHE_SECONDS = 5.0
-"""How long a release's webhook body is reused before it is read again (a deprecated release
-stops going out within this)."""
+"""How long a release's webhook is reused before it is read again."""
 RETRY_WRITE_SECONDS = 1.0
 """Wait before writing answers again after the database refused them."""
 STOP_GRACE_SECONDS = 5.0
@@ -83,9 +79,15 @@ class DeliveryPump:
         )
         self._lease = timedelta(seconds=settings.delivery_lease_seconds)
         self._held: dict[uuid.UUID, TakenTarget] = {}
-        self._host_active: dict[str, int] = {}
-        self._host_waiting: dict[str, deque[tuple[Lane, sender.WebhookRequest]]] = {}
-        self._releases: dict[uuid.UUID, CachedRelease] = {}
+        self._slots = Slots(
+            per_host_limit=settings.delivery_per_host_limit,
+            slow_after_seconds=settings.delivery_slow_after_seconds,
+            slow_limit=settings.delivery_slow_limit,
+            send=self._send,
+            freed=self._slot_freed,
+        )
+        self._http: aiohttp.ClientSession | None = None
+        self._releases = ReleaseCache(RELEASE_CACHE_SECONDS)
         self._buffer = AnswerBuffer()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -102,13 +104,13 @@ class DeliveryPump:
 
     def stop(self) -> None:
         """Claim nothing more, give back what is not answered soon. Call on the pump's loop."""
-        self._stopping = True
+        self._stopping = self._slots.stopping = True
         self._wake.set()
 
     @property
     def in_flight(self) -> int:
         """Requests on their way or waiting for their receiver's turn."""
-        return sum(lane.active for lane in self._lanes)
+        return sum(lane.active for lane in self._lanes) + self._slots.slow
 
     async def run(self, *, idle_seconds: float) -> DeliveryReport:
         """Deliver until nothing was due and nothing held for ``idle_seconds``, or stopped."""
@@ -120,7 +122,8 @@ class DeliveryPump:
                 client = await stack.enter_async_context(
                     sender.open_client(
                         concurrency=settings.delivery_concurrency
-                        + settings.delivery_retry_concurrency,
+                        + settings.delivery_retry_concurrency
+                        + settings.delivery_slow_limit,
                         timeout_seconds=settings.webhook_timeout_seconds,
                         connect_timeout_seconds=settings.webhook_connect_timeout_seconds,
                     )
@@ -128,9 +131,11 @@ class DeliveryPump:
             helpers = [
                 asyncio.create_task(self._write_answers()),
                 asyncio.create_task(self._renew_leases()),
+                asyncio.create_task(self._sweep_slow()),
             ]
+            self._http = client
             try:
-                await self._pump(client, idle_seconds)
+                await self._pump(idle_seconds)
                 await self._finish_requests()
             finally:
                 for helper in helpers:
@@ -142,22 +147,18 @@ class DeliveryPump:
         if self.report.total:
             log.info(
                 "webhook.pump.completed",
-                acknowledged=self.report.acknowledged,
-                retrying=self.report.retrying,
-                failed=self.report.failed,
-                rejected=self.report.rejected,
-                gone=self.report.gone,
+                **dataclasses.asdict(self.report),
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
         return self.report
 
     # --- claiming and sending -----------------------------------------------------------
 
-    async def _pump(self, client: aiohttp.ClientSession, idle_seconds: float) -> None:
+    async def _pump(self, idle_seconds: float) -> None:
         idle_since = time.monotonic()
         while not self._stopping:
             self._wake.clear()
-            claimed = await self._claim(client)
+            claimed = await self._claim()
             if claimed or self._held:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since >= idle_seconds and (
@@ -167,7 +168,7 @@ class DeliveryPump:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
 
-    async def _claim(self, client: aiohttp.ClientSession) -> int:
+    async def _claim(self) -> int:
         claimed = 0
         for lane in self._lanes:
             now = time.monotonic()
@@ -183,7 +184,7 @@ class DeliveryPump:
             lane.next_claim_at = now if len(taken) == room else now + POLL_SECONDS
             claimed += len(taken)
             lane.waiting.extend(taken)
-            self._start_waiting(lane, client)
+            self._start_waiting(lane)
         return claimed
 
     async def _claim_lane(self, lane: Lane, limit: int) -> list[TakenTarget]:
@@ -197,36 +198,26 @@ class DeliveryPump:
                 now=now,
                 lease_until=now + self._lease,
             )
-            stale = time.monotonic() - RELEASE_CACHE_SECONDS
-            missing = {
-                target.release_id
-                for target in taken
-                if target.release_id not in self._releases
-                or self._releases[target.release_id].read_at < stale
-            }
-            found = await repository.releases_with_digests(session, missing)
-        read_at = time.monotonic()
-        for release_id in missing:
-            self._releases.pop(release_id, None)
-        signed_at = self.runtime.clock.now()
-        for release_id, release in found.items():
-            body = webhook_body(release, signer=self.runtime.manifest_signer, now=signed_at)
-            webhook = (
-                body
-                if isinstance(body, str)
-                else sender.ReleaseWebhook.of(body, trace_parent=release.release.trace_parent)
-            )
-            self._releases[release_id] = CachedRelease(release, webhook, read_at)
+            to_read = self._releases.to_read({target.release_id for target in taken})
+            found = await repository.releases_with_digests(session, to_read)
+        self._releases.store(
+            to_read, found, signer=self.runtime.manifest_signer, now=self.runtime.clock.now()
+        )
         for target in taken:
             self._held[target.target_id] = target
         return taken
 
-    def _start_waiting(self, lane: Lane, client: aiohttp.ClientSession) -> None:
+    def _start_waiting(self, lane: Lane) -> None:
         """Start the lane's waiting targets while it has free slots (none once stopping)."""
         while lane.waiting and lane.active < lane.capacity and not self._stopping:
-            self._start(lane, lane.waiting.popleft(), client)
+            self._start(lane, lane.waiting.popleft())
 
-    def _start(self, lane: Lane, target: TakenTarget, client: aiohttp.ClientSession) -> None:
+    def _slot_freed(self, lane: Lane) -> None:
+        self._start_waiting(lane)
+        if lane.wants_more:
+            self._wake.set()
+
+    def _start(self, lane: Lane, target: TakenTarget) -> None:
         cached = self._releases.get(target.release_id)
         webhook = cached.webhook if cached is not None else "the release no longer exists"
         self._pending_releases.add(target.release_id)
@@ -237,66 +228,26 @@ class DeliveryPump:
             self._buffer.refusals.append(planned)
             self._answer_arrived()
             return
-        lane.active += 1
-        host = sender.origin(planned.endpoint)
-        if self._host_active.get(host, 0) < self.runtime.settings.delivery_per_host_limit:
-            self._send(lane, planned, host, client)
-        else:  # it keeps its lane slot while it waits for its receiver's turn
-            self._host_waiting.setdefault(host, deque()).append((lane, planned))
+        self._slots.admit(lane, planned)
 
-    def _send(
-        self,
-        lane: Lane,
-        request: sender.WebhookRequest,
-        host: str,
-        client: aiohttp.ClientSession,
-    ) -> None:
-        self._host_active[host] = self._host_active.get(host, 0) + 1
-        task = asyncio.create_task(self._deliver(lane, request, host, client))
+    def _send(self, admitted: Admitted) -> None:
+        task = asyncio.create_task(self._deliver(admitted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(
-        self,
-        lane: Lane,
-        request: sender.WebhookRequest,
-        host: str,
-        client: aiohttp.ClientSession,
-    ) -> None:
+    async def _deliver(self, admitted: Admitted) -> None:
+        assert self._http is not None
         try:
             result = await sender.send_one(
-                request,
-                client=client,
+                admitted.request,
+                client=self._http,
                 clock=self.runtime.clock,
                 timeout_seconds=self.runtime.settings.webhook_timeout_seconds,
             )
         finally:
-            lane.active -= 1
-            self._host_finished(host, client)
-            self._start_waiting(lane, client)
-            if lane.wants_more:
-                self._wake.set()
+            self._slots.finished(admitted)
         self._buffer.results.append(result)
         self._answer_arrived()
-
-    def _host_finished(self, host: str, client: aiohttp.ClientSession) -> None:
-        """One request to ``host`` ended: the next one waiting for it goes, or the host is
-        forgotten (a fleet has as many hosts as organizations)."""
-        remaining = self._host_active[host] - 1
-        if remaining:
-            self._host_active[host] = remaining
-        else:
-            del self._host_active[host]
-        waiting = self._host_waiting.get(host)
-        if not waiting:
-            return
-        lane, request = waiting.popleft()
-        if not waiting:
-            del self._host_waiting[host]
-        if self._stopping:  # never sent: its target is given back with the rest
-            lane.active -= 1
-            return
-        self._send(lane, request, host, client)
 
     def _answer_arrived(self) -> None:
         if not self._buffer.first_at:
@@ -314,7 +265,8 @@ class DeliveryPump:
             await self._write_group()
 
     async def _cancel_requests(self) -> None:
-        self._stopping = True  # a cancelled request starts none waiting behind it
+        # a cancelled request starts none waiting behind it
+        self._stopping = self._slots.stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -353,9 +305,9 @@ class DeliveryPump:
             refusal.target.release_id for refusal in buffer.refusals
         }
         releases = {
-            release_id: self._releases[release_id].found
+            release_id: cached.found
             for release_id in release_ids
-            if release_id in self._releases
+            if (cached := self._releases.get(release_id)) is not None
         }
         try:
             report = await outcomes.record_outcomes(
@@ -380,7 +332,9 @@ class DeliveryPump:
         """Observe the fan-out duration of each release this pump delivered that has no
         webhook left pending (at most one short query a second)."""
         now = time.monotonic()
-        if not self._pending_releases or (not force and now - self._fanout_checked_at < 1.0):
+        if not self._pending_releases or (
+            not force and now - self._fanout_checked_at < FANOUT_CHECK_SECONDS
+        ):
             return
         self._fanout_checked_at = now
         try:
@@ -398,6 +352,13 @@ class DeliveryPump:
             if published_at is not None:
                 metrics.FANOUT_DURATION.observe(max((at - published_at).total_seconds(), 0.0))
         self._pending_releases &= pending
+
+    async def _sweep_slow(self) -> None:
+        """Four times per ``delivery_slow_after_seconds``, free the slots of slow requests."""
+        every = self.runtime.settings.delivery_slow_after_seconds / 4
+        while True:
+            await asyncio.sleep(every)
+            self._slots.sweep(time.monotonic())
 
     # --- leases -------------------------------------------------------------------------
 
