@@ -642,7 +642,7 @@ async def test_a_slow_receiver_gives_its_slot_back_and_the_others_go_through_it(
     (report,) = await delivery.deliver()
 
     assert report.acknowledged == 6
-    assert [hook.organization for hook in delivery.receiver.received][0] == "slow-one"
+    assert delivery.receiver.received[0].organization == "slow-one"
     assert delivery.receiver.most_in_flight == 2, "the slow one, and one fast one at a time"
 
 
