@@ -626,10 +626,12 @@ async def run(
         if restarted_wall is not None:
             recovered_in = (published_wall - restarted_wall).total_seconds() + elapsed
             what = "the worker's restart" if kill_at is not None else "the broker's return"
-            print(
-                f"all acknowledged {recovered_in:.2f} s after {what} "
-                f"(target: {RECOVERY_TARGET_SECONDS:g} s)"
+            when = (
+                f"{recovered_in:.2f} s after {what}"
+                if recovered_in >= 0
+                else f"{-recovered_in:.2f} s before {what} (the pump needs no broker once running)"
             )
+            print(f"all acknowledged {when} (target: {RECOVERY_TARGET_SECONDS:g} s after it)")
         capacity = noticed * (os.cpu_count() or 1)
         print(
             f"machine: {machine_busy / capacity:.0%} of {os.cpu_count()} CPUs busy during the "
