@@ -14,7 +14,10 @@ every few seconds as beat would, and waits until every target is acknowledged.
 
 Printed: the publish time, deliveries per second from the publish commit to the last
 acknowledgement (and over the first-to-last acknowledgement window), the worker's CPU time per
-delivery, and what the receivers counted.
+delivery, and what the receivers counted. The anchor, measured before and after the fan-out on
+the same receivers: the CPU one process spends on a bare aiohttp POST with a webhook's headers
+and body size; the worker's CPU per delivery is printed as a multiple of it, since the machine
+is shared and its speed drifts.
 
 Faults, each printed with its own figures:
 
@@ -112,6 +115,9 @@ def receiver_app() -> Any:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         path: str = scope["path"]
+        if path.startswith("/anchor/"):  # the anchor's requests: answered, never counted
+            await _answer(send, 200, b'{"received":true}')
+            return
         if path == "/stats":
             payload = json.dumps({**counts, "distinct": len(seen)}).encode()
             await _answer(send, 200, payload)
@@ -189,6 +195,60 @@ def run_slow_receiver(ports: list[int]) -> None:
         await asyncio.gather(*(server.serve_forever() for server in servers))
 
     asyncio.run(main())
+
+
+ANCHOR_REQUESTS = 30_000
+ANCHOR_BODY = b'{"event":"release.published","data":' + b'"x"' * 650 + b"}"
+"""About the size of a release's webhook body."""
+
+
+def run_anchor(ports: list[int], count: int, concurrency: int, results: Any) -> None:
+    """The anchor: ``count`` bare aiohttp POSTs from one process (uvloop, ``concurrency`` in
+    flight, a webhook's headers and body size) to the receivers; puts its CPU per request."""
+    import aiohttp
+    import uvloop
+
+    async def main() -> float:
+        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0)
+        async with aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
+        ) as session:
+            urls = [f"http://127.0.0.1:{port}/anchor/{index}" for index, port in enumerate(ports)]
+            remaining = iter(range(count + concurrency * 10))
+
+            async def worker() -> None:
+                for index in remaining:
+                    headers = {
+                        "webhook-id": f"msg_{index:032x}",
+                        "webhook-timestamp": str(int(time.time())),
+                        "webhook-signature": "v1," + "A" * 44,
+                        "content-type": "application/json",
+                        "traceparent": f"00-{index:032x}-{index + 1:016x}-01",
+                    }
+                    url = urls[index % len(urls)]
+                    async with session.post(url, data=ANCHOR_BODY, headers=headers) as answer:
+                        await answer.read()
+                    if index == concurrency * 10:  # warmed up: the pool is full
+                        marks.append(time.process_time())
+
+            marks: list[float] = []
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return (time.process_time() - marks[0]) / count
+
+    results.put(uvloop.run(main()))
+
+
+def anchor_cpu_per_request(ports: list[int], concurrency: int) -> float:
+    """Run the anchor in a process of its own; its CPU seconds per request."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(
+        target=run_anchor, args=(ports, ANCHOR_REQUESTS, concurrency, results), daemon=True
+    )
+    process.start()
+    value = float(results.get(timeout=300))
+    process.join(timeout=30)
+    return value
 
 
 def start_slow_receivers(ports_count: int) -> tuple[Any, list[int]]:
@@ -505,6 +565,7 @@ async def run(
             await insert_organizations(dsn, count, ports, now, slow=slow, slow_ports=slow_ports)
             await insert_draft_release(dsn, now)
 
+            anchor_before = anchor_cpu_per_request(ports, arguments.concurrency)
             log_path = os.path.join(log_dir, "worker.log")
             worker = start_worker(settings, arguments, log_path)
             await asyncio.to_thread(wait_for_worker, celery_app, worker)
@@ -591,6 +652,13 @@ async def run(
                 else None
             )
 
+        # the anchor, before and after the fan-out: the machine is shared, its speed drifts
+        anchor = (anchor_before + anchor_cpu_per_request(ports, arguments.concurrency)) / 2
+        print(
+            f"anchor: one bare aiohttp POST from one process costs {anchor * 1000:.3f} ms of CPU "
+            f"here and now (before and after the fan-out, {ANCHOR_REQUESTS:,} requests each, "
+            f"{arguments.concurrency} in flight)"
+        )
         acknowledged = state["acknowledged"]
         totals = receiver_totals(ports[:: arguments.ports])
         rate = acknowledged / elapsed
@@ -613,7 +681,8 @@ async def run(
         )
         per_delivery = worker_cpu / max(acknowledged, 1)
         print(
-            f"worker CPU: {worker_cpu:.2f} s, {per_delivery * 1000:.2f} ms per delivery "
+            f"worker CPU: {worker_cpu:.2f} s, {per_delivery * 1000:.2f} ms per delivery, "
+            f"{per_delivery / anchor:.2f}x the anchor's bare POST "
             f"(one worker with a CPU to itself: about {1 / max(per_delivery, 1e-9):,.0f}/s)"
         )
         repeats = totals["received"] - totals["distinct"]
