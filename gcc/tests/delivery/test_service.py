@@ -627,43 +627,32 @@ async def test_no_more_requests_than_the_per_host_limit_go_to_one_receiver_at_on
     assert delivery.receiver.most_in_flight == 3
 
 
-async def test_a_slow_receiver_gives_its_slot_back_and_the_others_go_through_it(
-    delivery: Delivery, gcc_clock: ManualClock
-) -> None:
-    # one slot: the fast ones are answered while the slow one is still being read
-    delivery.configure(
-        delivery_concurrency=1, delivery_slow_after_seconds=0.3, webhook_timeout_seconds=3.0
-    )
-    delivery.receiver.slow_seconds = 1.5
-    slow = await delivery.customer("slow-one", "slow")
-    await delivery.publish([slow], published_at=gcc_clock.now() - timedelta(seconds=1))
-    await delivery.publish(await delivery.customers("fast", 5), version="2.1.1")
-
-    (report,) = await delivery.deliver()
-
-    assert report.acknowledged == 6
-    assert delivery.receiver.received[0].organization == "slow-one"
-    assert delivery.receiver.most_in_flight == 2, "the slow one, and one fast one at a time"
-
-
-async def test_beyond_the_slow_limit_a_slow_receiver_keeps_its_slot(
-    delivery: Delivery, gcc_clock: ManualClock
+@pytest.mark.parametrize(
+    ("slow_limit", "most_in_flight"),
+    [
+        pytest.param(1000, 2, id="the slow one gives its slot back: one fast one goes beside it"),
+        pytest.param(0, 1, id="beyond the slow limit the slow one keeps its slot"),
+    ],
+)
+async def test_a_slow_receiver_gives_its_slot_back_while_the_slow_limit_allows(
+    delivery: Delivery, gcc_clock: ManualClock, slow_limit: int, most_in_flight: int
 ) -> None:
     delivery.configure(
         delivery_concurrency=1,
         delivery_slow_after_seconds=0.3,
-        delivery_slow_limit=0,
+        delivery_slow_limit=slow_limit,
         webhook_timeout_seconds=3.0,
     )
-    delivery.receiver.slow_seconds = 1.0
+    delivery.receiver.slow_seconds = 1.2
     slow = await delivery.customer("slow-one", "slow")
     await delivery.publish([slow], published_at=gcc_clock.now() - timedelta(seconds=1))
-    await delivery.publish(await delivery.customers("fast", 3), version="2.1.1")
+    await delivery.publish(await delivery.customers("fast", 4), version="2.1.1")
 
     (report,) = await delivery.deliver()
 
-    assert report.acknowledged == 4
-    assert delivery.receiver.most_in_flight == 1
+    assert report.acknowledged == 5
+    assert delivery.receiver.received[0].organization == "slow-one"
+    assert delivery.receiver.most_in_flight == most_in_flight
 
 
 async def test_a_slow_receiver_holds_one_slot_and_the_others_are_answered_meanwhile(
