@@ -85,6 +85,7 @@ class DeliveryPump:
             slow_limit=settings.delivery_slow_limit,
             send=self._send,
             freed=self._slot_freed,
+            stopping=lambda: self._stopping,
         )
         self._http: aiohttp.ClientSession | None = None
         self._releases = ReleaseCache(RELEASE_CACHE_SECONDS)
@@ -104,7 +105,7 @@ class DeliveryPump:
 
     def stop(self) -> None:
         """Claim nothing more, give back what is not answered soon. Call on the pump's loop."""
-        self._stopping = self._slots.stopping = True
+        self._stopping = True
         self._wake.set()
 
     @property
@@ -265,8 +266,7 @@ class DeliveryPump:
             await self._write_group()
 
     async def _cancel_requests(self) -> None:
-        # a cancelled request starts none waiting behind it
-        self._stopping = self._slots.stopping = True
+        self._stopping = True  # a cancelled request starts none waiting behind it
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -37,7 +37,8 @@ class Admitted:
 
 class Slots:
     """The slot bookkeeping of one pump; ``send`` starts an admitted request, ``freed`` is
-    told when a lane has a slot again. Runs on the pump's event loop only."""
+    told when a lane has a slot again, ``stopping`` says whether the pump stops (a request
+    waiting for its receiver is not sent then). Runs on the pump's event loop only."""
 
     def __init__(
         self,
@@ -47,20 +48,20 @@ class Slots:
         slow_limit: int,
         send: Callable[[Admitted], None],
         freed: Callable[[Lane], None],
+        stopping: Callable[[], bool],
     ) -> None:
         self._per_host_limit = per_host_limit
         self._slow_after = slow_after_seconds
         self._slow_limit = slow_limit
         self._send = send
         self._freed = freed
+        self._stopping = stopping
         self._host_active: dict[str, int] = {}
         self._host_waiting: dict[str, deque[Admitted]] = {}
         self._by_age: deque[Admitted] = deque()
         """Every admitted request not yet swept, oldest first (admission order)."""
         self.slow = 0
         """Requests that gave their lane slot back."""
-        self.stopping = False
-        """Set when the pump stops: a request waiting for its receiver is not sent then."""
 
     def admit(self, lane: Lane, request: WebhookRequest) -> None:
         """Give ``request`` a slot of ``lane``: send it now, or when its receiver's turn comes."""
@@ -86,7 +87,7 @@ class Slots:
             following = waiting.popleft()
             if not waiting:
                 del self._host_waiting[host]
-            if self.stopping:  # never sent: its target is given back with the rest
+            if self._stopping():  # never sent: its target is given back with the rest
                 self._release(following)
             else:
                 self._go(following)
