@@ -43,6 +43,13 @@ COUNTED_WORKER = textwrap.dedent(
     def count() -> int:
         DONE.labels(str(os.getpid())).inc()
         return os.getpid()
+
+
+    @app.task(name="heap")
+    def heap() -> list[int]:
+        import gc
+
+        return [gc.get_freeze_count(), gc.get_threshold()[0]]
     """
 )
 
@@ -125,3 +132,16 @@ def test_a_worker_scrape_sums_the_tasks_of_its_pool_processes(worker: str, redis
 
     assert sum(by_pid.values()) == len(pids)
     assert by_pid == {str(pid): float(pids.count(pid)) for pid in set(pids)}
+
+
+def test_a_pool_process_runs_with_its_start_up_heap_frozen(worker: str, redis_url: str) -> None:
+    from servicekit.processes import YOUNG_COLLECTION_THRESHOLD
+
+    sender = Celery("sender", broker=redis_url, backend=redis_url)
+    try:
+        frozen, young_threshold = sender.send_task("heap", queue=QUEUE).get(timeout=60)
+    finally:
+        sender.close()
+
+    assert frozen > 10_000, "the objects the pool process started with are frozen"
+    assert young_threshold == YOUNG_COLLECTION_THRESHOLD
