@@ -139,8 +139,12 @@ def finished_deployment(demo: Demo, name: str, deployment_id: str) -> dict[str, 
     return dict(wait_until(finished, timeout=180, what=f"{name}'s agent to finish"))
 
 
-def rollout_state(stack: Stack, version: str) -> dict[str, Any]:
+def rollout_state(stack: Stack, version: str) -> dict[str, Any] | None:
+    """The release's rollout, or None when the API answered 503 (busy: it asks to try again,
+    which a poll does)."""
     response = operator(stack, "GET", f"/api/operator/releases/{version}/rollout")
+    if response.status_code == 503:
+        return None
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -157,7 +161,7 @@ def test_a_canary_failure_halts_the_rollout_and_a_fix_rolls_out_in_waves(
     demo.schedule_now("acme", deployment["id"])
     failed = finished_deployment(demo, "acme", deployment["id"])
     halted = wait_until(
-        lambda: (state := rollout_state(stack, "1.1.0"))["state"] == "halted" and state,
+        lambda: (state := rollout_state(stack, "1.1.0")) and state["state"] == "halted" and state,
         timeout=60,
         what="the rollout to halt",
     )
@@ -200,7 +204,9 @@ def test_a_canary_failure_halts_the_rollout_and_a_fix_rolls_out_in_waves(
     assert "1.2.0" not in versions_known_to(demo, "initech")
     demo.deliver("1.2.0")  # acme, then globex, then initech, each once its wave opened
     completed = wait_until(
-        lambda: (state := rollout_state(stack, "1.2.0"))["state"] == "completed" and state,
+        lambda: (
+            (state := rollout_state(stack, "1.2.0")) and state["state"] == "completed" and state
+        ),
         timeout=60,
         what="the rollout of 1.2.0 to complete",
     )
