@@ -3,6 +3,7 @@ halts, the operator's actions."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from gcc.audit.models import AuditEntry
 from gcc.escalations.models import Escalation
 from gcc.escalations.service import notify_new_escalations
 from gcc.notifications.email import SmtpMailer
-from gcc.releases.models import DeploymentTarget
+from gcc.releases.models import DeploymentTarget, Release
 from gcc.releases.waves import assign_waves
 from servicekit.db import SessionFactory, session_scope
 from wrktalk_testing.smtp import SmtpSink
@@ -53,6 +54,21 @@ async def test_only_the_first_wave_is_notified_at_publish(make_fleet: FleetMaker
     assert state["state"] == "running"
     assert state["currentWave"] == 0
     assert [wave["counts"]["targets"] for wave in state["waves"]] == [1, 1, 2]
+
+
+async def test_reading_a_rollout_does_not_wait_for_the_lock_beat_holds(
+    make_fleet: FleetMaker,
+) -> None:
+    fleet = await make_fleet(canary=["c1"], early=["e1"])
+    await fleet.draft()
+    assert (await fleet.publish()).status_code == 200
+
+    async with fleet.sessions() as holder:
+        # what beat's evaluation (or an operator's action) holds while it decides
+        await holder.exec(select(Release).where(Release.version == "2.3.0").with_for_update())
+        state = await asyncio.wait_for(fleet.rollout(), timeout=10)
+
+    assert state["state"] == "running"
 
 
 async def test_without_a_plan_every_target_is_notified_at_once(make_fleet: FleetMaker) -> None:

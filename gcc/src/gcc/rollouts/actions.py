@@ -25,9 +25,12 @@ from servicekit.errors import Conflict, NotFound
 from timekeeping import Clock
 
 
-async def locked_rollout(session: AsyncSession, *, version_text: str) -> tuple[Release, Rollout]:
-    """The release of that version and its rollout, locked; 404 when it has none."""
-    release = await release_service.get_release(session, version_text=version_text, for_update=True)
+async def locked_rollout(
+    session: AsyncSession, *, version_text: str, lock: bool = True
+) -> tuple[Release, Rollout]:
+    """The release of that version and its rollout, locked unless ``lock`` is False (a read:
+    it must not wait behind beat's evaluation, which holds the lock); 404 when it has none."""
+    release = await release_service.get_release(session, version_text=version_text, for_update=lock)
     rollout = await repository.get_rollout(session, release.id)
     if rollout is None:
         raise NotFound(
@@ -46,7 +49,7 @@ async def view_of(session: AsyncSession, release: Release, rollout: Rollout) -> 
 
 async def rollout_state(session: AsyncSession, *, version_text: str) -> RolloutView:
     """Where the release's rollout stands: waves, counts, gates, halts."""
-    release, rollout = await locked_rollout(session, version_text=version_text)
+    release, rollout = await locked_rollout(session, version_text=version_text, lock=False)
     return await view_of(session, release, rollout)
 
 
